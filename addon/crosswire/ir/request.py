@@ -1,0 +1,126 @@
+"""A model request, independent of any wire format.
+
+The request keeps instructions (system/developer) *in order* as messages: where a target has a
+single system slot, its encoder lifts the leading ones and decides what to do with later ones.
+Every generation parameter is optional: ``None`` means "the app did not say", which encoders
+must keep distinct from a default value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from crosswire.ir.parts import Native, Part, no_native
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One turn. ``tool`` messages hold only ``ToolResult`` parts (Anthropic's user turn with
+    tool_result blocks decodes into a ``tool`` message followed by a ``user`` message)."""
+
+    role: Role
+    parts: tuple[Part, ...]
+    name: str | None = None
+    native: Native = field(default_factory=no_native)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tool:
+    """A function tool. ``parameters`` is the JSON schema as the app sent it; encoders
+    rewrite it for targets with a restricted dialect (Gemini)."""
+
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, Any] | None = None
+    strict: bool | None = None
+    native: Native = field(default_factory=no_native)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NativeTool:
+    """A provider-executed tool (web search, code execution…): only its origin can run it."""
+
+    origin: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolChoice:
+    """``mode``: auto / none / required (any tool) / tool (the one named)."""
+
+    mode: Literal["auto", "none", "required", "tool"]
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReasoningConfig:
+    """Thinking controls. ``effort`` is OpenAI's scale (minimal/low/medium/high/xhigh);
+    ``budget_tokens`` Anthropic's/Gemini's; ``enabled=False`` turns thinking off explicitly;
+    ``adaptive`` is Anthropic's model-chosen budget."""
+
+    enabled: bool | None = None
+    effort: str | None = None
+    budget_tokens: int | None = None
+    adaptive: bool = False
+    summary: str | None = None
+    include_thoughts: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseFormat:
+    """``json_object`` (any JSON) or ``json_schema`` (``schema`` with ``name``/``strict``)."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    schema: Mapping[str, Any] | None = None
+    name: str | None = None
+    strict: bool | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Params:
+    """Sampling and limits; ``None`` = not set by the app."""
+
+    max_tokens: int | None = None
+    min_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    n: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FimPrompt:
+    """Fill-in-the-middle: complete between ``prefix`` and ``suffix``. A plain completion
+    (``/api/generate`` or ``/v1/completions`` without suffix) has ``suffix=None``."""
+
+    prefix: str
+    suffix: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """What the app asked for. ``model`` is the app's model name until routing renames it."""
+
+    model: str
+    messages: tuple[Message, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    native_tools: tuple[NativeTool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    params: Params = field(default_factory=Params)
+    reasoning: ReasoningConfig | None = None
+    response_format: ResponseFormat | None = None
+    fim: FimPrompt | None = None
+    stream: bool = False
+    include_usage: bool | None = None
+    user: str | None = None
+    native: Native = field(default_factory=no_native)

@@ -1,0 +1,187 @@
+"""The contract every wire protocol implements, both directions.
+
+A protocol package knows its own wire format and the IR, never another protocol. Conversion
+A→B is ``A.decode_request`` → IR → ``B.encode_request`` on the way up, and
+``B.decode_response`` / ``B.stream_decoder`` → IR → ``A.encode_response`` /
+``A.stream_encoder`` on the way down. Sans-IO: bytes in, bytes out, no mitmproxy.
+
+Client side ("the app speaks this"):  decode_request, encode_response, stream_encoder,
+encode_error, encode_count_tokens, encode_models.
+Backend side ("the upstream speaks this"): encode_request, decode_response, stream_decoder,
+decode_error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Protocol
+
+from crosswire.ir import Error, Event, Report, Request, Response
+
+ProtocolName = Literal[
+    "openai-chat",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "fim",
+    "openai-completions",
+    "ollama",
+]
+PROTOCOLS: tuple[ProtocolName, ...] = (
+    "openai-chat",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "fim",
+    "openai-completions",
+    "ollama",
+)
+
+#: generate = the main model call; count_tokens and models are side endpoints.
+Endpoint = Literal["generate", "count_tokens", "models"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientCall:
+    """What routing learned from the app's request line, before the body is read.
+
+    ``variant`` distinguishes endpoints of one protocol that share a codec: Ollama
+    ``chat``/``generate``; Gemini ``sse``/``json-array`` streaming; FIM ``fim``/``completions``.
+    """
+
+    protocol: ProtocolName
+    endpoint: Endpoint
+    method: str = "POST"
+    path: str = ""
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    model: str | None = None
+    stream: bool | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """What a backend encoder needs from the config.
+
+    ``dialect`` names an OpenAI-compatible server's quirks: ``openai`` (default), ``mistral``
+    (9-character alphanumeric tool ids, ``random_seed``), ``azure`` (deployment URLs),
+    ``deepseek``/``vllm`` (``reasoning_content`` echoed back).
+    """
+
+    protocol: ProtocolName
+    model: str
+    dialect: str = "openai"
+    default_max_tokens: int = 4096
+    max_output_tokens: int | None = None
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamCall:
+    """An encoded request: ``path`` is appended to the backend's ``base_url`` path;
+    ``headers`` are protocol headers (content-type, anthropic-version), never credentials."""
+
+    path: str
+    body: bytes
+    stream: bool
+    method: str = "POST"
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncodedError:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class StreamDecoder(Protocol):
+    """Upstream bytes → IR events, incrementally; any chunk split gives the same events."""
+
+    def feed(self, data: bytes) -> list[Event]: ...
+
+    def flush(self) -> list[Event]:
+        """At end of body. A stream that ended without its terminator yields a
+        ``StreamError`` (an EOF is never a clean stop)."""
+        ...
+
+
+class StreamEncoder(Protocol):
+    """IR events → the client's stream bytes. ``encode`` returns ``b""`` when an event has no
+    wire form (a ``ping``-less protocol, a buffered delta)."""
+
+    content_type: str
+
+    def encode(self, event: Event) -> bytes: ...
+
+    def close(self) -> bytes:
+        """At end of stream: whatever must still be written (nothing after a Finish)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelInfo:
+    id: str
+    owned_by: str = "crosswire"
+    display_name: str | None = None
+
+
+class Codec(ABC):
+    """One wire protocol. Instances are stateless and shared; per-stream state lives in the
+    decoder/encoder objects they create."""
+
+    name: ClassVar[ProtocolName]
+    #: Where the model name sits; Gemini's is in the URL path.
+    content_type: ClassVar[str] = "application/json"
+
+    # ---- client side -----------------------------------------------------------------------
+
+    @abstractmethod
+    def decode_request(self, call: ClientCall, body: bytes, report: Report) -> Request:
+        """Parse the app's body. Raises ``ClientRequestError`` (→ 400 in this protocol's shape)
+        for bad JSON, wrong types, or content this IR cannot hold."""
+
+    @abstractmethod
+    def encode_response(
+        self, call: ClientCall, request: Request, response: Response, report: Report
+    ) -> bytes:
+        """A whole answer in this protocol."""
+
+    @abstractmethod
+    def stream_encoder(self, call: ClientCall, request: Request, report: Report) -> StreamEncoder:
+        """A fresh encoder for one streamed answer."""
+
+    @abstractmethod
+    def encode_error(self, call: ClientCall | None, error: Error) -> EncodedError:
+        """An error answer (status, body) in this protocol's error shape."""
+
+    def encode_count_tokens(self, call: ClientCall, input_tokens: int) -> bytes:
+        """The answer of this protocol's token-counting endpoint."""
+        raise NotImplementedError
+
+    def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
+        """The answer of this protocol's model-listing endpoint."""
+        raise NotImplementedError
+
+    # ---- backend side ----------------------------------------------------------------------
+
+    @abstractmethod
+    def encode_request(self, request: Request, target: Target, report: Report) -> UpstreamCall:
+        """The upstream request. Records every dropped/clamped/invented field in ``report``;
+        raises ``UnsupportedFeature`` for content the target cannot carry at all."""
+
+    @abstractmethod
+    def decode_response(self, body: bytes, report: Report) -> Response:
+        """A whole upstream answer. Raises ``UpstreamProtocolError`` when unparsable."""
+
+    @abstractmethod
+    def stream_decoder(self, request: Request, report: Report) -> StreamDecoder:
+        """A fresh decoder for one upstream stream."""
+
+    @abstractmethod
+    def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> Error:
+        """An upstream error answer (any body, even HTML or empty) as an IR ``Error``."""

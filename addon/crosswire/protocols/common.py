@@ -1,0 +1,204 @@
+"""Helpers every codec needs: strict JSON in, compact JSON out, data URLs, media types.
+
+Decoding untrusted client JSON is where a converter most often crashes; these helpers turn
+every wrong shape into a ``ClientRequestError`` that names the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, TypeVar
+
+from crosswire.ir.errors import ClientRequestError, UpstreamProtocolError
+
+T = TypeVar("T")
+
+#: JSON nesting deeper than this is refused before parsing: Python's parser recurses.
+MAX_JSON_DEPTH = 128
+
+
+def loads_client(body: bytes) -> dict[str, Any]:
+    """The app's request body as a JSON object, or a 400 that says what is wrong."""
+    if not body:
+        raise ClientRequestError("request body is empty; expected a JSON object")
+    _check_depth(body)
+    try:
+        value = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise ClientRequestError(f"request body is not valid UTF-8: {exc.reason}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ClientRequestError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ClientRequestError("request body must be a JSON object")
+    return value
+
+
+def loads_upstream(body: bytes) -> Any:
+    """An upstream body as JSON, or an ``UpstreamProtocolError``."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise UpstreamProtocolError(f"upstream answered invalid JSON: {exc}") from exc
+
+
+def _check_depth(body: bytes) -> None:
+    depth = 0
+    if body.count(b"[") + body.count(b"{") < MAX_JSON_DEPTH:
+        return
+    in_string = escape = False
+    for c in body:
+        if in_string:
+            if escape:
+                escape = False
+            elif c == 0x5C:
+                escape = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ClientRequestError(
+                    f"request JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+                )
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as the providers send it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def dumps_str(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def expect[T](value: Any, kind: type[T] | tuple[type, ...], field: str) -> T:
+    """``value`` if it has the type, else a 400 naming ``field``. Booleans are not numbers."""
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise ClientRequestError(f"'{field}' must be a number, got a boolean", param=field)
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        got = _json_type(value)
+        raise ClientRequestError(f"'{field}' must be {_json_names(names)}, got {got}", param=field)
+    return value  # type: ignore[return-value]
+
+
+def optional[T](
+    obj: dict[str, Any], key: str, kind: type[T] | tuple[type, ...], field: str | None = None
+) -> T | None:
+    """``obj[key]`` checked against ``kind``; ``None`` when absent or null."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    return expect(value, kind, field or key)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _json_names(names: str) -> str:
+    return (
+        names.replace("dict", "an object")
+        .replace("list", "an array")
+        .replace("str", "a string")
+        .replace("int", "an integer")
+        .replace("float", "a number")
+        .replace("bool", "a boolean")
+    )
+
+
+def parse_data_url(url: str) -> tuple[str | None, str] | None:
+    """``data:<mime>;base64,<b64>`` → (media type, base64); None for other URLs."""
+    if not url.startswith("data:"):
+        return None
+    header, sep, payload = url[5:].partition(",")
+    if not sep:
+        raise ClientRequestError("malformed data URL (no comma)")
+    fields = header.split(";")
+    media_type = fields[0] or None
+    if "base64" in fields[1:]:
+        return normalise_media_type(media_type), normalise_base64(payload)
+    from urllib.parse import unquote_to_bytes
+
+    return normalise_media_type(media_type), base64.b64encode(unquote_to_bytes(payload)).decode()
+
+
+def data_url(media_type: str | None, data: str) -> str:
+    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
+
+
+def normalise_base64(data: str) -> str:
+    """Standard base64: google-genai sends URL-safe base64; whitespace and missing padding
+    occur in the wild."""
+    data = "".join(data.split())
+    if "-" in data or "_" in data:
+        data = data.replace("-", "+").replace("_", "/")
+    if len(data) % 4:
+        data += "=" * (-len(data) % 4)
+    return data
+
+
+_MEDIA_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+}
+
+
+def normalise_media_type(media_type: str | None) -> str | None:
+    if media_type is None:
+        return None
+    media_type = media_type.strip().lower()
+    return _MEDIA_ALIASES.get(media_type, media_type)
+
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def sniff_media_type(b64: str) -> str | None:
+    """The media type the bytes really are (Anthropic checks them against the declared type)."""
+    try:
+        head = base64.b64decode(b64[:64] + "=" * (-len(b64[:64]) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    for magic, media_type in _MAGIC:
+        if head.startswith(magic):
+            return media_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def file_kind(media_type: str | None) -> str:
+    """image / audio / document from a media type (documents are everything else)."""
+    if media_type is None:
+        return "file"
+    if media_type.startswith("image/"):
+        return "image"
+    if media_type.startswith("audio/"):
+        return "audio"
+    return "document"

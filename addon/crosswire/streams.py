@@ -1,0 +1,196 @@
+"""Incremental framing of streamed bodies: bytes in, complete frames out, any chunk split.
+
+Why work on bytes and decode only complete lines: a network chunk may end inside a multi-byte
+UTF-8 character, and the bytes ``\\r`` and ``\\n`` never occur inside one, so a complete line
+always decodes cleanly. Each decoder has the same two methods (as httpx's decoders):
+``feed(data) -> frames`` and ``flush() -> frames`` at end of body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from crosswire.ir.errors import UpstreamProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class SSEFrame:
+    """One server-sent event: ``event`` name (None when absent) and its joined ``data``."""
+
+    event: str | None
+    data: str
+
+
+class SSEDecoder:
+    """WHATWG event-stream parsing: ``\\n``, ``\\r\\n`` and bare ``\\r`` line ends (a CRLF split
+    across two chunks included), comment lines ignored, multi-line ``data`` joined with ``\\n``,
+    dispatch on a blank line."""
+
+    __slots__ = ("_buf", "_data", "_event", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pending_cr = False
+        self._event: str | None = None
+        self._data: list[str] | None = None
+
+    def feed(self, data: bytes) -> list[SSEFrame]:
+        if self._pending_cr and data.startswith(b"\n"):
+            data = data[1:]  # the \n of a \r\n split across reads
+        self._pending_cr = False
+        buf = self._buf + data if self._buf else data
+        if b"\r" in buf:
+            if buf.endswith(b"\r"):
+                self._pending_cr = True
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        frames: list[SSEFrame] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            self._line(buf[start:end], frames)
+            start = end + 1
+        self._buf = buf[start:]
+        return frames
+
+    def flush(self) -> list[SSEFrame]:
+        frames: list[SSEFrame] = []
+        if self._buf:
+            self._line(self._buf, frames)
+            self._buf = b""
+        self._line(b"", frames)
+        return frames
+
+    def _line(self, raw: bytes, out: list[SSEFrame]) -> None:
+        if not raw:
+            if self._data is not None:
+                out.append(SSEFrame(self._event, "\n".join(self._data)))
+            self._event = None
+            self._data = None
+            return
+        if raw[0] == 0x3A:  # ":" comment / keep-alive
+            return
+        line = raw.decode("utf-8", "replace")
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            if self._data is None:
+                self._data = [value]
+            else:
+                self._data.append(value)
+        elif name == "event":
+            self._event = value
+        # id: and retry: carry nothing the converters need.
+
+
+class NDJSONDecoder:
+    """Newline-delimited JSON (Ollama): one object per line; blank lines skipped."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[Any]:
+        buf = self._buf + data if self._buf else data
+        out: list[Any] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            line = buf[start:end].strip()
+            if line:
+                out.append(_loads(line))
+            start = end + 1
+        self._buf = buf[start:]
+        return out
+
+    def flush(self) -> list[Any]:
+        line, self._buf = self._buf.strip(), b""
+        return [_loads(line)] if line else []
+
+
+class JSONArrayDecoder:
+    """One JSON array delivered incrementally (Gemini ``streamGenerateContent`` without
+    ``alt=sse``): yields each top-level element as soon as its closing brace arrives.
+
+    A small scanner tracks nesting depth and string/escape state over bytes, so it never
+    re-parses what it has already seen.
+    """
+
+    __slots__ = ("_buf", "_depth", "_elem_start", "_escape", "_in_string", "_pos", "_started")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._depth = 0
+        self._in_string = False
+        self._escape = False
+        self._started = False
+        self._elem_start = -1
+
+    def feed(self, data: bytes) -> list[Any]:
+        self._buf += data
+        out: list[Any] = []
+        buf, i, n = self._buf, self._pos, len(self._buf)
+        while i < n:
+            c = buf[i]
+            if self._in_string:
+                if self._escape:
+                    self._escape = False
+                elif c == 0x5C:  # backslash
+                    self._escape = True
+                elif c == 0x22:
+                    self._in_string = False
+            elif c == 0x22:
+                self._in_string = True
+            elif c in (0x7B, 0x5B):  # { [
+                if not self._started:
+                    if c != 0x5B:
+                        raise UpstreamProtocolError("expected a JSON array")
+                    self._started = True
+                else:
+                    if self._depth == 0:
+                        self._elem_start = i
+                    self._depth += 1
+            elif c in (0x7D, 0x5D):  # } ]
+                if self._depth == 0:
+                    pass  # the closing ] of the outer array
+                else:
+                    self._depth -= 1
+                    if self._depth == 0:
+                        out.append(_loads(bytes(buf[self._elem_start : i + 1])))
+                        self._elem_start = -1
+            i += 1
+        # Drop what has been consumed, keeping an open element.
+        keep = self._elem_start if self._elem_start >= 0 else n
+        if keep > 0:
+            del self._buf[:keep]
+            if self._elem_start >= 0:
+                self._elem_start = 0
+        self._pos = len(self._buf)
+        return out
+
+    def flush(self) -> list[Any]:
+        if self._depth:
+            raise UpstreamProtocolError("JSON array stream ended inside an element")
+        return []
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise UpstreamProtocolError(f"invalid JSON in stream: {exc}") from exc
+
+
+def sse_bytes(data: str, event: str | None = None) -> bytes:
+    """One SSE event on the wire."""
+    if event is None:
+        return b"data: " + data.encode() + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data.encode() + b"\n\n"
