@@ -1,0 +1,340 @@
+"""One exchange's conversion: the only place that holds two codecs at once.
+
+decode(client) → IR → [rename model, shorten tool names, bridge FIM to chat] → encode(backend)
+on the way up; decode(backend) → IR → [restore tool names, estimate missing input usage,
+clean FIM answers] → encode(client) on the way down — whole or event by event. Sans-IO: the
+addon feeds it bytes; ``crosswire convert`` uses the very same path offline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Mapping
+
+from crosswire import ir
+from crosswire.ir.accumulate import Accumulator, replay
+from crosswire.ir.estimate import estimate_input_tokens
+from crosswire.ir.ids import short_name
+from crosswire.protocols.base import (
+    ClientCall,
+    Codec,
+    EncodedError,
+    StreamDecoder,
+    StreamEncoder,
+    Target,
+    UpstreamCall,
+)
+
+#: Backends that can answer a FIM prompt themselves; others get the chat bridge.
+_FIM_NATIVE = frozenset({"fim", "openai-completions", "ollama"})
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
+
+
+class Exchange:
+    """A converted request and, later, its answer."""
+
+    def __init__(
+        self,
+        *,
+        call: ClientCall,
+        client: Codec,
+        backend: Codec,
+        target: Target,
+        report: ir.Report | None = None,
+    ) -> None:
+        self.call = call
+        self.client = client
+        self.backend = backend
+        self.target = target
+        self.report = report if report is not None else ir.Report()
+        self.request: ir.Request | None = None  # as the app sent it
+        self.upstream_request: ir.Request | None = None  # as sent upstream (renamed, bridged)
+        self._names: dict[str, str] = {}  # short → original tool names
+        self._fim_bridged = False
+        self._estimate: int | None = None
+        self.last_usage: ir.Usage | None = None
+
+    # ---- request ------------------------------------------------------------------------
+
+    def decode(self, body: bytes) -> ir.Request:
+        request = self.client.decode_request(self.call, body, self.report)
+        if self.call.stream is not None and request.stream != self.call.stream:
+            request = dataclasses.replace(request, stream=self.call.stream)
+        if self.call.model and not request.model:
+            request = dataclasses.replace(request, model=self.call.model)
+        self.request = request
+        return request
+
+    def encode(self, request: ir.Request | None = None) -> UpstreamCall:
+        """The upstream request for ``request`` (default: the decoded one)."""
+        request = request or self.request
+        assert request is not None, "decode() first"
+        prepared = self._prepare(request)
+        self.upstream_request = prepared
+        upstream = self.backend.encode_request(prepared, self.target, self.report)
+        for protocol, fields in request.native.items():
+            if protocol != self.backend.name:
+                for name in fields:
+                    self.report.dropped(name, f"{self.backend.name} has no equivalent")
+        return upstream
+
+    def _prepare(self, request: ir.Request) -> ir.Request:
+        request = dataclasses.replace(request, model=self.target.model)
+        request = self._shorten_names(request)
+        if request.fim is not None and self.backend.name not in _FIM_NATIVE:
+            from crosswire.protocols.fim import chat_bridge
+
+            request = chat_bridge.fim_to_chat(request, self.report)
+            self._fim_bridged = True
+        return request
+
+    def _shorten_names(self, request: ir.Request) -> ir.Request:
+        names = {t.name for t in request.tools}
+        for message in request.messages:
+            for part in message.parts:
+                if isinstance(part, ir.ToolCall):
+                    names.add(part.name)
+        mapping = {n: short_name(n) for n in names if short_name(n) != n}
+        if not mapping:
+            return request
+        self._names = {v: k for k, v in mapping.items()}
+        for original, short in mapping.items():
+            self.report.renamed(f"tool {original}", f"sent upstream as {short} (name limits)")
+        tools = tuple(
+            dataclasses.replace(t, name=mapping.get(t.name, t.name)) for t in request.tools
+        )
+        messages = tuple(
+            dataclasses.replace(m, parts=tuple(_rename_part(p, mapping) for p in m.parts))
+            for m in request.messages
+        )
+        choice = request.tool_choice
+        if choice is not None and choice.name in mapping:
+            choice = dataclasses.replace(choice, name=mapping[choice.name])
+        return dataclasses.replace(request, tools=tools, messages=messages, tool_choice=choice)
+
+    # ---- whole answers --------------------------------------------------------------------
+
+    def response(self, body: bytes, content_type: str = "application/json") -> bytes:
+        """The client's whole answer (or, for a streaming client whose upstream answered
+        whole, the client's complete stream) from the upstream's body."""
+        assert self.request is not None
+        if content_type.startswith(_STREAM_TYPES):
+            decoder = self.backend.stream_decoder(self._up_request, self.report)
+            acc = Accumulator()
+            acc.extend(decoder.feed(body))
+            acc.extend(decoder.flush())
+            if acc.error is not None and acc.finish is None:
+                raise StreamFailed(acc.error)
+            response = acc.response()
+        else:
+            response = self.backend.decode_response(body, self.report)
+        response = self.restore(response)
+        self.last_usage = response.usage
+        if self.request.stream:
+            encoder = self.client.stream_encoder(self.call, self.request, self.report)
+            return b"".join(encoder.encode(e) for e in replay(response)) + encoder.close()
+        return self.client.encode_response(self.call, self.request, response, self.report)
+
+    def restore(self, response: ir.Response) -> ir.Response:
+        """Undo what ``_prepare`` did, on a whole answer."""
+        if self._names:
+            response = dataclasses.replace(
+                response, parts=tuple(_rename_part(p, self._names) for p in response.parts)
+            )
+        if self._fim_bridged:
+            from crosswire.protocols.fim import chat_bridge
+
+            assert self.request is not None
+            response = chat_bridge.clean_response(response, self.request)
+        return response
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> EncodedError:
+        """An upstream error answer in the client's shape (status kept: 429 stays 429)."""
+        err = self.backend.decode_error(status, headers, body)
+        return self.client.encode_error(self.call, err)
+
+    # ---- streams --------------------------------------------------------------------------
+
+    def stream(self) -> StreamConverter:
+        assert self.request is not None
+        decoder = self.backend.stream_decoder(self._up_request, self.report)
+        encoder = self.client.stream_encoder(self.call, self.request, self.report)
+        transforms: list[Callable[[ir.Event], list[ir.Event]]] = []
+        if self._names:
+            names = self._names
+            transforms.append(lambda e: [_rename_event(e, names)])
+        if self._fim_bridged:
+            from crosswire.protocols.fim import chat_bridge
+
+            cleaner = chat_bridge.FimAnswerCleaner(self.request)
+            transforms.append(cleaner.feed)
+        return StreamConverter(decoder, encoder, transforms, self.estimate)
+
+    def estimate(self) -> int:
+        if self._estimate is None:
+            assert self.request is not None
+            self._estimate = estimate_input_tokens(self.request)
+        return self._estimate
+
+    @property
+    def _up_request(self) -> ir.Request:
+        request = self.upstream_request or self.request
+        assert request is not None
+        return request
+
+
+class StreamFailed(Exception):
+    def __init__(self, error: ir.Error) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class StreamConverter:
+    """Upstream stream bytes in, client stream bytes out, one network chunk at a time.
+
+    Never raises: a decoder failure becomes a ``StreamError`` in the client's framing and the
+    rest of the upstream is ignored. ``usage`` and ``finish`` are tracked for accounting.
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_encoder",
+        "_estimate",
+        "_transforms",
+        "done",
+        "error",
+        "finish",
+        "started",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        decoder: StreamDecoder,
+        encoder: StreamEncoder,
+        transforms: list[Callable[[ir.Event], list[ir.Event]]],
+        estimate: Callable[[], int],
+    ) -> None:
+        self._decoder = decoder
+        self._encoder = encoder
+        self._transforms = transforms
+        self._estimate = estimate
+        self.done = False
+        self.started = False
+        self.finish: ir.Finish | None = None
+        self.error: ir.Error | None = None
+        self.usage = ir.Usage()
+
+    @property
+    def content_type(self) -> str:
+        return self._encoder.content_type
+
+    def feed(self, data: bytes) -> bytes:
+        if self.done:
+            return b""
+        try:
+            events = self._decoder.feed(data)
+        except ir.ConversionError as exc:
+            events = [ir.StreamError(error=exc.to_error())]
+        except Exception as exc:  # a codec bug must not kill the stream silently
+            events = [
+                ir.StreamError(
+                    error=ir.Error.of("api_error", f"conversion failed: {type(exc).__name__}")
+                )
+            ]
+        return self._emit(events) if events else b""
+
+    def close(self) -> bytes:
+        out = b""
+        if not self.done:
+            try:
+                events = self._decoder.flush()
+            except ir.ConversionError as exc:
+                events = [ir.StreamError(error=exc.to_error())]
+            except Exception as exc:
+                events = [
+                    ir.StreamError(
+                        error=ir.Error.of("api_error", f"conversion failed: {type(exc).__name__}")
+                    )
+                ]
+            out = self._emit(events)
+        try:
+            return out + self._encoder.close()
+        except Exception:
+            return out
+
+    def fail(self, error: ir.Error) -> bytes:
+        """End the client's stream with ``error`` (the upstream connection broke)."""
+        if self.done:
+            return b""
+        return self._emit([ir.StreamError(error=error)])
+
+    def _emit(self, events: list[ir.Event]) -> bytes:
+        for transform in self._transforms:
+            events = [out for e in events for out in transform(e)]
+        chunks = []
+        encode = self._encoder.encode
+        for event in events:
+            if self.done:
+                break
+            match event:
+                case ir.ResponseStart():
+                    self.started = True
+                    if event.usage.input_tokens is None:
+                        event = dataclasses.replace(
+                            event,
+                            usage=dataclasses.replace(
+                                event.usage, input_tokens=self._estimate(), estimated=True
+                            ),
+                        )
+                    self.usage = self.usage.merged(event.usage)
+                case ir.UsageUpdate():
+                    self.usage = self.usage.merged(event.usage)
+                case ir.StreamFinish():
+                    self.usage = self.usage.merged(event.usage)
+                    self.finish = event.finish
+                    self.done = True
+                case ir.StreamError():
+                    self.error = event.error
+                    self.done = True
+            try:
+                chunks.append(encode(event))
+            except Exception as exc:
+                self.done = True
+                self.error = ir.Error.of("api_error", f"conversion failed: {type(exc).__name__}")
+                with contextlib.suppress(Exception):
+                    chunks.append(encode(ir.StreamError(error=self.error)))
+        return b"".join(chunks)
+
+
+def _rename_part(part: ir.Part, mapping: Mapping[str, str]) -> ir.Part:
+    if isinstance(part, ir.ToolCall) and part.name in mapping:
+        return dataclasses.replace(part, name=mapping[part.name])
+    if isinstance(part, ir.ToolResult) and part.name in mapping:
+        return dataclasses.replace(part, name=mapping[part.name])
+    return part
+
+
+def _rename_event(event: ir.Event, mapping: Mapping[str, str]) -> ir.Event:
+    if isinstance(event, ir.PartStart) and isinstance(event.part, ir.ToolCall):
+        return dataclasses.replace(event, part=_rename_part(event.part, mapping))
+    return event
+
+
+def infer_dialect(protocol: str, base_url: str, configured: str | None) -> str:
+    """The OpenAI-compatible server's dialect from its URL, unless the config says."""
+    if configured:
+        return configured
+    host = base_url.split("://", 1)[-1].split("/", 1)[0].lower()
+    if protocol not in ("openai-chat", "openai-responses"):
+        return "openai"
+    if host.endswith("mistral.ai"):
+        return "mistral"
+    if host.endswith(".openai.azure.com") or host.endswith(".cognitiveservices.azure.com"):
+        return "azure"
+    if "deepseek" in host:
+        return "deepseek"
+    if host == "api.openai.com":
+        return "openai"
+    return "generic"

@@ -1,0 +1,191 @@
+"""(host, path, model) → route, and which protocol and endpoint the app is speaking.
+
+The client protocol is read from the request line alone, so that a bad body can already be
+answered in the right error shape. Routes are tried in order, first match wins; hosts and
+models match by glob.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from crosswire.config import Backend, Config, RouteConfig
+from crosswire.protocols.base import ClientCall, Endpoint, ProtocolName
+
+_GEMINI_MODEL = re.compile(
+    r"^/(?P<ver>v1|v1beta|v1alpha)/(?:models|tunedModels)/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent|countTokens)$"
+)
+_GEMINI_MODELS = re.compile(r"^/(v1|v1beta|v1alpha)/models/?$")
+
+#: Where each protocol's official SDK puts the API version: the part of the app's path that a
+#: backend's ``base_url`` replaces (OpenAI-style base URLs end in ``/v1``).
+CLIENT_BASE_PREFIX: Mapping[str, str] = {
+    "openai-chat": "/v1",
+    "openai-responses": "/v1",
+    "openai-completions": "/v1",
+    "fim": "/v1",
+    "anthropic": "",
+    "gemini": "",
+    "ollama": "",
+}
+
+#: The protocol a host speaks when a request's path is unknown (for its 404 body).
+HOST_PROTOCOL: Mapping[str, ProtocolName] = {
+    "api.anthropic.com": "anthropic",
+    "generativelanguage.googleapis.com": "gemini",
+    "api.openai.com": "openai-chat",
+    "api.mistral.ai": "openai-chat",
+    "codestral.mistral.ai": "fim",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    protocol: ProtocolName
+    endpoint: Endpoint
+    model: str | None = None
+    stream: bool | None = None
+    variant: str | None = None
+
+
+def detect(
+    method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+) -> Detected | None:
+    """The protocol and endpoint of a request line, or None for a path no protocol has."""
+    path = path.split("?", 1)[0].rstrip("/") or "/"
+    if method == "POST":
+        match path:
+            case "/v1/chat/completions" | "/chat/completions" | "/openai/v1/chat/completions":
+                return Detected("openai-chat", "generate")
+            case "/v1/responses" | "/openai/v1/responses":
+                return Detected("openai-responses", "generate")
+            case "/v1/responses/input_tokens":
+                return Detected("openai-responses", "count_tokens")
+            case "/v1/completions":
+                return Detected("openai-completions", "generate", variant="completions")
+            case "/v1/messages":
+                return Detected("anthropic", "generate")
+            case "/v1/messages/count_tokens":
+                return Detected("anthropic", "count_tokens")
+            case "/v1/fim/completions":
+                return Detected("fim", "generate", variant="fim")
+            case "/api/chat":
+                return Detected("ollama", "generate", variant="chat")
+            case "/api/generate":
+                return Detected("ollama", "generate", variant="generate")
+        m = _GEMINI_MODEL.match(path)
+        if m:
+            gm = m.group("method")
+            if gm == "countTokens":
+                return Detected("gemini", "count_tokens", model=m.group("model"))
+            stream = gm == "streamGenerateContent"
+            variant = ("sse" if query.get("alt") == "sse" else "json-array") if stream else None
+            return Detected(
+                "gemini", "generate", model=m.group("model"), stream=stream, variant=variant
+            )
+    elif method == "GET":
+        if path == "/v1/models":
+            protocol: ProtocolName = (
+                "anthropic" if "anthropic-version" in headers else "openai-chat"
+            )
+            return Detected(protocol, "models")
+        if _GEMINI_MODELS.match(path):
+            return Detected("gemini", "models")
+        if path == "/api/tags":
+            return Detected("ollama", "models")
+    return None
+
+
+def to_call(
+    d: Detected, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+) -> ClientCall:
+    return ClientCall(
+        protocol=d.protocol,
+        endpoint=d.endpoint,
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        model=d.model,
+        stream=d.stream,
+        variant=d.variant,
+    )
+
+
+def host_protocol(host: str) -> ProtocolName:
+    return HOST_PROTOCOL.get(host, "openai-chat")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    index: int
+    config: RouteConfig
+    backends: tuple[Backend, ...]
+
+    @property
+    def label(self) -> str:
+        return f"route {self.index + 1}"
+
+
+class Router:
+    """The config's routes, compiled once per config load."""
+
+    __slots__ = ("_routes", "hosts")
+
+    def __init__(self, config: Config) -> None:
+        self._routes = [
+            Route(i, r, tuple(config.backends[b] for b in r.backends))
+            for i, r in enumerate(config.routes)
+        ]
+        self.hosts: tuple[str, ...] = tuple(
+            dict.fromkeys(r.config.match.host for r in self._routes if r.config.match.host)
+        )
+
+    def routes_host(self, host: str) -> bool:
+        """Whether any route may take a request to ``host`` (a route without a host takes all
+        decrypted hosts)."""
+        return any(_glob(r.config.match.host, host) for r in self._routes)
+
+    def match(self, host: str, path: str, model: str | None, protocol: str) -> Route | None:
+        for route in self._routes:
+            m = route.config.match
+            if not _glob(m.host, host):
+                continue
+            if m.path is not None and not fnmatchcase(path.split("?", 1)[0], m.path):
+                continue
+            if m.protocol is not None and m.protocol != protocol:
+                continue
+            if m.model is not None and (model is None or not fnmatchcase(model, m.model)):
+                continue
+            return route
+        return None
+
+    def models(self) -> Sequence[str]:
+        """Model names the routes expose (renames, and literal model matches)."""
+        names: list[str] = []
+        for route in self._routes:
+            pattern = route.config.match.model
+            if pattern and not any(c in pattern for c in "*?["):
+                names.append(pattern)
+            elif route.config.model:
+                names.append(route.config.model)
+        return list(dict.fromkeys(names))
+
+    def allow_hosts_patterns(self) -> list[str]:
+        """Regexes for mitmproxy's ``allow_hosts``: only routed hosts are decrypted."""
+        patterns = []
+        for host in self.hosts:
+            regex = re.escape(host).replace(r"\*", "[^.:]+").replace(r"\?", ".")
+            patterns.append(f"^{regex}(:\\d+)?$")
+        return patterns
+
+
+def _glob(pattern: str | None, value: str) -> bool:
+    return pattern is None or fnmatchcase(value.lower(), pattern.lower())
+
+
+Kind = Literal["passthrough", "convert"]
