@@ -266,6 +266,12 @@ def parse(text: str, path: Path | None = None, env: Mapping[str, str] | None = N
         raise ConfigError(
             f"{where}:1: the config must be a mapping (listen:, backends:, routes: …)"
         )
+    backends_raw = data.get("backends")
+    if isinstance(backends_raw, dict):  # ${VAR} in URLs: expanded before the URL is validated
+        for name, raw in backends_raw.items():
+            if isinstance(raw, dict) and isinstance(raw.get("base_url"), str):
+                raw["base_url"] = _expand(raw["base_url"], env, lambda msg, n=name: _located(
+                    where, node, ("backends", n, "base_url"), msg))
     try:
         file = FileConfig.model_validate(data)
     except ValidationError as exc:
