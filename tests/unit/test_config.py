@@ -88,4 +88,4 @@ class _AnyEnv(dict[str, str]):
         return True
 
     def __getitem__(self, key: str) -> str:
-        return f"value-of-{key}"
+        return "http://127.0.0.1:1/v1" if "URL" in key else f"value-of-{key}"
