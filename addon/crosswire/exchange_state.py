@@ -14,9 +14,13 @@ from crosswire.convert import Exchange, StreamConverter
 from crosswire.ir import Report
 from crosswire.usage import Tap
 
-#: ``flow.metadata`` key of the record; filters: ``~meta crosswire`` isn't a thing, so the
-#: comment and ``flow.marked`` carry what the list shows.
+#: ``flow.metadata`` key of the secret-free record (mitmweb does not show metadata; the comment
+#: and ``flow.marked`` carry what the flow list shows, filterable with ``~comment``/``~marked``).
 META = "crosswire"
+#: ``flow.metadata`` keys of the bodies the content view shows beside the flow's own.
+ORIGINAL_REQUEST = "crosswire.original_request"
+ORIGINAL_URL = "crosswire.original_url"
+UPSTREAM_BODY = "crosswire.upstream_body"
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from mitmproxy import http
 from crosswire import ir, upstream, usage
 from crosswire.config import Backend, Config
 from crosswire.convert import Exchange, StreamFailed, infer_dialect
-from crosswire.exchange_state import META, Live
+from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY, Live
 from crosswire.jsonpatch import get_top_level, set_top_level
 from crosswire.pool import BackendSpec, KeySpec, Lease, NoKey, Outcome, Pool, TokenUsage, make_store
 from crosswire.protocols import codec
@@ -215,6 +215,9 @@ class Engine:
     ) -> bool:
         """Rewrite the flow for its backend; False when it was answered locally instead."""
         req = flow.request
+        flow.metadata[ORIGINAL_URL] = f"{req.method} {req.pretty_url}"
+        if live.mode == "convert":
+            flow.metadata[ORIGINAL_REQUEST] = body[: live.copy_limit]
         base = backend.config.base_url
         dialect = infer_dialect(live.backend_protocol, base, backend.config.dialect)
         model_out = live.model_out or ""
@@ -411,7 +414,7 @@ class Engine:
             got_usage = live.converter.usage
             if live.client_copy is not None:
                 resp.content = bytes(live.client_copy)
-            flow.metadata["crosswire.upstream_body"] = bytes(live.upstream_copy or b"")
+            flow.metadata[UPSTREAM_BODY] = bytes(live.upstream_copy or b"")
             if live.converter.error is not None and not live.converter.finish:
                 flow.marked = ":warning:"
         elif live.mode == "passthrough":
@@ -423,7 +426,7 @@ class Engine:
                 error_body = resp.content
         elif live.exchange is not None:
             body = resp.content or b""
-            flow.metadata["crosswire.upstream_body"] = body[: live.copy_limit]
+            flow.metadata[UPSTREAM_BODY] = body[: live.copy_limit]
             if status >= 400:
                 error_body = body
                 encoded = live.exchange.error(

@@ -10,6 +10,8 @@ _root = str(Path(__file__).resolve().parents[1])
 if _root not in sys.path:
     sys.path.insert(0, _root)
 
+from crosswire import view  # noqa: E402
 from crosswire.addon import Crosswire  # noqa: E402
 
+view.register()
 addons = [Crosswire()]
