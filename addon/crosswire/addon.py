@@ -105,6 +105,8 @@ class Crosswire:
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
+        if self.engine is not None:
+            self.engine.relay.stop_listening()
 
     async def _watch_config(self) -> None:
         while True:

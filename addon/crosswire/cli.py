@@ -34,7 +34,11 @@ def default_config_path() -> Path:
     env = os.environ.get("CROSSWIRE_CONFIG")
     if env:
         return Path(env)
-    user = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "crosswire" / "crosswire.yaml"
+    user = (
+        Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+        / "crosswire"
+        / "crosswire.yaml"
+    )
     if user.exists():
         return user
     return REPO_CONFIG
@@ -55,12 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, rest, web=args.command == "web")
     if rest and args.command not in ("exec",):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handler = {"exec": _exec, "env": _env, "check": _check, "convert": _convert, "keys": _keys}[args.command]
+    handler = {"exec": _exec, "env": _env, "check": _check, "convert": _convert, "keys": _keys}[
+        args.command
+    ]
     return handler(args, rest)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crosswire", description="Any AI app, any model: a mitmproxy addon.")
+    parser = argparse.ArgumentParser(
+        prog="crosswire", description="Any AI app, any model: a mitmproxy addon."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("run", "run the proxy (mitmdump + crosswire); extra args go to mitmdump"),
@@ -69,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, add_help=True)
         p.add_argument("-c", "--config", type=Path, default=None, help="config file")
         p.add_argument("--listen", default=None, help="HOST:PORT (default: the config's listen)")
-    p = sub.add_parser("exec", help="run CMD with HTTPS_PROXY and the CA bundle set (starts the proxy if needed)")
+    p = sub.add_parser(
+        "exec", help="run CMD with HTTPS_PROXY and the CA bundle set (starts the proxy if needed)"
+    )
     p.add_argument("-c", "--config", type=Path, default=None)
     p.add_argument("--listen", default=None)
     p = sub.add_parser("env", help="print the environment for an app, to eval in a shell")
@@ -117,14 +127,21 @@ def _bin(name: str) -> str:
     return found
 
 
-def proxy_command(cfg_path: Path, host: str, port: int, *, web: bool = False, extra: Sequence[str] = ()) -> list[str]:
+def proxy_command(
+    cfg_path: Path, host: str, port: int, *, web: bool = False, extra: Sequence[str] = ()
+) -> list[str]:
     cmd = [
         _bin("mitmweb" if web else "mitmdump"),
-        "-s", str(MITM_SCRIPT),
-        "--set", f"crosswire_config={cfg_path}",
-        "--listen-host", host,
-        "-p", str(port),
-        "--set", "connection_strategy=lazy",
+        "-s",
+        str(MITM_SCRIPT),
+        "--set",
+        f"crosswire_config={cfg_path}",
+        "--listen-host",
+        host,
+        "-p",
+        str(port),
+        "--set",
+        "connection_strategy=lazy",
     ]
     if web:
         cmd += ["--set", "web_columns=index,method,url,status,size,time,comment"]
@@ -183,9 +200,23 @@ def _java_truststore(conf: Path, ca: Path) -> Path | None:
     if not keytool:
         return None
     subprocess.run(
-        [keytool, "-importcert", "-noprompt", "-alias", "mitmproxy", "-file", str(ca), "-keystore", str(store),
-         "-storetype", "PKCS12", "-storepass", "crosswire"],
-        check=False, capture_output=True,
+        [
+            keytool,
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "mitmproxy",
+            "-file",
+            str(ca),
+            "-keystore",
+            str(store),
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            "crosswire",
+        ],
+        check=False,
+        capture_output=True,
     )
     return store if store.exists() else None
 
@@ -194,8 +225,16 @@ def app_env(host: str, port: int, conf: Path | None = None) -> dict[str, str]:
     conf = conf or confdir()
     bundle, ca = ca_bundle(conf)
     proxy = f"http://{host}:{port}"
-    no_proxy = ",".join(dict.fromkeys(
-        [*filter(None, os.environ.get("NO_PROXY", "").split(",")), "localhost", "127.0.0.1", "::1"]))
+    no_proxy = ",".join(
+        dict.fromkeys(
+            [
+                *filter(None, os.environ.get("NO_PROXY", "").split(",")),
+                "localhost",
+                "127.0.0.1",
+                "::1",
+            ]
+        )
+    )
     env = {
         "HTTPS_PROXY": proxy,
         "https_proxy": proxy,
@@ -211,11 +250,18 @@ def app_env(host: str, port: int, conf: Path | None = None) -> dict[str, str]:
         "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(bundle),
     }
     store = _java_truststore(conf, ca)
-    java = [f"-Dhttps.proxyHost={host}", f"-Dhttps.proxyPort={port}", f"-Dhttp.proxyHost={host}",
-            f"-Dhttp.proxyPort={port}"]
+    java = [
+        f"-Dhttps.proxyHost={host}",
+        f"-Dhttps.proxyPort={port}",
+        f"-Dhttp.proxyHost={host}",
+        f"-Dhttp.proxyPort={port}",
+    ]
     if store:
-        java += [f"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStorePassword=crosswire",
-                 "-Djavax.net.ssl.trustStoreType=PKCS12"]
+        java += [
+            f"-Djavax.net.ssl.trustStore={store}",
+            "-Djavax.net.ssl.trustStorePassword=crosswire",
+            "-Djavax.net.ssl.trustStoreType=PKCS12",
+        ]
     existing = os.environ.get("JAVA_TOOL_OPTIONS", "")
     env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [existing, *java]))
     return env
@@ -244,7 +290,10 @@ def _exec(args: argparse.Namespace, rest: list[str]) -> int:
     if rest and rest[0] == "--":
         rest = rest[1:]
     if not rest:
-        print("crosswire exec: give a command after --, e.g. crosswire exec -- python app.py", file=sys.stderr)
+        print(
+            "crosswire exec: give a command after --, e.g. crosswire exec -- python app.py",
+            file=sys.stderr,
+        )
         return 2
     path = args.config or default_config_path()
     cfg = _load(path)
@@ -255,12 +304,18 @@ def _exec(args: argparse.Namespace, rest: list[str]) -> int:
         logdir = confdir()
         logdir.mkdir(parents=True, exist_ok=True)
         log = open(logdir / "crosswire-exec.log", "ab")  # noqa: SIM115 - lives as long as the proxy
-        proxy = subprocess.Popen(proxy_command(path.resolve(), host, port, extra=["--set", "flow_detail=0"]),
-                                 stdout=log, stderr=subprocess.STDOUT)
+        proxy = subprocess.Popen(
+            proxy_command(path.resolve(), host, port, extra=["--set", "flow_detail=0"]),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while not _listening(host, port):
             if proxy.poll() is not None or time.monotonic() > deadline:
-                print(f"crosswire exec: the proxy did not start; see {logdir / 'crosswire-exec.log'}", file=sys.stderr)
+                print(
+                    f"crosswire exec: the proxy did not start; see {logdir / 'crosswire-exec.log'}",
+                    file=sys.stderr,
+                )
                 return 1
             time.sleep(0.05)
     try:
@@ -288,8 +343,19 @@ def _check(args: argparse.Namespace, rest: list[str]) -> int:
     print("routes (first match wins):")
     for i, route in enumerate(cfg.routes, 1):
         m = route.match
-        cond = " ".join(f"{k}={v}" for k, v in (("host", m.host), ("path", m.path), ("model", m.model),
-                                                   ("protocol", m.protocol)) if v) or "(everything)"
+        cond = (
+            " ".join(
+                f"{k}={v}"
+                for k, v in (
+                    ("host", m.host),
+                    ("path", m.path),
+                    ("model", m.model),
+                    ("protocol", m.protocol),
+                )
+                if v
+            )
+            or "(everything)"
+        )
         rename = f" as {route.model}" if route.model else ""
         print(f"  {i}. {cond} → {' → '.join(route.backends)}{rename}")
     print("backends:")
@@ -311,8 +377,13 @@ def _convert(args: argparse.Namespace, rest: list[str]) -> int:
 
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     try:
-        result = offline.convert(data, source=args.source, target=args.target,
-                                 kind="stream" if args.stream else args.kind, model=args.model)
+        result = offline.convert(
+            data,
+            source=args.source,
+            target=args.target,
+            kind="stream" if args.stream else args.kind,
+            model=args.model,
+        )
     except offline.OfflineError as exc:
         print(f"crosswire convert: {exc}", file=sys.stderr)
         return 2

@@ -150,6 +150,10 @@ class FileConfig(_Model):
     clients: tuple[ClientConfig, ...] = ()
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     metrics_host: str = "crosswire.local"
+    #: relay: retry another key/backend before the first byte (transparent to every app);
+    #: off: one attempt, a failure goes to the app.
+    failover: Literal["relay", "off"] = "relay"
+    failover_attempts: int = Field(default=4, ge=1, le=16)
 
     @field_validator("listen")
     @classmethod
@@ -270,8 +274,11 @@ def parse(text: str, path: Path | None = None, env: Mapping[str, str] | None = N
     if isinstance(backends_raw, dict):  # ${VAR} in URLs: expanded before the URL is validated
         for name, raw in backends_raw.items():
             if isinstance(raw, dict) and isinstance(raw.get("base_url"), str):
-                raw["base_url"] = _expand(raw["base_url"], env, lambda msg, n=name: _located(
-                    where, node, ("backends", n, "base_url"), msg))
+                raw["base_url"] = _expand(
+                    raw["base_url"],
+                    env,
+                    lambda msg, n=name: _located(where, node, ("backends", n, "base_url"), msg),
+                )
     try:
         file = FileConfig.model_validate(data)
     except ValidationError as exc:

@@ -28,19 +28,30 @@ class Result:
     notes: list[ir.Note] = field(default_factory=list)
 
 
-def convert(data: bytes, *, source: str, target: str, kind: str = "auto", model: str | None = None) -> Result:
+def convert(
+    data: bytes, *, source: str, target: str, kind: str = "auto", model: str | None = None
+) -> Result:
     src, dst = _protocol(source), _protocol(target)
     if kind == "auto":
         kind = _guess_kind(data)
     report = ir.Report()
     try:
         if kind == "request":
-            call = ClientCall(protocol=src, endpoint="generate", model=model if src == "gemini" else None,
-                              variant=_variant(src))
+            call = ClientCall(
+                protocol=src,
+                endpoint="generate",
+                model=model if src == "gemini" else None,
+                variant=_variant(src),
+            )
             body = json.loads(data)
             name = model or (body.get("model") if isinstance(body, dict) else None) or "model"
-            exchange = Exchange(call=call, client=codec(src), backend=codec(dst),
-                                target=Target(protocol=dst, model=name), report=report)
+            exchange = Exchange(
+                call=call,
+                client=codec(src),
+                backend=codec(dst),
+                target=Target(protocol=dst, model=name),
+                report=report,
+            )
             exchange.decode(data)
             upstream = exchange.encode()
             pretty = json.dumps(json.loads(upstream.body), indent=2, ensure_ascii=False).encode()
@@ -49,10 +60,19 @@ def convert(data: bytes, *, source: str, target: str, kind: str = "auto", model:
             return Result(head + pretty, report.notes)
         stream = kind == "stream"
         request = ir.Request(model=model or "model", stream=stream, include_usage=True)
-        call = ClientCall(protocol=dst, endpoint="generate", stream=stream if dst == "gemini" else None,
-                          variant=("sse" if dst == "gemini" and stream else _variant(dst)))
-        exchange = Exchange(call=call, client=codec(dst), backend=codec(src),
-                            target=Target(protocol=src, model=request.model), report=report)
+        call = ClientCall(
+            protocol=dst,
+            endpoint="generate",
+            stream=stream if dst == "gemini" else None,
+            variant=("sse" if dst == "gemini" and stream else _variant(dst)),
+        )
+        exchange = Exchange(
+            call=call,
+            client=codec(dst),
+            backend=codec(src),
+            target=Target(protocol=src, model=request.model),
+            report=report,
+        )
         exchange.request = request
         if stream:
             converter = exchange.stream()

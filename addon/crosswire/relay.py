@@ -73,7 +73,9 @@ class Job:
 class Relay:
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
         self.client = client or httpx.AsyncClient(
-            trust_env=False, timeout=httpx.Timeout(600.0, connect=10.0), follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(600.0, connect=10.0),
+            follow_redirects=False,
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
         )
         self._jobs: dict[str, Job] = {}
@@ -96,6 +98,12 @@ class Relay:
 
     def forget(self, url: str) -> None:
         self._jobs.pop(url.rsplit("/", 1)[-1], None)
+
+    def stop_listening(self) -> None:
+        """Sync, for mitmproxy's sync ``done`` hook."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     async def close(self) -> None:
         if self._server is not None:
@@ -127,7 +135,9 @@ class Relay:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Request | None:
+    async def _read_request(
+        self, conn: h11.Connection, reader: asyncio.StreamReader
+    ) -> h11.Request | None:
         request: h11.Request | None = None
         while True:
             event = conn.next_event()
@@ -144,9 +154,19 @@ class Relay:
             elif isinstance(event, h11.ConnectionClosed):
                 return None
 
-    async def _send_simple(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                           body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
-        hdrs = [("content-type", "application/json"), ("content-length", str(len(body))), *(headers or [])]
+    async def _send_simple(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        hdrs = [
+            ("content-type", "application/json"),
+            ("content-length", str(len(body))),
+            *(headers or []),
+        ]
         writer.write(conn.send(h11.Response(status_code=status, headers=hdrs)) or b"")
         writer.write(conn.send(h11.Data(data=body)) or b"")
         writer.write(conn.send(h11.EndOfMessage()) or b"")
@@ -160,7 +180,10 @@ class Relay:
                 break
             job.tried.append(attempt.label)
             request = self.client.build_request(
-                attempt.method, attempt.url, headers=attempt.headers, content=attempt.body,
+                attempt.method,
+                attempt.url,
+                headers=attempt.headers,
+                content=attempt.body,
                 timeout=httpx.Timeout(attempt.timeout, connect=10.0),
             )
             try:
@@ -173,8 +196,11 @@ class Relay:
             if candidate.status_code in RETRYABLE:
                 body = await candidate.aread()
                 await candidate.aclose()
-                failure = Failure(status=candidate.status_code,
-                                  headers={k.lower(): v for k, v in candidate.headers.items()}, body=body)
+                failure = Failure(
+                    status=candidate.status_code,
+                    headers={k.lower(): v for k, v in candidate.headers.items()},
+                    body=body,
+                )
                 job.last_failure = failure
                 await job.on_failure(attempt, failure)
                 continue
@@ -186,11 +212,17 @@ class Relay:
             return
         assert job.served is not None
         try:
-            headers = [(k, v) for k, v in response.headers.multi_items()
-                       if k.lower() not in ("content-length", "transfer-encoding", "connection", "keep-alive")]
+            headers = [
+                (k, v)
+                for k, v in response.headers.multi_items()
+                if k.lower()
+                not in ("content-length", "transfer-encoding", "connection", "keep-alive")
+            ]
             headers.append((SERVED_HEADER, f"{len(job.tried)};{job.served.label}"))
             headers.append(("transfer-encoding", "chunked"))
-            writer.write(conn.send(h11.Response(status_code=response.status_code, headers=headers)) or b"")
+            writer.write(
+                conn.send(h11.Response(status_code=response.status_code, headers=headers)) or b""
+            )
             await writer.drain()
             async for chunk in response.aiter_raw():
                 if chunk:
@@ -201,18 +233,26 @@ class Relay:
         finally:
             await response.aclose()
 
-    async def _send_failure(self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job) -> None:
+    async def _send_failure(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job
+    ) -> None:
         """Every attempt failed: the last upstream error goes back as it was (the addon turns it
         into the app's error shape), or a 502 when no upstream answered at all."""
         failure = job.last_failure
         served = (SERVED_HEADER, f"{len(job.tried)};{job.tried[-1] if job.tried else '-'};failed")
         if failure is not None and failure.status is not None:
-            keep = [(k, v) for k, v in failure.headers.items()
-                    if k not in ("content-length", "transfer-encoding", "connection", "content-encoding")]
+            keep = [
+                (k, v)
+                for k, v in failure.headers.items()
+                if k
+                not in ("content-length", "transfer-encoding", "connection", "content-encoding")
+            ]
             await self._send_simple(conn, writer, failure.status, failure.body, [*keep, served])
             return
         reason = failure.reason if failure else "no backend could take the request"
-        body = ('{"error":{"message":' + _json_str(f"upstream unreachable: {reason}") + "}}").encode()
+        body = (
+            '{"error":{"message":' + _json_str(f"upstream unreachable: {reason}") + "}}"
+        ).encode()
         await self._send_simple(conn, writer, 502, body, [served, ("x-crosswire-unreachable", "1")])
 
 
@@ -220,4 +260,3 @@ def _json_str(text: str) -> str:
     import json
 
     return json.dumps(text)
-

@@ -37,18 +37,24 @@ class CrosswireContentview(contentviews.Contentview):
         if record.get("mode") == "convert":
             if is_request:
                 left = flow.metadata.get(ORIGINAL_REQUEST, b"")
-                lines.append(_columns(
-                    f"APP → crosswire ({record['client_protocol']})",
-                    f"{flow.metadata.get(ORIGINAL_URL, '')}\n\n{_pretty(left)}",
-                    f"crosswire → UPSTREAM ({record['backend_protocol']})",
-                    f"{flow.request.method} {flow.request.url}\n\n{_pretty(data)}",
-                ))
+                lines.append(
+                    _columns(
+                        f"APP → crosswire ({record['client_protocol']})",
+                        f"{flow.metadata.get(ORIGINAL_URL, '')}\n\n{_pretty(left)}",
+                        f"crosswire → UPSTREAM ({record['backend_protocol']})",
+                        f"{flow.request.method} {flow.request.url}\n\n{_pretty(data)}",
+                    )
+                )
             else:
                 upstream = flow.metadata.get(UPSTREAM_BODY, b"")
-                lines.append(_columns(
-                    f"UPSTREAM answered ({record['backend_protocol']})", _pretty(upstream),
-                    f"APP received ({record['client_protocol']})", _pretty(data),
-                ))
+                lines.append(
+                    _columns(
+                        f"UPSTREAM answered ({record['backend_protocol']})",
+                        _pretty(upstream),
+                        f"APP received ({record['client_protocol']})",
+                        _pretty(data),
+                    )
+                )
         else:
             lines.append(_changes(record, flow))
             lines.append(_pretty(data))
@@ -69,7 +75,9 @@ class CrosswireContentview(contentviews.Contentview):
 
 
 def _header(record: dict[str, Any]) -> str:
-    parts = [f"{record.get('client_protocol')} → {record.get('backend_protocol')} ({record.get('mode')})"]
+    parts = [
+        f"{record.get('client_protocol')} → {record.get('backend_protocol')} ({record.get('mode')})"
+    ]
     for label, key in (("route", "route"), ("backend", "backend"), ("key", "key")):
         if record.get(key):
             parts.append(f"{label}: {record[key]}" if label != "route" else str(record[key]))
@@ -122,7 +130,9 @@ def _events(text: str) -> list[str]:
                     data.append(line[5:].strip())
             payload = "\n".join(data)
             try:
-                payload = json.dumps(json.loads(payload), ensure_ascii=False, separators=(", ", ": "))
+                payload = json.dumps(
+                    json.loads(payload), ensure_ascii=False, separators=(", ", ": ")
+                )
             except ValueError:
                 pass
             out.append(f"#{i:<3} {event + ' ' if event else ''}{payload}")
@@ -137,7 +147,9 @@ def _columns(left_title: str, left: str, right_title: str, right: str) -> str:
     def wrap(text: str) -> list[str]:
         rows: list[str] = []
         for line in text.splitlines() or [""]:
-            rows.extend(textwrap.wrap(line, COLUMN, replace_whitespace=False, drop_whitespace=False) or [""])
+            rows.extend(
+                textwrap.wrap(line, COLUMN, replace_whitespace=False, drop_whitespace=False) or [""]
+            )
         return rows
 
     a, b = wrap(left), wrap(right)

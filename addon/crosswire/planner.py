@@ -1,0 +1,269 @@
+"""Candidates for one routed request: (backend, key) pairs in route order, built lazily.
+
+The first candidate is what the flow shows in mitmweb. When failover is possible the relay
+asks for more: another key of the same backend (the pool excludes keys already tried), then
+the next backend of the route — in another protocol if need be, converted from the same IR
+request, which is decoded once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from crosswire import ir, upstream
+from crosswire.config import Backend
+from crosswire.convert import Exchange, infer_dialect
+from crosswire.jsonpatch import get_top_level, set_top_level
+from crosswire.pool import Lease, NoKey, Pool
+from crosswire.protocols import codec
+from crosswire.protocols.base import ClientCall, Target
+from crosswire.routing import Detected, Route
+
+#: Request headers of one protocol that must not reach a backend of another.
+PROTOCOL_HEADER_PREFIXES = ("openai-", "anthropic-", "x-goog-", "x-stainless-helper")
+#: Never copied onto an upstream request: framing, hop-by-hop, the app's credentials.
+_DROP = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        *upstream.CLIENT_CREDENTIAL_HEADERS,
+    }
+)
+MAX_TOKENS_KEYS: Mapping[str, tuple[str, ...]] = {
+    "openai-chat": ("max_completion_tokens", "max_tokens"),
+    "anthropic": ("max_tokens",),
+    "openai-responses": ("max_output_tokens",),
+    "fim": ("max_tokens",),
+    "openai-completions": ("max_tokens",),
+}
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One way to serve the request, fully built: where, with what, as which protocol."""
+
+    backend: Backend
+    protocol: str
+    mode: str  # passthrough | convert
+    lease: Lease | None
+    key_name: str | None
+    secret: str | None = field(repr=False)
+    exchange: Exchange | None
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    stream: bool
+    model_out: str
+    auth_header: str | None
+    report: ir.Report
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend.name}/{self.key_name or '-'}"
+
+
+class Planner:
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        call: ClientCall,
+        detected: Detected,
+        route: Route,
+        body: bytes,
+        model: str | None,
+        headers: list[tuple[str, str]],
+        query: Mapping[str, str],
+        credential: str | None,
+        session: str,
+        stream: bool,
+    ) -> None:
+        self.pool = pool
+        self.call = call
+        self.detected = detected
+        self.route = route
+        self.body = body
+        self.model = model
+        self.client_headers = headers
+        self.query = query
+        self.credential = credential
+        self.session = session
+        self.stream = stream
+        self.refusals: list[NoKey] = []
+        self.skipped: list[str] = []
+        self.built: dict[str, Candidate] = {}
+        self._index = 0
+        self._tried: dict[str, set[str]] = {}
+        self._keyless_done: set[str] = set()
+        self._decoded: ir.Request | None = None
+        self._decode_report = ir.Report()
+
+    @property
+    def failover_possible(self) -> bool:
+        keys = sum(max(1, len(b.keys)) for b in self.route.backends)
+        return keys > 1
+
+    async def next(self) -> Candidate | None:
+        """The next candidate, with its key leased; None when nothing is left.
+
+        Raises ``ClientRequestError`` only for the first backend (the app's request itself is
+        bad); a later backend that cannot express the request is skipped.
+        """
+        while self._index < len(self.route.backends):
+            backend = self.route.backends[self._index]
+            lease: Lease | None = None
+            if backend.keys:
+                tried = self._tried.setdefault(backend.name, set())
+                got = await self.pool.acquire(
+                    backend.name,
+                    session=self.session,
+                    est_tokens=len(self.body) // 4,
+                    exclude=tried,
+                )
+                if isinstance(got, NoKey):
+                    self.refusals.append(got)
+                    self._index += 1
+                    continue
+                lease = got
+                tried.add(lease.key_name)
+            else:
+                if backend.name in self._keyless_done:
+                    self._index += 1
+                    continue
+                self._keyless_done.add(backend.name)
+            try:
+                candidate = self._build(backend, lease)
+            except ir.ClientRequestError as exc:
+                if lease is not None:
+                    await self.pool.release(lease, _outcome_unused())
+                if self._index == 0 and not self.built:
+                    raise
+                self.skipped.append(f"{backend.name}: {exc}")
+                self._index += 1
+                continue
+            self.built[candidate.label] = candidate
+            return candidate
+        return None
+
+    def _build(self, backend: Backend, lease: Lease | None) -> Candidate:
+        detected = self.detected
+        protocol = detected.protocol if backend.protocol == "auto" else backend.protocol
+        base = backend.config.base_url
+        dialect = infer_dialect(protocol, base, backend.config.dialect)
+        model_out = self.route.config.model or self.model or ""
+        default_max, ceiling = backend.limits_for(model_out)
+        report = ir.Report(notes=list(self._decode_report.notes))
+        if lease is not None:
+            key_name, secret = lease.key_name, lease.secret
+        elif backend.config.client_auth and self.credential:
+            key_name, secret = "(app's own key)", self.credential
+        else:
+            key_name, secret = None, None
+        headers = [(k, v) for k, v in self.client_headers if k.lower() not in _DROP]
+        exchange: Exchange | None = None
+        stream = self.stream
+        if protocol == detected.protocol:
+            mode = "passthrough"
+            path = self.call.path
+            if detected.protocol == "gemini" and detected.model and model_out != detected.model:
+                path = path.replace(f"/{detected.model}:", f"/{model_out}:", 1)
+            url = upstream.with_query(
+                upstream.passthrough_path(detected.protocol, path, base),
+                upstream.clean_query(self.query),
+            )
+            body = self.body
+            if self.model and model_out != self.model and detected.protocol != "gemini":
+                body = set_top_level(body, "model", model_out) or body
+            if ceiling is not None:
+                for key in MAX_TOKENS_KEYS.get(detected.protocol, ()):
+                    asked = get_top_level(body, key)
+                    if isinstance(asked, int) and asked > ceiling:
+                        body = set_top_level(body, key, ceiling) or body
+                        report.clamped(key, f"{asked} → {ceiling} (backend limit)")
+            method = self.call.method
+        else:
+            mode = "convert"
+            target = Target(
+                protocol=protocol,
+                model=model_out,
+                dialect=dialect,  # type: ignore[arg-type]
+                default_max_tokens=default_max,
+                max_output_tokens=ceiling,
+                api_version=backend.config.api_version,
+            )
+            exchange = Exchange(
+                call=self.call,
+                client=codec(detected.protocol),
+                backend=codec(protocol),
+                target=target,
+                report=report,
+            )  # type: ignore[arg-type]
+            if self._decoded is None:
+                self._decoded = exchange.decode(self.body)
+                self._decode_report = ir.Report(notes=list(report.notes))
+            else:
+                exchange.request = self._decoded
+            up = exchange.encode()
+            stream = up.stream
+            url = upstream.with_query(upstream.join(base, up.path), dict(up.query))
+            headers = [
+                (k, v)
+                for k, v in headers
+                if not k.lower().startswith(PROTOCOL_HEADER_PREFIXES)
+                and k.lower() != "content-type"
+            ]
+            headers += list(up.headers.items())
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(("content-type", "application/json"))
+            body = up.body
+            method = up.method
+        auth_name = None
+        if secret:
+            auth_name, value = upstream.auth_header(protocol, dialect, secret)
+            headers.append((auth_name, value))
+        headers += list(backend.config.headers.items())
+        headers.append(("accept-encoding", "identity"))  # the addon reads and rewrites answers
+        return Candidate(
+            backend=backend,
+            protocol=protocol,
+            mode=mode,
+            lease=lease,
+            key_name=key_name,
+            secret=secret,
+            exchange=exchange,
+            method=method,
+            url=url,
+            headers=headers,
+            body=body,
+            stream=stream,
+            model_out=model_out,
+            auth_header=auth_name,
+            report=report,
+        )
+
+    def decoded(self) -> ir.Request:
+        """The app's request in the IR (decoded on demand, once)."""
+        if self._decoded is None:
+            self._decoded = codec(self.call.protocol).decode_request(
+                self.call, self.body, self._decode_report
+            )
+            if self.call.model and not self._decoded.model:
+                self._decoded = dataclasses.replace(self._decoded, model=self.call.model)
+        return self._decoded
+
+
+def _outcome_unused() -> object:
+    from crosswire.pool import Outcome
+
+    return Outcome(status=0, headers={})
