@@ -31,25 +31,42 @@ class Access:
     def enabled(self) -> bool:
         return bool(self.clients)
 
-    def admit(self, credential: str | None, route_number: int) -> tuple[ClientConfig | None, Error | None]:
+    def admit(
+        self, credential: str | None, route_number: int
+    ) -> tuple[ClientConfig | None, Error | None]:
         """(the client, None) when admitted, (None, the error to answer) otherwise."""
         if not self.clients:
             return None, None
         client = self._find(credential)
         if client is None:
-            return None, Error(kind="authentication", status=401, message=(
-                "crosswire: this proxy requires a client token; present it as your API key"
-                if not credential else "crosswire: unknown client token"))
+            return None, Error(
+                kind="authentication",
+                status=401,
+                message=(
+                    "crosswire: this proxy requires a client token; present it as your API key"
+                    if not credential
+                    else "crosswire: unknown client token"
+                ),
+            )
         if client.routes is not None and route_number not in client.routes:
-            return None, Error(kind="permission", status=403,
-                               message=f"crosswire: client '{client.name}' may not use route {route_number}")
+            return None, Error(
+                kind="permission",
+                status=403,
+                message=f"crosswire: client '{client.name}' may not use route {route_number}",
+            )
         counter = self._counters.setdefault(client.name, _Counter())
         if client.max_requests is not None and counter.requests >= client.max_requests:
-            return None, Error(kind="quota_exhausted", status=429,
-                               message=f"crosswire: client '{client.name}' used its {client.max_requests} requests")
+            return None, Error(
+                kind="quota_exhausted",
+                status=429,
+                message=f"crosswire: client '{client.name}' used its {client.max_requests} requests",
+            )
         if client.max_tokens is not None and counter.tokens >= client.max_tokens:
-            return None, Error(kind="quota_exhausted", status=429,
-                               message=f"crosswire: client '{client.name}' used its {client.max_tokens} tokens")
+            return None, Error(
+                kind="quota_exhausted",
+                status=429,
+                message=f"crosswire: client '{client.name}' used its {client.max_tokens} tokens",
+            )
         counter.requests += 1
         return client, None
 
@@ -57,7 +74,9 @@ class Access:
         self._counters.setdefault(client_name, _Counter()).tokens += tokens
 
     def usage(self) -> dict[str, dict[str, int]]:
-        return {name: {"requests": c.requests, "tokens": c.tokens} for name, c in self._counters.items()}
+        return {
+            name: {"requests": c.requests, "tokens": c.tokens} for name, c in self._counters.items()
+        }
 
     def _find(self, credential: str | None) -> ClientConfig | None:
         if not credential:

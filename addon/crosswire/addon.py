@@ -82,7 +82,8 @@ class Crosswire:
         else:
             self.engine.reconfigure(cfg)
         router: Router = self.engine.router
-        allow = router.allow_hosts_patterns()
+        metrics = self.engine.cfg.file.metrics_host.replace(".", r"\.")
+        allow = [*router.allow_hosts_patterns(), f"^{metrics}(:\\d+)?$"]
         updates: dict[str, Any] = {}
         if list(ctx.options.allow_hosts) != allow:
             updates["allow_hosts"] = allow

@@ -55,6 +55,7 @@ class Live:
     relay_url: str | None = None
     relay_failed: bool = False
     cut_short: bool = False
+    client_name: str | None = None
 
     def use(self, candidate: Candidate) -> None:
         """Take the serving candidate's backend, key, codec and report."""
@@ -128,6 +129,7 @@ class Live:
             "stream": self.stream,
             "attempts": list(self.attempts),
             "failures": list(self.failures),
+            "client": self.client_name,
             "notes": [
                 {"action": n.action, "field": n.field, "reason": n.reason}
                 for n in self.report.notes

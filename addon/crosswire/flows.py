@@ -7,7 +7,9 @@ Kept apart from ``addon.py`` so the hook class stays glue. Everything here works
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -16,6 +18,7 @@ from typing import Any
 from mitmproxy import http
 
 from crosswire import ir, upstream, usage
+from crosswire.access import Access
 from crosswire.config import Config
 from crosswire.convert import StreamFailed
 from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY, Live
@@ -50,6 +53,7 @@ class Engine:
         self.pool = Pool(make_store(cfg.file.state))
         self.pool.configure(_pool_specs(cfg))
         self.relay = Relay()
+        self.access = Access(cfg.file.clients)
         self.live: dict[str, Live] = {}
 
     def reconfigure(self, cfg: Config) -> None:
@@ -58,6 +62,8 @@ class Engine:
         self.cfg = cfg
         self.router = Router(cfg)
         self.pool.configure(_pool_specs(cfg))
+        if cfg.file.clients != self.access.clients:
+            self.access = Access(cfg.file.clients)
 
     def summary(self) -> str:
         keys = sum(len(b.keys) for b in self.cfg.backends.values())
@@ -82,6 +88,9 @@ class Engine:
     async def on_request(self, flow: http.HTTPFlow) -> None:
         req = flow.request
         host = req.pretty_host
+        if host == self.cfg.file.metrics_host:
+            await self._serve_metrics(flow)
+            return
         if not self.router.routes_host(host):
             return
         path = req.path.split("?", 1)[0]
@@ -128,6 +137,18 @@ class Engine:
         route = self.router.match(host, path, model, detected.protocol)
         if route is None:
             return  # not ours: the flow goes to its own host untouched
+        credential = upstream.client_credential(headers, query)
+        client, denied = self.access.admit(credential, route.index + 1)
+        if denied is not None:
+            self._refuse(
+                flow,
+                call,
+                denied,
+                label=f"{call.protocol} (refused) · {route.label} · {denied.message}",
+            )
+            return
+        if client is not None:
+            credential = None  # a client token is never forwarded upstream
         planner = Planner(
             self.pool,
             call=call,
@@ -141,7 +162,7 @@ class Engine:
             session=_session_of(headers, body),
             stream=_wants_stream(detected, body),
         )
-        await self._route(flow, planner, route, body)
+        await self._route(flow, planner, route, body, client.name if client else None)
 
     async def _route(
         self, flow: http.HTTPFlow, planner: Planner, route: Route, body: bytes
@@ -438,6 +459,26 @@ class Engine:
         flow.marked = ":x:"
         flow.metadata[META] = live.record()
 
+    async def _serve_metrics(self, flow: http.HTTPFlow) -> None:
+        """``http://crosswire.local/metrics`` (Prometheus) and ``/keys`` (JSON), through the proxy."""
+        path = flow.request.path.split("?", 1)[0]
+        states = await self.pool.snapshot()
+        if path == "/metrics":
+            body = self.pool.prometheus(states).encode()
+            flow.response = http.Response.make(
+                200, body, {"content-type": "text/plain; version=0.0.4"}
+            )
+        elif path in ("/keys", "/keys.json"):
+            data = {"keys": [_state_dict(s) for s in states], "clients": self.access.usage()}
+            flow.response = http.Response.make(
+                200, json.dumps(data, indent=2).encode(), {"content-type": "application/json"}
+            )
+        else:
+            flow.response = http.Response.make(
+                404, b"crosswire: /metrics or /keys\n", {"content-type": "text/plain"}
+            )
+        flow.comment = f"crosswire {path}"
+
     # ---- helpers ------------------------------------------------------------------------
 
     def _respond_error(
@@ -579,6 +620,12 @@ def _session_of(headers: Mapping[str, str], body: bytes) -> str:
             return hashlib.sha1(headers[name].encode()).hexdigest()[:16]
     # The start of a conversation's body is stable across its turns (messages are appended).
     return hashlib.sha1(body[:2048]).hexdigest()[:16]
+
+
+def _state_dict(state: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        return {k: v for k, v in dataclasses.asdict(state).items() if k != "secret"}
+    return dict(state)
 
 
 def _pool_specs(cfg: Config) -> list[BackendSpec]:
