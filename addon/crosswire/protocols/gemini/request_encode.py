@@ -98,7 +98,8 @@ def _tools(request: Request, report: Report) -> list[dict[str, Any]]:
         if native_tool.origin == NAME:
             tools.append(dict(native_tool.data))
         else:
-            kind = next(iter(native_tool.data), "tool")
+            data = native_tool.data
+            kind = data.get("type") or data.get("name") or next(iter(data), "tool")
             report.dropped(f"native tool {kind}", f"only {native_tool.origin} can run it")
     return tools
 
