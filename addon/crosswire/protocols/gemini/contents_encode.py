@@ -105,14 +105,14 @@ class ContentsEncoder:
                     self._model(message)
                 case "tool":
                     self._results(message.parts)
-        while self.turns and self.turns[-1].role == "model":
-            self.turns.pop()
+        contents = self._alternating()
+        while contents and contents[-1]["role"] == "model":
+            contents.pop()
             self.report.dropped(
                 "trailing assistant message",
                 "Gemini needs the request to end with a user turn or function response "
                 "(no prefill)",
             )
-        contents = [t.wire() for t in self.turns if not t.empty()]
         if not contents:
             if not system:
                 raise UnsupportedFeature(
@@ -126,6 +126,20 @@ class ContentsEncoder:
         return system, contents
 
     # ---- turns --------------------------------------------------------------------------
+
+    def _alternating(self) -> list[dict[str, Any]]:
+        """The turns as wire contents; a turn left empty (everything in it dropped) is
+        skipped and its neighbours merged if that makes two of a role meet (edge 47)."""
+        contents: list[dict[str, Any]] = []
+        for turn in self.turns:
+            if turn.empty():
+                continue
+            wire = turn.wire()
+            if contents and contents[-1]["role"] == wire["role"]:
+                contents[-1]["parts"].extend(wire["parts"])
+            else:
+                contents.append(wire)
+        return contents
 
     def _turn(self, role: str) -> _Turn:
         if self.turns and self.turns[-1].role == role:

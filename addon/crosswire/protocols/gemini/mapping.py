@@ -35,6 +35,7 @@ FINISH_REASONS: Final[dict[str, FinishReason]] = {
     "UNEXPECTED_TOOL_CALL": "error",
     "TOO_MANY_TOOL_CALLS": "error",
     "MISSING_THOUGHT_SIGNATURE": "error",
+    "MALFORMED_RESPONSE": "error",
     "NO_IMAGE": "error",
     "IMAGE_OTHER": "error",
     "OTHER": "error",
@@ -144,9 +145,6 @@ EFFORT_LEVEL_FLASH: Final[dict[str, str]] = {
     "high": "high",
     "xhigh": "high",
 }
-
-#: A budget at or below this becomes ``thinkingLevel: low`` for Gemini 3, above it ``high``.
-LEVEL_BUDGET_THRESHOLD: Final = 4096
 
 #: The smallest budget of models whose thinking cannot be switched off (2.5 Pro).
 MIN_BUDGET_ALWAYS_THINKING: Final = 128

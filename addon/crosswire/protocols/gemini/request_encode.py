@@ -179,9 +179,11 @@ def _generation_config(
 
 
 def _thinking_config(request: Request, model: str, report: Report) -> dict[str, Any]:
-    """ReasoningConfig → thinkingConfig (edge case 69): Gemini 3 takes ``thinkingLevel``,
-    older and alias models ``thinkingBudget``; ``includeThoughts`` is on when the app asked
-    for reasoning (thought summaries are only sent with it)."""
+    """ReasoningConfig → thinkingConfig (edge case 69). A budget is sent as ``thinkingBudget``
+    to every model (Gemini 3 still accepts it, and it honours the app's number); an effort
+    becomes ``thinkingLevel`` for Gemini 3 and a budget from :data:`mapping.EFFORT_BUDGET`
+    for older and alias models; ``includeThoughts`` is on when the app asked for reasoning
+    (thought summaries are only sent with it)."""
     r = request.reasoning
     if r is None:
         return {}
@@ -201,15 +203,7 @@ def _thinking_config(request: Request, model: str, report: Report) -> dict[str, 
             out["includeThoughts"] = True
         return out
     if r.budget_tokens:
-        if levels:
-            level = "low" if r.budget_tokens <= mapping.LEVEL_BUDGET_THRESHOLD else "high"
-            out["thinkingLevel"] = level
-            report.renamed(
-                "reasoning.budget_tokens",
-                f"Gemini 3 takes a thinkingLevel: {r.budget_tokens} tokens → {level}",
-            )
-        else:
-            out["thinkingBudget"] = r.budget_tokens
+        out["thinkingBudget"] = r.budget_tokens  # Gemini 3 still accepts a budget
     elif effort:
         if levels:
             table = mapping.EFFORT_LEVEL_FLASH if "flash" in model.lower() else mapping.EFFORT_LEVEL

@@ -261,3 +261,19 @@ def test_whole_answer_replayed_as_a_stream(name: str) -> None:
     again = accumulate(events)
     assert _ir_view(again) == _ir_view(response)
     assert again.usage == response.usage
+
+
+def test_recorded_unflagged_thought_text_stays_visible_text() -> None:
+    """Edge case 71, recorded: Gemini 2.5 answered ``"thought\\n…"`` without ``thought: true``;
+    it is passed through as text, with no heuristics."""
+    record = load("nonstream_image_in_function_response")
+    response = CODEC.decode_response(record["response"]["body"].encode(), Report())
+    first = response.parts[0]
+    assert isinstance(first, Text) and first.text.startswith("thought\n")
+    assert not any(isinstance(p, Reasoning) for p in response.parts)
+
+
+def test_recorded_vertex_stream_keeps_its_create_time() -> None:
+    record = load("sse_vertex_text")
+    events = stream_events(record["response"]["body"].encode())
+    assert accumulate(events).created == 1787150069

@@ -559,13 +559,8 @@ def test_gemini_clients_subset_response_schema_goes_back_verbatim() -> None:
         ),
         (
             "gemini-3-pro-preview",
-            ReasoningConfig(budget_tokens=1024),
-            {"thinkingLevel": "low", "includeThoughts": True},
-        ),
-        (
-            "gemini-3-pro-preview",
-            ReasoningConfig(budget_tokens=32000),
-            {"thinkingLevel": "high", "includeThoughts": True},
+            ReasoningConfig(budget_tokens=31999),
+            {"thinkingBudget": 31999, "includeThoughts": True},
         ),
         ("gemini-3-pro-preview", ReasoningConfig(enabled=False), {"thinkingLevel": "low"}),
         ("gemini-flash-latest", ReasoningConfig(include_thoughts=True), {"includeThoughts": True}),
@@ -608,3 +603,17 @@ def test_body_is_compact_utf8() -> None:
     raw = CODEC.encode_request(req(u("héllo ✓")), target(), Report()).body
     assert "héllo ✓".encode() in raw
     assert json.loads(raw)["contents"][0]["parts"][0]["text"] == "héllo ✓"
+
+
+def test_turns_left_empty_do_not_break_alternation() -> None:
+    """Edge cases 47, 48: a model turn holding only foreign reasoning disappears, and the
+    user turns around it merge; an empty trailing user turn does not hide a prefill."""
+    request = req(
+        u("a"),
+        a(Reasoning(text="hidden", origin="anthropic")),
+        u("b"),
+        a(Text(text="prefill")),
+        Message(role="user", parts=()),
+    )
+    body = encode_body(request)
+    assert body["contents"] == [{"role": "user", "parts": [{"text": "a"}, {"text": "b"}]}]
