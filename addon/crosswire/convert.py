@@ -129,6 +129,8 @@ class Exchange:
             response = acc.response()
         else:
             response = self.backend.decode_response(body, self.report)
+        if not response.model:
+            response = dataclasses.replace(response, model=self.target.model)
         response = self.restore(response)
         self.last_usage = response.usage
         if self.request.stream:

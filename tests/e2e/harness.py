@@ -182,7 +182,7 @@ class Proxy:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log()
-            m = re.search(r"listening at (?:http://)?127\.0\.0\.1:(\d+)", text)
+            m = re.search(r"proxy listening at (?:http://)?127\.0\.0\.1:(\d+)", text)
             if m:
                 return int(m.group(1))
             if self.proc.poll() is not None:

@@ -39,7 +39,7 @@ def derived_call_id(seed: str, position: int, *, prefix: str = "call_") -> str:
     return f"{prefix}{_digest(f'{seed}:{position}').hex()[:24]}"
 
 
-_NAME_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 
 def short_name(name: str, limit: int = 64) -> str:
@@ -48,6 +48,8 @@ def short_name(name: str, limit: int = 64) -> str:
     if _NAME_OK.match(name) and len(name) <= limit:
         return name
     cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if not cleaned or not (cleaned[0].isalpha() or cleaned[0] == "_"):
+        cleaned = "_" + cleaned  # Gemini: names start with a letter or an underscore
     if len(cleaned) <= limit and cleaned == name:
         return cleaned
     tail = _digest(name).hex()[:8]
