@@ -171,7 +171,7 @@ class Exchange:
 
             cleaner = chat_bridge.FimAnswerCleaner(self.request)
             transforms.append(cleaner.feed)
-        return StreamConverter(decoder, encoder, transforms, self.estimate)
+        return StreamConverter(decoder, encoder, transforms, self.estimate, self.target.model)
 
     def estimate(self) -> int:
         if self._estimate is None:
@@ -203,6 +203,7 @@ class StreamConverter:
         "_decoder",
         "_encoder",
         "_estimate",
+        "_model",
         "_transforms",
         "done",
         "error",
@@ -217,7 +218,9 @@ class StreamConverter:
         encoder: StreamEncoder,
         transforms: list[Callable[[ir.Event], list[ir.Event]]],
         estimate: Callable[[], int],
+        model: str = "",
     ) -> None:
+        self._model = model
         self._decoder = decoder
         self._encoder = encoder
         self._transforms = transforms
@@ -283,6 +286,8 @@ class StreamConverter:
             match event:
                 case ir.ResponseStart():
                     self.started = True
+                    if not event.model and self._model:
+                        event = dataclasses.replace(event, model=self._model)
                     if event.usage.input_tokens is None:
                         event = dataclasses.replace(
                             event,
