@@ -43,6 +43,16 @@ HOST_PROTOCOL: Mapping[str, ProtocolName] = {
 }
 
 
+#: Decrypted when a route names no host: the hosts the official SDKs call.
+KNOWN_AI_HOSTS = (
+    "api.openai.com",
+    "api.anthropic.com",
+    "generativelanguage.googleapis.com",
+    "api.mistral.ai",
+    "codestral.mistral.ai",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Detected:
     protocol: ProtocolName
@@ -141,14 +151,15 @@ class Router:
             Route(i, r, tuple(config.backends[b] for b in r.backends))
             for i, r in enumerate(config.routes)
         ]
-        self.hosts: tuple[str, ...] = tuple(
-            dict.fromkeys(r.config.match.host for r in self._routes if r.config.match.host)
-        )
+        named = [r.config.match.host for r in self._routes if r.config.match.host]
+        if any(r.config.match.host is None for r in self._routes):
+            named += KNOWN_AI_HOSTS  # a host-less route takes every known AI host
+        self.hosts: tuple[str, ...] = tuple(dict.fromkeys(named))
 
     def routes_host(self, host: str) -> bool:
-        """Whether any route may take a request to ``host`` (a route without a host takes all
-        decrypted hosts)."""
-        return any(_glob(r.config.match.host, host) for r in self._routes)
+        """Whether any route may take a request to ``host`` (a route without a host takes the
+        known AI hosts)."""
+        return any(_glob(h, host) for h in self.hosts)
 
     def match(self, host: str, path: str, model: str | None, protocol: str) -> Route | None:
         for route in self._routes:
