@@ -134,22 +134,36 @@ class Crosswire:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or self.engine is None:
             return
-        await self.engine.on_request(flow)
+        try:
+            await self.engine.on_request(flow)
+        except Exception:
+            # Fail closed: a routed request must never fall through to its original host.
+            log.exception("crosswire: routing %s failed", flow.request.pretty_url)
+            self.engine.fail_closed(flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         live = self.engine.live.get(flow.id) if self.engine else None
         if live is not None:
-            self.engine.on_responseheaders(flow, live)  # type: ignore[union-attr]
+            try:
+                self.engine.on_responseheaders(flow, live)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("crosswire: responseheaders hook failed for %s", flow.request.pretty_url)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         live = self.engine.live.get(flow.id) if self.engine else None
         if live is not None:
-            await self.engine.on_response(flow, live)  # type: ignore[union-attr]
+            try:
+                await self.engine.on_response(flow, live)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("crosswire: %s hook failed for %s", "response", flow.request.pretty_url)
 
     async def error(self, flow: http.HTTPFlow) -> None:
         live = self.engine.live.get(flow.id) if self.engine else None
         if live is not None:
-            await self.engine.on_error(flow, live)  # type: ignore[union-attr]
+            try:
+                await self.engine.on_error(flow, live)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("crosswire: %s hook failed for %s", "error", flow.request.pretty_url)
 
 
 def _mtime(path: Path) -> float | None:

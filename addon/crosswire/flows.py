@@ -165,7 +165,7 @@ class Engine:
         await self._route(flow, planner, route, body, client.name if client else None)
 
     async def _route(
-        self, flow: http.HTTPFlow, planner: Planner, route: Route, body: bytes
+        self, flow: http.HTTPFlow, planner: Planner, route: Route, body: bytes, client_name: str | None
     ) -> None:
         call = planner.call
         try:
@@ -479,6 +479,22 @@ class Engine:
             )
         flow.comment = f"crosswire {path}"
 
+    def fail_closed(self, flow: http.HTTPFlow) -> None:
+        """After an internal error: answer the app (in its protocol when known) and send
+        nothing anywhere — above all not to the original host."""
+        live = self.live.pop(flow.id, None)
+        req = flow.request
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        detected = detect(req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers)
+        protocol = detected.protocol if detected else host_protocol(req.pretty_host)
+        self._respond_error(flow, protocol, None, ir.Error.of(
+            "api_error", "crosswire: internal error while routing this request (see the proxy log)"))
+        if live is not None and live.lease is not None:
+            asyncio.get_running_loop().create_task(
+                self._release_lease(live.lease, 0, {}, None, None, live.route))
+        flow.comment = f"{protocol} (crosswire internal error)"
+        flow.marked = ":x:"
+
     # ---- helpers ------------------------------------------------------------------------
 
     def _respond_error(
@@ -540,6 +556,7 @@ def _apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     req.headers = http.Headers([(k.encode(), v.encode()) for k, v in candidate.headers])
     if candidate.body is not req.raw_content:
         req.content = candidate.body
+    req.headers["content-length"] = str(len(req.raw_content or b""))
     req.url = candidate.url
     req.headers["host"] = req.host_header or req.pretty_host
 

@@ -27,6 +27,9 @@ import h11
 import httpx
 
 log = logging.getLogger("crosswire")
+# httpx logs every request at INFO, which would land in mitmproxy's event log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 #: Statuses worth another key: rate limits, overload, server errors.
 RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -129,7 +132,10 @@ class Relay:
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
-        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        except Exception:
+            log.exception("crosswire: relay failed")
             return
         finally:
             with contextlib.suppress(Exception):

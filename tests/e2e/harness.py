@@ -167,7 +167,7 @@ class Proxy:
             "--listen-host", "127.0.0.1",
             "-p", "0",
             "--set", "connection_strategy=lazy",
-            "--set", "flow_detail=0",
+            *([] if any("flow_detail" in e for e in extra) else ["--set", "flow_detail=0"]),
             "--save-stream-file", str(self.flows_path),
             *extra,
         ]
