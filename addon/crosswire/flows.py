@@ -96,6 +96,9 @@ class Engine:
         path = req.path.split("?", 1)[0]
         query = {k: v for k, v in req.query.items()}
         headers = {k.lower(): v for k, v in req.headers.items()}
+        if headers.get("upgrade", "").lower() == "websocket":
+            self._websocket(flow, host, path, query)
+            return
         detected = detect(req.method, path, query, headers)
         if detected is None:
             route = self.router.match(host, path, None, "")
@@ -256,6 +259,23 @@ class Engine:
                 )
 
         return Job(next_attempt, on_failure, max_attempts=self.cfg.file.failover_attempts)
+
+    def _websocket(self, flow: http.HTTPFlow, host: str, path: str, query: Mapping[str, str]) -> None:
+        """Codex CLI first tries Responses over a WebSocket. A route whose backend speaks
+        Responses (or passes through) gets the WebSocket retargeted; any other backend gets a
+        quick refusal so the app falls back to HTTPS at once."""
+        route = self.router.match(host, path, None, "openai-responses")
+        if route is None:
+            return
+        backend = route.backends[0]
+        if backend.protocol in ("auto", "openai-responses") and not backend.keys:
+            rel = path[3:] if path.startswith("/v1/") and backend.config.base_url.endswith("/v1") else path
+            flow.request.url = upstream.with_query(upstream.join(backend.config.base_url, rel), query)
+            flow.comment = f"openai-responses websocket (passthrough) · {route.label} · backend {backend.name}"
+            return
+        err = ir.Error.of("not_found", "crosswire: Responses over WebSocket is not converted here; use HTTPS")
+        self._respond_error(flow, "openai-responses", None, err)
+        flow.comment = f"websocket refused (the app falls back to HTTPS) · {route.label}"
 
     async def _answer_locally(self, flow: http.HTTPFlow, live: Live, planner: Planner) -> None:
         """Side endpoints whose backend speaks another protocol: model lists and token counts."""
