@@ -138,8 +138,8 @@ def test_keys_rotate_round_robin_and_client_key_never_reaches_upstream(start_pro
     proxy = start_proxy(config(upstream, "openai-chat", "api.openai.com", "/v1"), env=KEYS_ENV)
     upstream.handler = lambda rec: reply_from_fixture("openai_chat/nonstream_tool_call.json")
     client = openai_client(proxy, api_key="sk-app-secret-must-not-leak")
-    for _ in range(4):
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    for i in range(4):  # four conversations (one conversation would stick to its key)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"x{i}"}])
     used = [r.headers["authorization"] for r in upstream.requests]
     assert used[0] != used[1] and used[0] == used[2] and used[1] == used[3]
     for rec in upstream.requests:
