@@ -1,0 +1,62 @@
+"""OpenAI Chat Completions tables.
+
+Finish reasons: https://platform.openai.com/docs/api-reference/chat/object
+Errors: https://platform.openai.com/docs/guides/error-codes
+"""
+
+from __future__ import annotations
+
+from crosswire.ir import ErrorKind, FinishReason
+
+#: wire finish_reason → IR
+FINISH_IN: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "eos": "stop",  # some compatible servers
+}
+
+#: IR → wire finish_reason (the enum the OpenAI SDK accepts)
+FINISH_OUT: dict[FinishReason, str] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "stop_sequence": "stop",
+    "pause": "length",  # the client must continue; "stop" would claim the answer is complete
+    "refusal": "content_filter",
+    "error": "stop",
+}
+
+#: IR error kind → (error.type, HTTP status)
+ERROR_TYPE: dict[ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "request_too_large": "invalid_request_error",
+    "rate_limit": "rate_limit_error",
+    "quota_exhausted": "insufficient_quota",
+    "api_error": "server_error",
+    "overloaded": "server_error",
+    "unavailable": "server_error",
+    "timeout": "timeout",
+}
+
+#: Reasoning effort ↔ thinking budget (Anthropic/Gemini budgets).
+EFFORT_BUDGET: dict[str, int] = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32000,
+}
+
+
+def effort_for_budget(budget: int) -> str:
+    for effort, limit in (("minimal", 1024), ("low", 4096), ("medium", 12000), ("high", 24000)):
+        if budget <= limit:
+            return effort
+    return "xhigh"
