@@ -192,6 +192,9 @@ class Planner:
                         body = set_top_level(body, key, ceiling) or body
                         report.clamped(key, f"{asked} → {ceiling} (backend limit)")
             method = self.call.method
+        elif self.call.endpoint != "generate":
+            # A side endpoint (model list, token count) of another protocol: answered locally.
+            mode, url, body, method = "convert", "", self.body, self.call.method
         else:
             mode = "convert"
             target = Target(

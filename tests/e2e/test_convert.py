@@ -196,7 +196,7 @@ def test_anthropic_app_on_openai_whole_tool_call(start_proxy, upstream: Upstream
     proxy = start_proxy(to_openai(upstream), env=ENV)
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     client = anthropic_client(proxy)
-    msg = client.messages.create(model="claude-sonnet-4-5", max_tokens=32000, system="sys",
+    msg = client.messages.create(model="claude-sonnet-4-5", max_tokens=32000, system="sys", timeout=30,
                                  messages=[{"role": "user", "content": "weather?"}],
                                  tools=[{"name": "get_weather", "description": "d",
                                          "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}])
@@ -254,7 +254,7 @@ def test_claude_code_style_max_tokens_is_clamped(start_proxy, upstream: Upstream
     proxy = start_proxy(to_openai(upstream, extra="    max_output_tokens: 8192\n"), env=ENV)
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     client = anthropic_client(proxy)
-    client.messages.create(model="claude-sonnet-4-5", max_tokens=32000, messages=[{"role": "user", "content": "x"}])
+    client.messages.create(model="claude-sonnet-4-5", max_tokens=32000, timeout=30, messages=[{"role": "user", "content": "x"}])
     body = upstream.requests[-1].json()
     assert (body.get("max_tokens") or body.get("max_completion_tokens")) == 8192
 
