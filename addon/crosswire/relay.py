@@ -31,8 +31,8 @@ log = logging.getLogger("crosswire")
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
-#: Statuses worth another key: rate limits, overload, server errors.
-RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+#: Statuses worth another key: a refused key, rate limits, overload, server errors.
+RETRYABLE = frozenset({401, 403, 408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 SERVED_HEADER = "x-crosswire-served"
 
 

@@ -73,8 +73,8 @@ def test_429_on_one_key_fails_over_transparently_whole(start_proxy, upstream: Up
     upstream.handler = by_key({"aaaa-secret": LIMITED})
     client = openai_client(proxy)
     t0 = time.monotonic()
-    for _ in range(3):
-        out = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    for i in range(3):
+        out = client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"x{i}"}])
         assert out.choices
     assert time.monotonic() - t0 < 5
     # The cooled key is not tried again while it cools (retry-after: 30).
@@ -108,7 +108,7 @@ def test_429_reaches_the_app_only_when_every_key_is_cooling(start_proxy, upstrea
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert len(upstream.requests) == 2  # refused locally: every key cools
     retry = float(err.value.response.headers["retry-after"])
-    assert 20 <= retry <= 31
+    assert 20 <= retry <= 34  # 30 s plus the jitter that spreads clients
 
 
 def test_401_disables_the_key_with_its_reason(start_proxy, upstream: Upstream) -> None:
@@ -116,8 +116,8 @@ def test_401_disables_the_key_with_its_reason(start_proxy, upstream: Upstream) -
     upstream.handler = by_key({"aaaa-secret": Reply(401, {"content-type": "application/json"},
                                                      b'{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}')})
     client = openai_client(proxy)
-    for _ in range(4):
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    for i in range(4):  # four conversations, so stickiness does not pin one key
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"x{i}"}])
     assert keys_of(upstream).count("aaaa-secret") == 1
     with httpx.Client(proxy=proxy.url) as raw:
         keys = raw.get("http://crosswire.local/keys").json()["keys"]
