@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crosswire import ir
-from crosswire.protocols import PROTOCOLS, codec
+from crosswire.protocols import available, codec
+
+PROTOCOLS = available()
 from crosswire.protocols.base import ClientCall, Target
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -36,7 +38,9 @@ VARIANT = {"ollama": "chat", "fim": "fim", "openai-completions": "completions", 
 
 
 def _seed_bodies() -> dict[str, list[dict[str, Any]]]:
-    seeds: dict[str, list[dict[str, Any]]] = {p: [] for p in PROTOCOLS}
+    from crosswire.protocols import PROTOCOLS as ALL
+
+    seeds: dict[str, list[dict[str, Any]]] = {p: [] for p in ALL}
     for folder, protocol in FIXTURE_PROTOCOL.items():
         for path in sorted((FIXTURES / folder).glob("*.json")):
             record = json.loads(path.read_text())

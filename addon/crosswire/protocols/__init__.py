@@ -31,4 +31,16 @@ def codec(name: ProtocolName) -> Codec:
     return found
 
 
-__all__ = ["PROTOCOLS", "Codec", "ProtocolName", "codec"]
+def available() -> tuple[ProtocolName, ...]:
+    """The protocols whose codec package is installed (all of them in a release)."""
+    found = []
+    for name in PROTOCOLS:
+        try:
+            codec(name)
+        except ImportError:
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+__all__ = ["PROTOCOLS", "Codec", "ProtocolName", "available", "codec"]
