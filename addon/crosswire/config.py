@@ -87,6 +87,8 @@ class BackendConfig(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     max_wait: float = Field(default=5.0, ge=0)
     sticky: bool = True
+    #: Seconds between probes of a disabled key (a cheap model-list call with it).
+    probe_interval: float = Field(default=60.0, gt=0)
     timeout: float = Field(default=600.0, gt=0)
 
     @field_validator("base_url")

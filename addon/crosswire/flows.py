@@ -20,7 +20,7 @@ from mitmproxy import http
 from crosswire import ir, upstream, usage
 from crosswire.access import Access
 from crosswire.config import Config
-from crosswire.convert import StreamFailed
+from crosswire.convert import StreamFailed, infer_dialect
 from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY, Live
 from crosswire.jsonpatch import get_top_level
 from crosswire.planner import Candidate, Planner
@@ -77,7 +77,28 @@ class Engine:
         if not self.relay.running:
             await self.relay.start()
         while True:
-            await asyncio.sleep(30)
+            await asyncio.sleep(1)
+            for backend_name, key in self.pool.due_probes():
+                backend = self.cfg.backends.get(backend_name)
+                if backend is not None:
+                    ok = await self._probe(backend, key.secret)
+                    await self.pool.mark_probe(backend_name, key.name, ok)
+                    if ok:
+                        log.info("crosswire: key %s/%s answers again; re-enabled", backend_name, key.name)
+
+    async def _probe(self, backend: Any, secret: str) -> bool:
+        """A cheap authenticated call (the model list) to see whether a disabled key works again."""
+        protocol = backend.protocol if backend.protocol != "auto" else "openai-chat"
+        dialect = infer_dialect(protocol, backend.config.base_url, backend.config.dialect)
+        base = backend.config.base_url
+        path = {"anthropic": "/v1/models", "gemini": "/v1beta/models", "ollama": "/api/tags"}.get(protocol, "/models")
+        name, value = upstream.auth_header(protocol, dialect, secret)
+        headers = {name: value, "anthropic-version": "2023-06-01"}
+        try:
+            resp = await self.relay.client.get(upstream.join(base, path), headers=headers, timeout=10)
+        except Exception:
+            return False
+        return resp.status_code < 400
 
     async def shutdown(self) -> None:
         await self.relay.close()
@@ -684,6 +705,7 @@ def _pool_specs(cfg: Config) -> list[BackendSpec]:
             strategy=backend.config.strategy,
             max_wait=backend.config.max_wait,
             sticky=backend.config.sticky,
+            probe_interval=backend.config.probe_interval,
         )
         for backend in cfg.backends.values()
     ]

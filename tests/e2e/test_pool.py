@@ -239,3 +239,48 @@ def test_a_killed_instances_leases_expire(start_proxy, upstream: Upstream, redis
     time.sleep(4.5)
     assert client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}]).choices
     _ = anthropic
+
+
+def test_a_disabled_key_is_probed_and_returns_on_its_own(start_proxy, upstream: Upstream) -> None:
+    proxy = start_proxy(pool_cfg(upstream, extra="    probe_interval: 1\n"), env=ENV)
+    revoked = {"on": True}
+
+    def handler(rec: Recorded) -> Reply:
+        if rec.headers.get("authorization", "").endswith("aaaa-secret") and revoked["on"]:
+            return Reply(401, {"content-type": "application/json"},
+                         b'{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}')
+        if rec.method == "GET":
+            return Reply(200, {"content-type": "application/json"}, b'{"object":"list","data":[]}')
+        return reply_from_fixture("openai_chat/nonstream_tool_call.json")
+
+    upstream.handler = handler
+    client = openai_client(proxy)
+    for i in range(2):
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"a{i}"}])
+    revoked["on"] = False  # the account is fixed
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with httpx.Client(proxy=proxy.url) as raw:
+            keys = {k["name"]: k for k in raw.get("http://crosswire.local/keys").json()["keys"]}
+        if not keys["ka"]["disabled"]:
+            break
+        time.sleep(0.3)
+    assert not keys["ka"]["disabled"], "re-enabled by its probe, without a restart"
+    assert any(r.method == "GET" and r.path == "/v1/models" for r in upstream.requests)
+
+
+def test_crosswire_keys_prints_the_live_state(start_proxy, upstream: Upstream) -> None:
+    import subprocess
+
+    from tests.e2e.harness import VENV_BIN
+
+    proxy = start_proxy(pool_cfg(upstream), env=ENV)
+    upstream.handler = by_key({"aaaa-secret": LIMITED})
+    openai_client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    out = subprocess.run([str(VENV_BIN / "crosswire"), "keys", "-c", str(proxy.config_path), "--listen",
+                          f"127.0.0.1:{proxy.port}"], capture_output=True, text=True, env={**os.environ, **ENV},
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "ka" in out.stdout and "cooling until" in out.stdout and "kb" in out.stdout
+    for secret in ENV.values():
+        assert secret not in out.stdout + out.stderr
