@@ -443,12 +443,16 @@ class Engine:
                 got_usage = usage.scan(live.backend_protocol, resp.content[-65536:])
             if status >= 400:
                 error_body = resp.content
+                if live.secret and error_body and live.secret.encode() in error_body:
+                    resp.content = error_body.replace(live.secret.encode(), b"<redacted>")
                 flow.marked = ":x:"
         elif live.exchange is not None:
             body = resp.content or b""
             flow.metadata[UPSTREAM_BODY] = body[: live.copy_limit]
             if status >= 400:
                 error_body = body
+                if live.secret and live.secret.encode() in body:  # never echo a pool key to the app
+                    body = body.replace(live.secret.encode(), b"<redacted>")
                 encoded = live.exchange.error(status, _lower(resp.headers), body)
                 _set_error(resp, encoded)
                 flow.marked = ":x:"
