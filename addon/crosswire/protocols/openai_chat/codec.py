@@ -15,7 +15,8 @@ from crosswire.protocols.base import (
     UpstreamCall,
 )
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_chat import errors, request, response
+from crosswire.protocols import openai_errors as errors
+from crosswire.protocols.openai_chat import request, response
 from crosswire.protocols.openai_chat.stream import ChatStreamDecoder, ChatStreamEncoder
 
 

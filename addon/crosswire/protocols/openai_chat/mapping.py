@@ -6,7 +6,7 @@ Errors: https://platform.openai.com/docs/guides/error-codes
 
 from __future__ import annotations
 
-from crosswire.ir import ErrorKind, FinishReason
+from crosswire.ir import FinishReason
 
 #: wire finish_reason → IR
 FINISH_IN: dict[str, FinishReason] = {
@@ -28,21 +28,6 @@ FINISH_OUT: dict[FinishReason, str] = {
     "pause": "length",  # the client must continue; "stop" would claim the answer is complete
     "refusal": "content_filter",
     "error": "stop",
-}
-
-#: IR error kind → (error.type, HTTP status)
-ERROR_TYPE: dict[ErrorKind, str] = {
-    "invalid_request": "invalid_request_error",
-    "authentication": "authentication_error",
-    "permission": "permission_error",
-    "not_found": "not_found_error",
-    "request_too_large": "invalid_request_error",
-    "rate_limit": "rate_limit_error",
-    "quota_exhausted": "insufficient_quota",
-    "api_error": "server_error",
-    "overloaded": "server_error",
-    "unavailable": "server_error",
-    "timeout": "timeout",
 }
 
 #: Reasoning effort ↔ thinking budget (Anthropic/Gemini budgets).

@@ -17,7 +17,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.openai_chat import errors
+from crosswire.protocols import openai_errors as errors
 from crosswire.protocols.openai_chat.response import finish_in, finish_out, usage_in, usage_out
 from crosswire.streams import SSEDecoder
 

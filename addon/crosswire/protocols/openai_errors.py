@@ -1,4 +1,8 @@
-"""OpenAI error bodies ⇄ IR errors: ``{"error":{"message","type","param","code"}}``."""
+"""OpenAI error bodies ⇄ IR errors: ``{"error":{"message","type","param","code"}}``.
+
+Shared by the two OpenAI protocols (Chat Completions and Responses) and the OpenAI-style
+completions/FIM endpoints: one envelope, one piece of code.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,22 @@ from crosswire import ir
 from crosswire.ir.errors import kind_for_status
 from crosswire.protocols.base import EncodedError
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_chat.mapping import ERROR_TYPE
+
+
+#: IR error kind → OpenAI error.type
+ERROR_TYPE: dict[ir.ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "request_too_large": "invalid_request_error",
+    "rate_limit": "rate_limit_error",
+    "quota_exhausted": "insufficient_quota",
+    "api_error": "server_error",
+    "overloaded": "server_error",
+    "unavailable": "server_error",
+    "timeout": "timeout",
+}
 
 
 def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
