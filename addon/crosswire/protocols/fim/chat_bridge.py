@@ -1,0 +1,139 @@
+"""Fill-in-the-middle over a chat model: a documented prompt in, only the middle out.
+
+A chat model is asked to write exactly the code that belongs in a hole, and its answer is
+cleaned: markdown fences, a repeated tail of the prefix at its start and a repeated head of
+the suffix at its end are removed. For streams the cleaner holds back only what may still turn
+out to be a fence or a suffix overlap and releases the rest as it arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from crosswire import ir
+
+HOLE = "<FILL_HERE>"
+SYSTEM = (
+    "You complete code. The user shows a file with one hole marked "
+    + HOLE
+    + ". Answer with exactly "
+    "the text that replaces the hole — no explanations, no markdown fences, and do not repeat the code "
+    "before or after the hole."
+)
+_FENCE_START = re.compile(r"^\s*```[\w+-]*[ \t]*\n")
+_FENCE_END = re.compile(r"\n?```\s*$")
+_HOLD = 64  # characters held back at the end of a stream for fence/suffix cleaning
+
+
+def fim_to_chat(request: ir.Request, report: ir.Report) -> ir.Request:
+    assert request.fim is not None
+    prefix, suffix = request.fim.prefix, request.fim.suffix or ""
+    user = f"{prefix}{HOLE}{suffix}"
+    report.moved(
+        "prompt/suffix",
+        "sent to a chat model as a fill-in-the-middle instruction; the answer is "
+        "cleaned to the middle only",
+    )
+    return dataclasses.replace(
+        request,
+        fim=None,
+        messages=(
+            ir.Message(role="system", parts=(ir.Text(text=SYSTEM),)),
+            ir.Message(role="user", parts=(ir.Text(text=user),)),
+        ),
+    )
+
+
+def clean_middle(text: str, prefix: str, suffix: str | None) -> str:
+    text = _FENCE_START.sub("", text, count=1)
+    text = _FENCE_END.sub("", text)
+    tail = prefix[-200:]
+    for n in range(min(len(tail), len(text)), 8, -1):  # the model repeated the end of the prefix
+        if text.startswith(tail[-n:]):
+            text = text[n:]
+            break
+    if suffix:
+        head = suffix[:200]
+        for n in range(min(len(head), len(text)), 8, -1):
+            if text.endswith(head[:n]):
+                text = text[:-n]
+                break
+    return text
+
+
+def clean_response(response: ir.Response, request: ir.Request) -> ir.Response:
+    fim = request.fim
+    if fim is None:
+        return response
+    text = "".join(p.text for p in response.parts if isinstance(p, ir.Text))
+    cleaned = clean_middle(text, fim.prefix, fim.suffix)
+    return dataclasses.replace(response, parts=(ir.Text(text=cleaned),) if cleaned else ())
+
+
+class FimAnswerCleaner:
+    """An event filter: text parts pass through cleaned; everything but text is dropped (a FIM
+    app has no place for reasoning or tool calls)."""
+
+    def __init__(self, request: ir.Request) -> None:
+        self._fim = request.fim
+        self._buffer = ""
+        self._emitted = False
+        self._open = False
+        self._started_text = False
+
+    def feed(self, event: ir.Event) -> list[ir.Event]:
+        match event:
+            case ir.PartStart():
+                if isinstance(event.part, ir.Text):
+                    self._open = True
+                    if not self._started_text:
+                        self._started_text = True
+                        return [ir.PartStart(index=0, part=ir.Text(text=""))]
+                return []
+            case ir.PartDelta():
+                if event.kind != "text" or not self._open:
+                    return []
+                self._buffer += event.text
+                return self._release(final=False)
+            case ir.PartEnd():
+                self._open = False
+                return []
+            case ir.StreamFinish() | ir.StreamError():
+                out = self._release(final=True)
+                if self._started_text:
+                    out.append(ir.PartEnd(index=0))
+                return [*out, event]
+        return [event]
+
+    def _release(self, *, final: bool) -> list[ir.Event]:
+        prefix = self._fim.prefix if self._fim else ""
+        suffix = self._fim.suffix if self._fim else None
+        if not self._emitted:
+            # Wait for enough text to recognise a leading fence or a repeated prefix tail.
+            if not final and len(self._buffer) < _HOLD:
+                return []
+            cleaned_head = (
+                clean_middle(self._buffer, prefix, None)
+                if final
+                else _clean_head(self._buffer, prefix)
+            )
+            self._buffer = cleaned_head
+            self._emitted = True
+        if final:
+            text = clean_middle(self._buffer, "", suffix)
+            self._buffer = ""
+        else:
+            if len(self._buffer) <= _HOLD:
+                return []
+            text, self._buffer = self._buffer[:-_HOLD], self._buffer[-_HOLD:]
+        return [ir.PartDelta(index=0, kind="text", text=text)] if text else []
+
+
+def _clean_head(text: str, prefix: str) -> str:
+    text = _FENCE_START.sub("", text, count=1)
+    tail = prefix[-200:]
+    for n in range(min(len(tail), len(text)), 8, -1):
+        if text.startswith(tail[-n:]):
+            return text[n:]
+    return text
