@@ -24,7 +24,7 @@ PROTOCOLS = available()
 from crosswire.protocols.base import ClientCall, Target
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-EXAMPLES = int(os.environ.get("CROSSWIRE_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("CROSSWIRE_FUZZ_EXAMPLES", "300"))
 
 FIXTURE_PROTOCOL = {
     "openai_chat": "openai-chat",
