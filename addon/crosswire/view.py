@@ -19,7 +19,7 @@ from mitmproxy.contentviews import Metadata
 
 from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY
 
-COLUMN = 78
+COLUMN = 56
 
 
 class CrosswireContentview(contentviews.Contentview):
