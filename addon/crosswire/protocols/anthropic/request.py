@@ -196,9 +196,16 @@ def _text_block(raw: Any, where: str) -> ir.Text:
 def _decode_message(raw: Any, where: str, names: dict[str, str]) -> list[ir.Message]:
     msg = expect(raw, dict, where)
     role = msg.get("role")
+    if role == "system":  # newer clients (Claude Code 2.1) put system turns inside messages
+        content = msg.get("content")
+        if isinstance(content, str):
+            return [ir.Message(role="system", parts=(ir.Text(text=content),) if content else ())]
+        blocks = expect(content, list, f"{where}.content")
+        texts = tuple(_text_block(b, f"{where}.content[{i}]") for i, b in enumerate(blocks))
+        return [ir.Message(role="system", parts=texts)]
     if role not in ("user", "assistant"):
         raise ClientRequestError(
-            f"'{where}.role' must be user or assistant, got {role!r}", param=f"{where}.role"
+            f"'{where}.role' must be user, assistant or system, got {role!r}", param=f"{where}.role"
         )
     content = msg.get("content")
     if isinstance(content, str):
