@@ -176,7 +176,9 @@ def _tls_server() -> tuple[int, Path, threading.Thread]:
 
     tmp = Path(__import__("tempfile").mkdtemp())
     store = certs.CertStore.from_store(tmp, "othertls", 2048)
-    entry = store.get_cert("localhost", [])
+    from cryptography import x509
+
+    entry = store.get_cert("localhost", [x509.DNSName("localhost")])
     cert_path, key_path = tmp / "c.pem", tmp / "k.pem"
     cert_path.write_bytes(entry.cert.to_pem())
     from cryptography.hazmat.primitives import serialization
