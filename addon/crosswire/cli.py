@@ -142,6 +142,8 @@ def proxy_command(
         str(port),
         "--set",
         "connection_strategy=lazy",
+        "--set",
+        f"confdir={confdir()}",  # the CA that `exec` and `env` put in the app's bundle
     ]
     if web:
         cmd += ["--set", "web_columns=index,method,url,status,size,time,comment"]
