@@ -289,3 +289,31 @@ def test_unknown_path_on_routed_host_is_404_in_host_protocol(start_proxy, upstre
 def test_fixture_files_are_present() -> None:
     assert (FIXTURES / "INDEX.md").exists()
     _ = Reply
+
+
+def test_inspection_mode_uses_the_apps_own_key_and_pools_keys_from_env(start_proxy, upstream: Upstream) -> None:
+    """The default config's shape: protocol auto, the app's own key, or a comma-separated pool."""
+    cfg = f"""
+backends:
+  openai:
+    protocol: auto
+    base_url: {upstream.url}/v1
+    keys_env: OPENAI_API_KEYS
+    client_auth: true
+routes:
+  - match: {{host: api.openai.com}}
+    backend: openai
+"""
+    upstream.handler = lambda rec: reply_from_fixture("openai_chat/nonstream_tool_call.json") \
+        if rec.path.endswith("/chat/completions") else Reply(200, {"content-type": "application/json"}, b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}}')
+    proxy = start_proxy(cfg)
+    client = openai_client(proxy, api_key="sk-the-apps-own-key")
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    client.embeddings.create(model="text-embedding-3-small", input="x")  # an endpoint crosswire does not model
+    assert [r.headers["authorization"] for r in upstream.requests] == ["Bearer sk-the-apps-own-key"] * 2
+    assert upstream.requests[1].path == "/v1/embeddings"
+    pooled = start_proxy(cfg, env={"OPENAI_API_KEYS": "sk-pool-a,sk-pool-b"})
+    client = openai_client(pooled, api_key="sk-the-apps-own-key")
+    for i in range(2):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"y{i}"}])
+    assert {r.headers["authorization"] for r in upstream.requests[2:]} == {"Bearer sk-pool-a", "Bearer sk-pool-b"}
