@@ -276,7 +276,8 @@ def test_crosswire_keys_prints_the_live_state(start_proxy, upstream: Upstream) -
 
     proxy = start_proxy(pool_cfg(upstream), env=ENV)
     upstream.handler = by_key({"aaaa-secret": LIMITED})
-    openai_client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    for i in range(2):  # two conversations: round-robin tries key a at least once
+        openai_client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": f"x{i}"}])
     out = subprocess.run([str(VENV_BIN / "crosswire"), "keys", "-c", str(proxy.config_path), "--listen",
                           f"127.0.0.1:{proxy.port}"], capture_output=True, text=True, env={**os.environ, **ENV},
                          timeout=30)
