@@ -194,3 +194,39 @@ def sse_bytes(data: str, event: str | None = None) -> bytes:
     if event is None:
         return b"data: " + data.encode() + b"\n\n"
     return b"event: " + event.encode() + b"\ndata: " + data.encode() + b"\n\n"
+
+
+class SSEEventDecoder:
+    """The shared shape of every SSE-based stream decoder: frames in, IR events out.
+
+    Subclasses implement ``_frame(data, out)`` for one event's data and ``_eof(out)`` for a
+    stream that ended without its protocol's terminator; once ``_done`` is set, later frames are
+    ignored.
+    """
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._done = False
+
+    def feed(self, data: bytes) -> list[Any]:
+        out: list[Any] = []
+        for frame in self._sse.feed(data):
+            if self._done:
+                break
+            self._frame(frame.data, out)
+        return out
+
+    def flush(self) -> list[Any]:
+        out: list[Any] = []
+        for frame in self._sse.flush():
+            if not self._done:
+                self._frame(frame.data, out)
+        if not self._done:
+            self._eof(out)
+        return out
+
+    def _frame(self, data: str, out: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _eof(self, out: list[Any]) -> None:
+        raise NotImplementedError

@@ -15,7 +15,6 @@ from crosswire.ir.errors import kind_for_status
 from crosswire.protocols.base import EncodedError
 from crosswire.protocols.common import dumps
 
-
 #: IR error kind → OpenAI error.type
 ERROR_TYPE: dict[ir.ErrorKind, str] = {
     "invalid_request": "invalid_request_error",

@@ -21,15 +21,14 @@ from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols.anthropic import errors
 from crosswire.protocols.anthropic.response import finish_in, finish_out, usage_in, usage_out
-from crosswire.streams import SSEDecoder
+from crosswire.streams import SSEEventDecoder
 
 NAME = "anthropic"
 
 
-class MessagesStreamDecoder:
+class MessagesStreamDecoder(SSEEventDecoder):
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._started = False
         self._map: dict[int, int] = {}  # wire index -> IR index
         self._opaque: dict[int, dict[str, Any]] = {}  # wire index -> block being collected
@@ -41,27 +40,13 @@ class MessagesStreamDecoder:
         self._any_tool = False
         self._id = ""
 
-    def feed(self, data: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.feed(data):
-            if self._done:
-                break
-            self._frame(frame.data, out)
-        return out
-
-    def flush(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.flush():
-            if not self._done:
-                self._frame(frame.data, out)
-        if not self._done:
-            self._done = True
-            out.append(
-                ir.StreamError(
-                    error=ir.Error.of("api_error", "upstream stream ended before message_stop")
-                )
+    def _eof(self, out: list[ir.Event]) -> None:
+        self._done = True
+        out.append(
+            ir.StreamError(
+                error=ir.Error.of("api_error", "upstream stream ended before message_stop")
             )
-        return out
+        )
 
     def _frame(self, data: str, out: list[ir.Event]) -> None:
         if not data:

@@ -25,7 +25,7 @@ from crosswire.protocols.base import (
     UpstreamCall,
 )
 from crosswire.protocols.common import dumps, expect, loads_client, loads_upstream, optional
-from crosswire.streams import SSEDecoder
+from crosswire.streams import SSEEventDecoder
 
 _FINISH_IN: dict[str, ir.FinishReason] = {
     "stop": "stop",
@@ -250,38 +250,26 @@ def _choice_text(choice: dict[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
-class FimStreamDecoder:
+class FimStreamDecoder(SSEEventDecoder):
     """Either wire shape: ``delta.content`` or ``text`` per chunk, ``[DONE]`` at the end."""
 
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
+        super().__init__()
         self._started = False
         self._open = False
-        self._done = False
         self._finish: str | None = None
         self._usage = ir.Usage()
 
-    def feed(self, data: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.feed(data):
-            self._frame(frame.data, out)
-        return out
-
-    def flush(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.flush():
-            self._frame(frame.data, out)
-        if not self._done:
-            if self._finish is not None:
-                self._end(out)
-            else:
-                self._done = True
-                out.append(
-                    ir.StreamError(
-                        error=ir.Error.of("api_error", "upstream stream ended before [DONE]")
-                    )
+    def _eof(self, out: list[ir.Event]) -> None:
+        if self._finish is not None:
+            self._end(out)
+        else:
+            self._done = True
+            out.append(
+                ir.StreamError(
+                    error=ir.Error.of("api_error", "upstream stream ended before [DONE]")
                 )
-        return out
+            )
 
     def _frame(self, data: str, out: list[ir.Event]) -> None:
         if self._done or not data:

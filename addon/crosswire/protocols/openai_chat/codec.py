@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from crosswire import ir
+from crosswire.protocols import openai_errors as errors
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -15,7 +16,6 @@ from crosswire.protocols.base import (
     UpstreamCall,
 )
 from crosswire.protocols.common import dumps
-from crosswire.protocols import openai_errors as errors
 from crosswire.protocols.openai_chat import request, response
 from crosswire.protocols.openai_chat.stream import ChatStreamDecoder, ChatStreamEncoder
 

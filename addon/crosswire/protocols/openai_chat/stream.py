@@ -19,16 +19,15 @@ from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols import openai_errors as errors
 from crosswire.protocols.openai_chat.response import finish_in, finish_out, usage_in, usage_out
-from crosswire.streams import SSEDecoder
+from crosswire.streams import SSEEventDecoder
 
 NAME = "openai-chat"
 
 
-class ChatStreamDecoder:
+class ChatStreamDecoder(SSEEventDecoder):
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
+        super().__init__()
         self._started = False
-        self._done = False
         self._id = ""
         self._open: tuple[str, int] | None = None  # ("text"|"reasoning"|"tool", wire tool index)
         self._next = 0
@@ -40,34 +39,20 @@ class ChatStreamDecoder:
         self._usage = ir.Usage()
         self._any_tool = False
 
-    def feed(self, data: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.feed(data):
-            if self._done:
-                break
-            self._frame(frame.data, out)
-        return out
-
-    def flush(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.flush():
-            if not self._done:
-                self._frame(frame.data, out)
-        if not self._done:
-            if self._finish_seen:
-                self._finish(out)  # lenient: servers that omit [DONE] after a finish_reason
-            else:
-                self._close(out)
-                out.append(
-                    ir.StreamError(
-                        error=ir.Error.of(
-                            "api_error",
-                            "upstream stream ended before it finished (no finish_reason / [DONE])",
-                        )
+    def _eof(self, out: list[ir.Event]) -> None:
+        if self._finish_seen:
+            self._finish(out)  # lenient: servers that omit [DONE] after a finish_reason
+        else:
+            self._close(out)
+            out.append(
+                ir.StreamError(
+                    error=ir.Error.of(
+                        "api_error",
+                        "upstream stream ended before it finished (no finish_reason / [DONE])",
                     )
                 )
-                self._done = True
-        return out
+            )
+            self._done = True
 
     # ---- frames -----------------------------------------------------------------------------
 

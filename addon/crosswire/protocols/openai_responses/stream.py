@@ -28,43 +28,26 @@ from crosswire.protocols.openai_responses.response import (
     response_object,
     usage_in,
 )
-from crosswire.streams import SSEDecoder
+from crosswire.streams import SSEEventDecoder
 
 NAME = "openai-responses"
 
 
-class ResponsesStreamDecoder:
+class ResponsesStreamDecoder(SSEEventDecoder):
     def __init__(self) -> None:
-        self._sse = SSEDecoder()
-        self._done = False
+        super().__init__()
         self._started = False
         self._next = 0
         self._items: dict[str, dict[str, Any]] = {}  # item id -> {index, kind, got_args}
         self._any_tool = False
 
-    def feed(self, data: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.feed(data):
-            if self._done:
-                break
-            self._frame(frame.data, out)
-        return out
-
-    def flush(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._sse.flush():
-            if not self._done:
-                self._frame(frame.data, out)
-        if not self._done:
-            self._done = True
-            out.append(
-                ir.StreamError(
-                    error=ir.Error.of(
-                        "api_error", "upstream stream ended before response.completed"
-                    )
-                )
+    def _eof(self, out: list[ir.Event]) -> None:
+        self._done = True
+        out.append(
+            ir.StreamError(
+                error=ir.Error.of("api_error", "upstream stream ended before response.completed")
             )
-        return out
+        )
 
     def _start(self, resp: Any, out: list[ir.Event]) -> None:
         if not self._started:
