@@ -144,8 +144,37 @@ def test_no_secret_in_any_output_of_a_full_session(start_proxy, upstream: Upstre
     proxy.stop()
     outputs = {"log": proxy.log().encode(), "flows": proxy.flows_path.read_bytes(),
                "har": har.read_bytes() if har.exists() else b"", "app responses": b"\n".join(seen)}
-    assert outputs["flows"] and outputs["log"]
+    assert outputs["flows"] and outputs["log"] and outputs["har"], "every output was produced"
     for name, blob in outputs.items():
         for secret in (ENV["KA"], ENV["KB"]):
             assert secret.encode() not in blob, f"{secret[:12]}… leaked into {name}"
     _ = threading
+
+
+def test_a_half_sent_request_does_not_hurt_the_proxy(start_proxy, upstream: Upstream) -> None:
+    import socket
+    import ssl
+
+    proxy = start_proxy(cfg(upstream), env=ENV)
+    upstream.handler = lambda rec: reply_from_fixture("anthropic/nonstream_text_basic.json")
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+    raw.sendall(b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n")
+    assert b"200" in raw.recv(1024)
+    tls = proxy.ssl_context().wrap_socket(raw, server_hostname="api.openai.com")
+    tls.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 1000\r\n"
+                b"Content-Type: application/json\r\n\r\n{\"model\": \"m\", \"mess")
+    tls.close()
+    _ = ssl
+    assert upstream.requests == []
+    assert openai_client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}]).choices
+
+
+def test_codex_websocket_is_refused_quickly_so_it_falls_back_to_https(start_proxy, upstream: Upstream) -> None:
+    proxy = start_proxy(cfg(upstream), env=ENV)
+    with httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=10) as c:
+        t = time.monotonic()
+        r = c.get("https://api.openai.com/v1/responses", headers={
+            "connection": "upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert r.status_code == 404 and "HTTPS" in r.json()["error"]["message"]
+    assert time.monotonic() - t < 2 and upstream.requests == []

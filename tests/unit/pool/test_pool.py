@@ -221,3 +221,13 @@ async def test_redis_shares_cooldowns_disabled_flags_and_usage(redis_url: str) -
     assert states["a"].disabled and states["a"].requests == 1 and states["a"].output_tokens == 4
     await p1.close()
     await p2.close()
+
+
+async def test_pacing_spaces_request_starts_on_a_key() -> None:
+    clock = Clock()
+    pool = pool_with(k("a", pace_ms=500), clock=clock)
+    await take(pool)
+    refused = await pool.acquire("b")
+    assert isinstance(refused, NoKey) and refused.retry_after == pytest.approx(0.5)
+    clock.now += 0.5
+    await take(pool)
