@@ -81,6 +81,7 @@ class Exchange:
 
     def _prepare(self, request: ir.Request) -> ir.Request:
         request = dataclasses.replace(request, model=self.target.model)
+        request = self._drop_orphans(request)
         request = self._shorten_names(request)
         if request.fim is not None and self.backend.name not in _FIM_NATIVE:
             from crosswire.protocols.fim import chat_bridge
@@ -88,6 +89,45 @@ class Exchange:
             request = chat_bridge.fim_to_chat(request, self.report)
             self._fim_bridged = True
         return request
+
+    def _drop_orphans(self, request: ir.Request) -> ir.Request:
+        """Tool calls without results and results without calls (left by history trimming) are
+        refused by every provider (edge 42): drop them, cascading, and say so. Calls in the last
+        message are kept: their results are what the app is about to send."""
+        calls = {p.id for m in request.messages for p in m.parts if isinstance(p, ir.ToolCall)}
+        results = {
+            p.call_id for m in request.messages for p in m.parts if isinstance(p, ir.ToolResult)
+        }
+        last = len(request.messages) - 1
+        orphan_results = results - calls
+        orphan_calls = {
+            p.id
+            for i, m in enumerate(request.messages)
+            if i != last
+            for p in m.parts
+            if isinstance(p, ir.ToolCall) and p.id not in results
+        }
+        if not orphan_results and not orphan_calls:
+            return request
+        messages = []
+        for message in request.messages:
+            parts = tuple(
+                p
+                for p in message.parts
+                if not (isinstance(p, ir.ToolResult) and p.call_id in orphan_results)
+                and not (isinstance(p, ir.ToolCall) and p.id in orphan_calls)
+            )
+            if parts or not message.parts or message.role not in ("tool", "assistant"):
+                messages.append(dataclasses.replace(message, parts=parts))
+        if orphan_calls:
+            self.report.dropped(
+                "orphan tool calls", f"{len(orphan_calls)} call(s) without a result in the history"
+            )
+        if orphan_results:
+            self.report.dropped(
+                "orphan tool results", f"{len(orphan_results)} result(s) without their call"
+            )
+        return dataclasses.replace(request, messages=tuple(messages))
 
     def _shorten_names(self, request: ir.Request) -> ir.Request:
         names = {t.name for t in request.tools}
