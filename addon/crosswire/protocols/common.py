@@ -202,3 +202,13 @@ def file_kind(media_type: str | None) -> str:
     if media_type.startswith("audio/"):
         return "audio"
     return "document"
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else ``[]`` (upstream bodies of unknown shape)."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else ``{}``."""
+    return value if isinstance(value, dict) else {}

@@ -8,7 +8,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols.anthropic.mapping import STOP_IN, STOP_OUT
-from crosswire.protocols.common import dumps, loads_upstream
+from crosswire.protocols.common import as_list, dumps, loads_upstream
 
 NAME = "anthropic"
 
@@ -112,7 +112,7 @@ def decode(body: bytes, report: ir.Report) -> ir.Response:
     data = loads_upstream(body)
     if not isinstance(data, dict):
         raise UpstreamProtocolError("Anthropic message is not a JSON object")
-    blocks = data.get("content") if isinstance(data.get("content"), list) else []
+    blocks = as_list(data.get("content"))
     parts = tuple(block_to_part(b) for b in blocks if isinstance(b, dict))
     has_calls = any(isinstance(p, ir.ToolCall) for p in parts)
     return ir.Response(

@@ -21,6 +21,7 @@ from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols.anthropic import errors
 from crosswire.protocols.anthropic.response import finish_in, finish_out, usage_in, usage_out
+from crosswire.protocols.common import as_dict
 from crosswire.streams import SSEEventDecoder
 
 NAME = "anthropic"
@@ -59,7 +60,7 @@ class MessagesStreamDecoder(SSEEventDecoder):
             return
         kind = event.get("type")
         if kind == "message_start":
-            msg = event.get("message") if isinstance(event.get("message"), dict) else {}
+            msg = as_dict(event.get("message"))
             self._id = str(msg.get("id") or "")
             self._usage = usage_in(msg.get("usage"))
             self._started = True
@@ -69,9 +70,7 @@ class MessagesStreamDecoder(SSEEventDecoder):
         elif kind == "content_block_start":
             self._ensure_start(out)
             wire = event.get("index")
-            block = (
-                event.get("content_block") if isinstance(event.get("content_block"), dict) else {}
-            )
+            block = as_dict(event.get("content_block"))
             if not isinstance(wire, int):
                 return
             btype = block.get("type")
@@ -99,7 +98,7 @@ class MessagesStreamDecoder(SSEEventDecoder):
             self._next += 1
         elif kind == "content_block_delta":
             wire = event.get("index")
-            delta = event.get("delta") if isinstance(event.get("delta"), dict) else {}
+            delta = as_dict(event.get("delta"))
             dtype = delta.get("type")
             if wire in self._opaque:
                 if dtype == "input_json_delta":
@@ -145,7 +144,7 @@ class MessagesStreamDecoder(SSEEventDecoder):
             if index is not None:
                 out.append(ir.PartEnd(index=index))
         elif kind == "message_delta":
-            delta = event.get("delta") if isinstance(event.get("delta"), dict) else {}
+            delta = as_dict(event.get("delta"))
             if "stop_reason" in delta:
                 self._stop = delta.get("stop_reason")
                 self._stop_sequence = delta.get("stop_sequence")

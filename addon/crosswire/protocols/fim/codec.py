@@ -24,7 +24,14 @@ from crosswire.protocols.base import (
     Target,
     UpstreamCall,
 )
-from crosswire.protocols.common import dumps, expect, loads_client, loads_upstream, optional
+from crosswire.protocols.common import (
+    as_list,
+    dumps,
+    expect,
+    loads_client,
+    loads_upstream,
+    optional,
+)
 from crosswire.streams import SSEEventDecoder
 
 _FINISH_IN: dict[str, ir.FinishReason] = {
@@ -221,7 +228,7 @@ class _FimFamily(Codec):
         data = loads_upstream(body)
         if not isinstance(data, dict):
             raise UpstreamProtocolError("completion is not a JSON object")
-        choices = data.get("choices") if isinstance(data.get("choices"), list) else []
+        choices = as_list(data.get("choices"))
         choice = choices[0] if choices and isinstance(choices[0], dict) else {}
         text = _choice_text(choice)
         raw = choice.get("finish_reason")

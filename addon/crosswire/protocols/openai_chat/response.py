@@ -8,7 +8,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.common import dumps, loads_upstream
+from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream
 from crosswire.protocols.openai_chat.mapping import FINISH_IN, FINISH_OUT
 
 NAME = "openai-chat"
@@ -17,16 +17,8 @@ NAME = "openai-chat"
 def usage_in(raw: Any) -> ir.Usage:
     if not isinstance(raw, dict):
         return ir.Usage()
-    details = (
-        raw.get("prompt_tokens_details")
-        if isinstance(raw.get("prompt_tokens_details"), dict)
-        else {}
-    )
-    out_details = (
-        raw.get("completion_tokens_details")
-        if isinstance(raw.get("completion_tokens_details"), dict)
-        else {}
-    )
+    details = as_dict(raw.get("prompt_tokens_details"))
+    out_details = as_dict(raw.get("completion_tokens_details"))
     return ir.Usage(
         input_tokens=_int(raw.get("prompt_tokens")),
         output_tokens=_int(raw.get("completion_tokens")),
@@ -83,7 +75,7 @@ def decode(body: bytes, report: ir.Report) -> ir.Response:
     choice = (
         choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     )
-    msg = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    msg = as_dict(choice.get("message"))
     parts: list[ir.Part] = []
     reasoning = (
         msg.get("reasoning_content")
@@ -108,11 +100,11 @@ def decode(body: bytes, report: ir.Report) -> ir.Response:
     if isinstance(refusal, str) and refusal:
         parts.append(ir.Text(text=refusal, native={NAME: {"refusal": True}}))
     rid = str(data.get("id") or "")
-    calls = msg.get("tool_calls") if isinstance(msg.get("tool_calls"), list) else []
+    calls = as_list(msg.get("tool_calls"))
     for i, tc in enumerate(calls):
         if not isinstance(tc, dict):
             continue
-        fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+        fn = as_dict(tc.get("function"))
         args = fn.get("arguments")
         if args is not None and not isinstance(args, str):
             import json

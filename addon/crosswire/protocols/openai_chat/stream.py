@@ -18,6 +18,7 @@ from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols import openai_errors as errors
+from crosswire.protocols.common import as_dict
 from crosswire.protocols.openai_chat.response import finish_in, finish_out, usage_in, usage_out
 from crosswire.streams import SSEEventDecoder
 
@@ -90,8 +91,8 @@ class ChatStreamDecoder(SSEEventDecoder):
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices:
             return  # Azure prompt_filter_results, usage-only chunks (edge 9)
-        choice = choices[0] if isinstance(choices[0], dict) else {}
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        choice = as_dict(choices[0])
+        delta = as_dict(choice.get("delta"))
         self._delta(delta, out)
         if choice.get("finish_reason"):
             self._finish_raw = str(choice["finish_reason"])
@@ -164,7 +165,7 @@ class ChatStreamDecoder(SSEEventDecoder):
 
     def _tool(self, tc: dict[str, Any], position: int, out: list[ir.Event]) -> None:
         wire = tc.get("index") if isinstance(tc.get("index"), int) else position
-        fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+        fn = as_dict(tc.get("function"))
         entry = self._tools.get(wire)
         if entry is None or (
             entry.get("closed") and tc.get("id") and tc.get("id") != entry.get("id")

@@ -18,6 +18,7 @@ from crosswire.ir import ids
 from crosswire.ir.errors import ClientRequestError, UnsupportedFeature
 from crosswire.protocols.base import ClientCall, Target, UpstreamCall
 from crosswire.protocols.common import (
+    as_list,
     data_url,
     dumps,
     expect,
@@ -217,7 +218,7 @@ def _decode_item(
             ),
         )
     elif kind == "reasoning":
-        summary = item.get("summary") if isinstance(item.get("summary"), list) else []
+        summary = as_list(item.get("summary"))
         text = "\n\n".join(str(s.get("text") or "") for s in summary if isinstance(s, dict))
         nat = {"id": item["id"]} if isinstance(item.get("id"), str) else {}
         enc = item.get("encrypted_content")

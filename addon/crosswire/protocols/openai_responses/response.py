@@ -8,7 +8,7 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.common import dumps, loads_upstream
+from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream
 
 NAME = "openai-responses"
 
@@ -20,14 +20,8 @@ def _int(v: Any) -> int | None:
 def usage_in(raw: Any) -> ir.Usage:
     if not isinstance(raw, dict):
         return ir.Usage()
-    details = (
-        raw.get("input_tokens_details") if isinstance(raw.get("input_tokens_details"), dict) else {}
-    )
-    out_details = (
-        raw.get("output_tokens_details")
-        if isinstance(raw.get("output_tokens_details"), dict)
-        else {}
-    )
+    details = as_dict(raw.get("input_tokens_details"))
+    out_details = as_dict(raw.get("output_tokens_details"))
     return ir.Usage(
         input_tokens=_int(raw.get("input_tokens")),
         output_tokens=_int(raw.get("output_tokens")),
@@ -87,9 +81,9 @@ def item_to_parts(item: dict[str, Any]) -> list[ir.Part]:
             )
         ]
     if kind == "reasoning":
-        summary = item.get("summary") if isinstance(item.get("summary"), list) else []
+        summary = as_list(item.get("summary"))
         text = "\n\n".join(str(s.get("text") or "") for s in summary if isinstance(s, dict))
-        content = item.get("content") if isinstance(item.get("content"), list) else []
+        content = as_list(item.get("content"))
         text = text or "".join(str(c.get("text") or "") for c in content if isinstance(c, dict))
         enc = item.get("encrypted_content")
         return [

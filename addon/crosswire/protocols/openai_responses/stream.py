@@ -20,6 +20,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols import openai_errors
+from crosswire.protocols.common import as_dict
 from crosswire.protocols.openai_responses.response import (
     finish_in,
     item_to_parts,
@@ -87,7 +88,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
             self._start(ev.get("response"), out)
             return
         self._start(None, out)
-        item = ev.get("item") if isinstance(ev.get("item"), dict) else {}
+        item = as_dict(ev.get("item"))
         item_id = str(ev.get("item_id") or item.get("id") or "")
         if kind == "response.output_item.added":
             t = item.get("type")
@@ -107,7 +108,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
             elif t == "reasoning":
                 self._open(item_id, "reasoning", ir.Reasoning(origin=NAME), out)
         elif kind == "response.content_part.added":
-            part = ev.get("part") if isinstance(ev.get("part"), dict) else {}
+            part = as_dict(ev.get("part"))
             if part.get("type") in ("output_text", "refusal"):
                 self._open(f"{item_id}:{ev.get('content_index', 0)}", "text", ir.Text(text=""), out)
         elif kind in ("response.output_text.delta", "response.refusal.delta"):
@@ -175,7 +176,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
                     )
                 self._close(item_id, out)
         elif kind in ("response.completed", "response.incomplete"):
-            resp = ev.get("response") if isinstance(ev.get("response"), dict) else {}
+            resp = as_dict(ev.get("response"))
             for key in list(self._items):
                 self._close(key, out)
             out.append(
@@ -188,7 +189,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
             )
             self._done = True
         elif kind in ("response.failed", "error"):
-            resp = ev.get("response") if isinstance(ev.get("response"), dict) else {}
+            resp = as_dict(ev.get("response"))
             err = resp.get("error") if isinstance(resp.get("error"), dict) else ev
             payload = {
                 "error": {
