@@ -399,8 +399,8 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         )
     if request.parallel_tool_calls is not None and request.tools:
         body["parallel_tool_calls"] = request.parallel_tool_calls
-    p = request.params
-    max_tokens = p.max_tokens
+    params = request.params
+    max_tokens = params.max_tokens
     if (
         max_tokens is not None
         and target.max_output_tokens is not None
@@ -412,20 +412,20 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         max_tokens = target.max_output_tokens
     if max_tokens is not None:
         body["max_output_tokens"] = max_tokens
-    if p.temperature is not None:
-        body["temperature"] = p.temperature
-    if p.top_p is not None:
-        body["top_p"] = p.top_p
+    if params.temperature is not None:
+        body["temperature"] = params.temperature
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
     for name, value in (
-        ("stop", p.stop),
-        ("seed", p.seed),
-        ("top_k", p.top_k),
-        ("presence_penalty", p.presence_penalty),
-        ("frequency_penalty", p.frequency_penalty),
+        ("stop", params.stop),
+        ("seed", params.seed),
+        ("top_k", params.top_k),
+        ("presence_penalty", params.presence_penalty),
+        ("frequency_penalty", params.frequency_penalty),
     ):
         if value:
             report.dropped(name, "the Responses API has no such parameter")
-    if p.n is not None and p.n > 1:
+    if params.n is not None and params.n > 1:
         raise UnsupportedFeature("'n' > 1: the Responses API returns one answer", param="n")
     r = request.reasoning
     if r is not None:
