@@ -16,7 +16,7 @@ from crosswire import ir, upstream
 from crosswire.config import Backend
 from crosswire.convert import Exchange, infer_dialect
 from crosswire.jsonpatch import get_top_level, set_top_level
-from crosswire.pool import Lease, NoKey, Pool
+from crosswire.pool import Lease, NoKey, Outcome, Pool
 from crosswire.protocols import codec
 from crosswire.protocols.base import ClientCall, Target
 from crosswire.routing import Detected, Route
@@ -266,7 +266,6 @@ class Planner:
         return self._decoded
 
 
-def _outcome_unused() -> object:
-    from crosswire.pool import Outcome
-
+def _outcome_unused() -> Outcome:
+    """A lease taken for a request that was never sent: nothing to learn or count."""
     return Outcome(status=0, headers={})
