@@ -24,12 +24,11 @@ def set_top_level(body: bytes, key: str, value: Any) -> bytes | None:
     candidates = [m for m in pattern.finditer(body)]
     if not candidates:
         return None
-    if len(candidates) == 1:
-        match = candidates[0]
-    else:
+    match: re.Match[bytes] | None = candidates[0]
+    if len(candidates) > 1:
         match = next((m for m in candidates if _depth_at(body, m.start()) == 1), None)
-        if match is None:
-            return None
+    if match is None:
+        return None
     found = _VALUE.match(body, match.end())
     if found is None:
         return None

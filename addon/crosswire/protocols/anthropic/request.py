@@ -407,12 +407,13 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         body["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema}}
     elif fmt is not None and fmt.type == "json_object":
         instruction = "Answer with a single JSON object and nothing else."
-        body["system"] = (
-            ((body.get("system") + "\n\n") if isinstance(body.get("system"), str) else "")
-            + instruction
-            if not isinstance(body.get("system"), list)
-            else [*body["system"], {"type": "text", "text": instruction}]
-        )
+        system = body.get("system")
+        if isinstance(system, list):
+            body["system"] = [*system, {"type": "text", "text": instruction}]
+        else:
+            body["system"] = (
+                f"{system}\n\n{instruction}" if isinstance(system, str) else instruction
+            )
         report.moved(
             "response_format json_object",
             "Anthropic has no JSON mode: asked for in the system prompt",

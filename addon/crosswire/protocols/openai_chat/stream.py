@@ -164,7 +164,8 @@ class ChatStreamDecoder(SSEEventDecoder):
         out.append(ir.PartDelta(index=self._next - 1, kind="reasoning", text=text))
 
     def _tool(self, tc: dict[str, Any], position: int, out: list[ir.Event]) -> None:
-        wire = tc.get("index") if isinstance(tc.get("index"), int) else position
+        raw_index = tc.get("index")
+        wire: int = raw_index if isinstance(raw_index, int) else position
         fn = as_dict(tc.get("function"))
         entry = self._tools.get(wire)
         if entry is None or (
