@@ -147,7 +147,9 @@ class Crosswire:
             try:
                 self.engine.on_responseheaders(flow, live)  # type: ignore[union-attr]
             except Exception:
-                log.exception("crosswire: responseheaders hook failed for %s", flow.request.pretty_url)
+                log.exception(
+                    "crosswire: responseheaders hook failed for %s", flow.request.pretty_url
+                )
 
     async def response(self, flow: http.HTTPFlow) -> None:
         live = self.engine.live.get(flow.id) if self.engine else None
@@ -155,7 +157,9 @@ class Crosswire:
             try:
                 await self.engine.on_response(flow, live)  # type: ignore[union-attr]
             except Exception:
-                log.exception("crosswire: %s hook failed for %s", "response", flow.request.pretty_url)
+                log.exception(
+                    "crosswire: %s hook failed for %s", "response", flow.request.pretty_url
+                )
 
     async def error(self, flow: http.HTTPFlow) -> None:
         live = self.engine.live.get(flow.id) if self.engine else None

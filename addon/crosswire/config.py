@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -473,6 +473,3 @@ def _line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
         else:
             return line
     return line
-
-
-Loc = Annotated[tuple[str | int, ...], "a path into the config"]

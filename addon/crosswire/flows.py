@@ -84,18 +84,24 @@ class Engine:
                     ok = await self._probe(backend, key.secret)
                     await self.pool.mark_probe(backend_name, key.name, ok)
                     if ok:
-                        log.info("crosswire: key %s/%s answers again; re-enabled", backend_name, key.name)
+                        log.info(
+                            "crosswire: key %s/%s answers again; re-enabled", backend_name, key.name
+                        )
 
     async def _probe(self, backend: Any, secret: str) -> bool:
         """A cheap authenticated call (the model list) to see whether a disabled key works again."""
         protocol = backend.protocol if backend.protocol != "auto" else "openai-chat"
         dialect = infer_dialect(protocol, backend.config.base_url, backend.config.dialect)
         base = backend.config.base_url
-        path = {"anthropic": "/v1/models", "gemini": "/v1beta/models", "ollama": "/api/tags"}.get(protocol, "/models")
+        path = {"anthropic": "/v1/models", "gemini": "/v1beta/models", "ollama": "/api/tags"}.get(
+            protocol, "/models"
+        )
         name, value = upstream.auth_header(protocol, dialect, secret)
         headers = {name: value, "anthropic-version": "2023-06-01"}
         try:
-            resp = await self.relay.client.get(upstream.join(base, path), headers=headers, timeout=10)
+            resp = await self.relay.client.get(
+                upstream.join(base, path), headers=headers, timeout=10
+            )
         except Exception:
             return False
         return resp.status_code < 400
@@ -189,7 +195,12 @@ class Engine:
         await self._route(flow, planner, route, body, client.name if client else None)
 
     async def _route(
-        self, flow: http.HTTPFlow, planner: Planner, route: Route, body: bytes, client_name: str | None
+        self,
+        flow: http.HTTPFlow,
+        planner: Planner,
+        route: Route,
+        body: bytes,
+        client_name: str | None,
     ) -> None:
         call = planner.call
         try:
@@ -281,7 +292,9 @@ class Engine:
 
         return Job(next_attempt, on_failure, max_attempts=self.cfg.file.failover_attempts)
 
-    def _websocket(self, flow: http.HTTPFlow, host: str, path: str, query: Mapping[str, str]) -> None:
+    def _websocket(
+        self, flow: http.HTTPFlow, host: str, path: str, query: Mapping[str, str]
+    ) -> None:
         """Codex CLI first tries Responses over a WebSocket. A route whose backend speaks
         Responses (or passes through) gets the WebSocket retargeted; any other backend gets a
         quick refusal so the app falls back to HTTPS at once."""
@@ -290,11 +303,21 @@ class Engine:
             return
         backend = route.backends[0]
         if backend.protocol in ("auto", "openai-responses") and not backend.keys:
-            rel = path[3:] if path.startswith("/v1/") and backend.config.base_url.endswith("/v1") else path
-            flow.request.url = upstream.with_query(upstream.join(backend.config.base_url, rel), query)
-            flow.comment = f"openai-responses websocket (passthrough) · {route.label} · backend {backend.name}"
+            rel = (
+                path[3:]
+                if path.startswith("/v1/") and backend.config.base_url.endswith("/v1")
+                else path
+            )
+            flow.request.url = upstream.with_query(
+                upstream.join(backend.config.base_url, rel), query
+            )
+            flow.comment = (
+                f"openai-responses websocket (passthrough) · {route.label} · backend {backend.name}"
+            )
             return
-        err = ir.Error.of("not_found", "crosswire: Responses over WebSocket is not converted here; use HTTPS")
+        err = ir.Error.of(
+            "not_found", "crosswire: Responses over WebSocket is not converted here; use HTTPS"
+        )
         self._respond_error(flow, "openai-responses", None, err)
         flow.comment = f"websocket refused (the app falls back to HTTPS) · {route.label}"
 
@@ -530,13 +553,23 @@ class Engine:
         live = self.live.pop(flow.id, None)
         req = flow.request
         headers = {k.lower(): v for k, v in req.headers.items()}
-        detected = detect(req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers)
+        detected = detect(
+            req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers
+        )
         protocol = detected.protocol if detected else host_protocol(req.pretty_host)
-        self._respond_error(flow, protocol, None, ir.Error.of(
-            "api_error", "crosswire: internal error while routing this request (see the proxy log)"))
+        self._respond_error(
+            flow,
+            protocol,
+            None,
+            ir.Error.of(
+                "api_error",
+                "crosswire: internal error while routing this request (see the proxy log)",
+            ),
+        )
         if live is not None and live.lease is not None:
             asyncio.get_running_loop().create_task(
-                self._release_lease(live.lease, 0, {}, None, None, live.route))
+                self._release_lease(live.lease, 0, {}, None, None, live.route)
+            )
         flow.comment = f"{protocol} (crosswire internal error)"
         flow.marked = ":x:"
 

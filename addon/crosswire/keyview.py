@@ -16,14 +16,18 @@ from crosswire.config import Config
 
 async def fetch(cfg: Config, host: str, port: int) -> list[dict[str, Any]]:
     try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://{host}:{port}"}))
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({"http": f"http://{host}:{port}"})
+        )
         with opener.open(f"http://{cfg.file.metrics_host}/keys", timeout=3) as resp:
             data = json.loads(resp.read())
         return list(data.get("keys", []))
     except OSError:
         if not cfg.file.state.startswith(("redis://", "rediss://", "unix://")):
-            raise SystemExit(f"crosswire keys: no crosswire is running at {host}:{port} "
-                             "(with state: memory the pool lives in the running proxy)") from None
+            raise SystemExit(
+                f"crosswire keys: no crosswire is running at {host}:{port} "
+                "(with state: memory the pool lives in the running proxy)"
+            ) from None
     from crosswire.flows import _pool_specs, _state_dict
     from crosswire.pool import Pool, make_store
 
@@ -46,8 +50,21 @@ def table(states: list[dict[str, Any]]) -> str:
         elif s.get("cooling_until"):
             until = dt.datetime.fromtimestamp(float(s["cooling_until"])).strftime("%H:%M:%S")
             state = f"cooling until {until}: {s.get('cooldown_reason') or ''}".rstrip(": ")
-        tokens = f"{s.get('input_tokens', 0)}/{s.get('output_tokens', 0)}/{s.get('cached_tokens', 0)}"
-        rows.append((str(s.get("backend")), str(s.get("name")), str(s.get("in_flight", 0)), state,
-                     str(s.get("requests", 0)), str(s.get("errors", 0)), tokens))
+        tokens = (
+            f"{s.get('input_tokens', 0)}/{s.get('output_tokens', 0)}/{s.get('cached_tokens', 0)}"
+        )
+        rows.append(
+            (
+                str(s.get("backend")),
+                str(s.get("name")),
+                str(s.get("in_flight", 0)),
+                state,
+                str(s.get("requests", 0)),
+                str(s.get("errors", 0)),
+                tokens,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )

@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Literal
 
 from crosswire.config import Backend, Config, RouteConfig
 from crosswire.protocols.base import ClientCall, Endpoint, ProtocolName
@@ -197,6 +196,3 @@ class Router:
 
 def _glob(pattern: str | None, value: str) -> bool:
     return pattern is None or fnmatchcase(value.lower(), pattern.lower())
-
-
-Kind = Literal["passthrough", "convert"]

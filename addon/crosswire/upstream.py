@@ -14,9 +14,6 @@ from crosswire.routing import CLIENT_BASE_PREFIX
 CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 CLIENT_CREDENTIAL_QUERY = ("key",)
 
-#: Hop-by-hop and body-framing headers that must not be copied onto a converted request.
-_BODY_HEADERS = ("content-length", "content-encoding", "transfer-encoding")
-
 
 def client_credential(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
     """The app's own key, wherever its protocol put it (for inspection mode and client tokens)."""
@@ -64,7 +61,3 @@ def with_query(url: str, query: Mapping[str, str]) -> str:
 
 def clean_query(query: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in query.items() if k not in CLIENT_CREDENTIAL_QUERY}
-
-
-def body_headers() -> tuple[str, ...]:
-    return _BODY_HEADERS

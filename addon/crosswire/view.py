@@ -9,6 +9,7 @@ secret-free record and stored bodies (``flow.metadata``); it never sees a key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import textwrap
@@ -129,12 +130,10 @@ def _events(text: str) -> list[str]:
                 elif line.startswith("data:"):
                     data.append(line[5:].strip())
             payload = "\n".join(data)
-            try:
+            with contextlib.suppress(ValueError):
                 payload = json.dumps(
                     json.loads(payload), ensure_ascii=False, separators=(", ", ": ")
                 )
-            except ValueError:
-                pass
             out.append(f"#{i:<3} {event + ' ' if event else ''}{payload}")
         return out
     lines = [line for line in text.splitlines() if line.strip()]

@@ -14,6 +14,7 @@ Cooldowns carry jitter so that many clients failing over do not land on one key 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -159,10 +160,8 @@ class Pool:
 
     async def _wait_for_release(self, backend: str, timeout: float) -> None:
         event = self._freed.setdefault(backend, asyncio.Event())
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
     def _wake(self, backend: str) -> None:
         event = self._freed.pop(backend, None)

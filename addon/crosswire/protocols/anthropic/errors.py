@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -47,7 +48,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         )
     retry = headers.get("retry-after")
     if retry:
-        try:
+        with contextlib.suppress(ValueError):
             err = ir.Error(
                 kind=err.kind,
                 message=err.message,
@@ -55,8 +56,6 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
                 code=err.code,
                 retry_after=float(retry),
             )
-        except ValueError:
-            pass
     return err
 
 

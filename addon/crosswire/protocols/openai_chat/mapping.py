@@ -30,15 +30,6 @@ FINISH_OUT: dict[FinishReason, str] = {
     "error": "stop",
 }
 
-#: Reasoning effort ↔ thinking budget (Anthropic/Gemini budgets).
-EFFORT_BUDGET: dict[str, int] = {
-    "minimal": 1024,
-    "low": 2048,
-    "medium": 8192,
-    "high": 16384,
-    "xhigh": 32000,
-}
-
 
 def effort_for_budget(budget: int) -> str:
     for effort, limit in (("minimal", 1024), ("low", 4096), ("medium", 12000), ("high", 24000)):

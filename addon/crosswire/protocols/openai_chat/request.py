@@ -6,7 +6,6 @@ OpenAI itself and OpenAI-compatible servers, whose quirks ``Target.dialect`` nam
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -22,7 +21,7 @@ from crosswire.protocols.common import (
     optional,
     parse_data_url,
 )
-from crosswire.protocols.openai_chat.mapping import EFFORT_BUDGET, effort_for_budget
+from crosswire.protocols.openai_chat.mapping import effort_for_budget
 
 NAME = "openai-chat"
 _MODELLED = {
@@ -676,10 +675,3 @@ def _encode_content(parts: tuple[ir.Part, ...], report: ir.Report) -> str | list
                     str(p.data.get("type", "block")), f"a {p.origin} block {NAME} cannot carry"
                 )
     return out
-
-
-def budget_for(effort: str) -> int:
-    return EFFORT_BUDGET.get(effort, 8192)
-
-
-_ = dataclasses
