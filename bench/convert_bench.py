@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addon"))
 
-from crosswire import ir  # noqa: E402
-from crosswire.convert import Exchange  # noqa: E402
-from crosswire.protocols import available, codec  # noqa: E402
-from crosswire.protocols.base import ClientCall, Target  # noqa: E402
-from crosswire.usage import Tap  # noqa: E402
+from crosswire import ir
+from crosswire.convert import Exchange
+from crosswire.protocols import available, codec
+from crosswire.protocols.base import ClientCall, Target
+from crosswire.usage import Tap
 
 EVENTS = 1000
 VARIANT = {"ollama": "chat", "fim": "fim", "openai-completions": "completions", "gemini": "sse"}
@@ -28,18 +28,29 @@ CHAT = ("openai-chat", "openai-responses", "anthropic", "gemini", "ollama")
 
 
 def call(protocol: str) -> ClientCall:
-    return ClientCall(protocol=protocol, endpoint="generate", variant=VARIANT.get(protocol),  # type: ignore[arg-type]
-                      stream=True if protocol == "gemini" else None, model="m")
+    return ClientCall(
+        protocol=protocol,
+        endpoint="generate",
+        variant=VARIANT.get(protocol),  # type: ignore[arg-type]
+        stream=True if protocol == "gemini" else None,
+        model="m",
+    )
 
 
 def wire_stream(protocol: str) -> list[bytes]:
     request = ir.Request(model="m", stream=True, include_usage=True)
     encoder = codec(protocol).stream_encoder(call(protocol), request, ir.Report())  # type: ignore[arg-type]
-    events: list[ir.Event] = [ir.ResponseStart(id="r1", model="m", usage=ir.Usage(input_tokens=10)),
-                              ir.PartStart(index=0, part=ir.Text(text=""))]
+    events: list[ir.Event] = [
+        ir.ResponseStart(id="r1", model="m", usage=ir.Usage(input_tokens=10)),
+        ir.PartStart(index=0, part=ir.Text(text="")),
+    ]
     events += [ir.PartDelta(index=0, kind="text", text="tok ")] * EVENTS
-    events += [ir.PartEnd(index=0), ir.StreamFinish(finish=ir.Finish(reason="stop"),
-                                                    usage=ir.Usage(input_tokens=10, output_tokens=EVENTS))]
+    events += [
+        ir.PartEnd(index=0),
+        ir.StreamFinish(
+            finish=ir.Finish(reason="stop"), usage=ir.Usage(input_tokens=10, output_tokens=EVENTS)
+        ),
+    ]
     return [c for c in (encoder.encode(e) for e in events) if c]
 
 
@@ -62,8 +73,12 @@ def main() -> None:
                 continue
             best = float("inf")
             for _ in range(5):
-                ex = Exchange(call=call(client), client=codec(client), backend=codec(backend),  # type: ignore[arg-type]
-                              target=Target(protocol=backend, model="m"))  # type: ignore[arg-type]
+                ex = Exchange(
+                    call=call(client),
+                    client=codec(client),
+                    backend=codec(backend),  # type: ignore[arg-type]
+                    target=Target(protocol=backend, model="m"),
+                )  # type: ignore[arg-type]
                 ex.request = ir.Request(model="m", stream=True, include_usage=True)
                 conv = ex.stream()
                 t = time.perf_counter()

@@ -35,31 +35,43 @@ ANTH_SMALL = reply_from_fixture("anthropic/nonstream_text_basic.json")
 
 def sse_1000(protocol: str) -> Reply:
     if protocol == "anthropic":
-        head = [b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":9,"output_tokens":1}}}\n\n',
-                b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n']
-        body = [b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok "}}\n\n'] * 1000
-        tail = [b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
-                b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":1000}}\n\n',
-                b'event: message_stop\ndata: {"type":"message_stop"}\n\n']
+        head = [
+            b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":9,"output_tokens":1}}}\n\n',
+            b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+        ]
+        body = [
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok "}}\n\n'
+        ] * 1000
+        tail = [
+            b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+            b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":1000}}\n\n',
+            b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+        ]
         return Reply(200, {"content-type": "text/event-stream"}, head + body + tail)
     chunk = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}\n\n'
-    end = [b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n',
-           b"data: [DONE]\n\n"]
+    end = [
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n',
+        b"data: [DONE]\n\n",
+    ]
     return Reply(200, {"content-type": "text/event-stream"}, [chunk] * 1000 + end)
 
 
 def cfg(up: Upstream, protocol: str, keys: int) -> str:
     key_lines = "".join(f'      - {{name: k{i}, secret: "sk-bench-{i}"}}\n' for i in range(keys))
     base = "/v1" if protocol == "openai-chat" else ""
-    return f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {up.url}{base}\n    keys:\n{key_lines}" \
-           f"routes:\n  - match: {{host: api.openai.com}}\n    backend: b\n"
+    return (
+        f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {up.url}{base}\n    keys:\n{key_lines}"
+        f"routes:\n  - match: {{host: api.openai.com}}\n    backend: b\n"
+    )
 
 
 def timed_small(client: httpx.Client, url: str, n: int) -> float:
     samples = []
     for i in range(n):
         t = time.perf_counter()
-        r = client.post(url, json={"model": "m", "messages": [{"role": "user", "content": f"hi {i}"}]})
+        r = client.post(
+            url, json={"model": "m", "messages": [{"role": "user", "content": f"hi {i}"}]}
+        )
         r.read()
         samples.append(time.perf_counter() - t)
     return statistics.median(samples) * 1000
@@ -69,8 +81,11 @@ def timed_stream(client: httpx.Client, url: str, rounds: int) -> float:
     samples = []
     for i in range(rounds):
         t = time.perf_counter()
-        with client.stream("POST", url, json={"model": "m", "stream": True,
-                                              "messages": [{"role": "user", "content": f"s{i}"}]}) as r:
+        with client.stream(
+            "POST",
+            url,
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]},
+        ) as r:
             for _ in r.iter_raw():
                 pass
         samples.append(time.perf_counter() - t)
@@ -90,11 +105,29 @@ def bare_mitmdump(up: Upstream, workdir: Path, confdir: Path) -> Proxy:
     script.write_text("def responseheaders(flow):\n    flow.response.stream = True\n")
     proxy.log_path, proxy.confdir, proxy.workdir = log, confdir, workdir
     proxy._log = open(log, "wb")  # noqa: SIM115
-    proxy.proc = subprocess.Popen([str(VENV_BIN / "mitmdump"), "--set", f"confdir={confdir}", "--listen-host",
-                                   "127.0.0.1", "-p", "0", "--set", "connection_strategy=lazy", "--set",
-                                   "flow_detail=0", "--map-remote", f"|https://api.openai.com|{up.url}",
-                                   "-s", str(script), "--allow-hosts", "api.openai.com"],
-                                  stdout=proxy._log, stderr=subprocess.STDOUT)
+    proxy.proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "mitmdump"),
+            "--set",
+            f"confdir={confdir}",
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "--set",
+            "connection_strategy=lazy",
+            "--set",
+            "flow_detail=0",
+            "--map-remote",
+            f"|https://api.openai.com|{up.url}",
+            "-s",
+            str(script),
+            "--allow-hosts",
+            "api.openai.com",
+        ],
+        stdout=proxy._log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         m = re.search(r"proxy listening at 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
@@ -116,8 +149,10 @@ def in_process(rounds: int) -> dict[str, float]:
     from crosswire.usage import Tap
 
     results: dict[str, float] = {}
-    streams = {"openai-chat": b"".join(sse_1000("openai-chat").body),  # type: ignore[arg-type]
-               "anthropic": b"".join(sse_1000("anthropic").body)}  # type: ignore[arg-type]
+    streams = {
+        "openai-chat": b"".join(sse_1000("openai-chat").body),  # type: ignore[arg-type]
+        "anthropic": b"".join(sse_1000("anthropic").body),
+    }  # type: ignore[arg-type]
     wholes = {"openai-chat": SMALL.body, "anthropic": ANTH_SMALL.body}
     protos = [p for p in ("openai-chat", "anthropic", "gemini") if p in available()]
     for backend, body in streams.items():
@@ -127,10 +162,19 @@ def in_process(rounds: int) -> dict[str, float]:
                 continue
             best = float("inf")
             for _ in range(rounds):
-                call = ClientCall(protocol=client, endpoint="generate", stream=True if client == "gemini" else None,  # type: ignore[arg-type]
-                                  variant="sse" if client == "gemini" else None, model="m")
-                ex = Exchange(call=call, client=codec(client), backend=codec(backend),  # type: ignore[arg-type]
-                              target=Target(protocol=backend, model="m"))  # type: ignore[arg-type]
+                call = ClientCall(
+                    protocol=client,
+                    endpoint="generate",
+                    stream=True if client == "gemini" else None,  # type: ignore[arg-type]
+                    variant="sse" if client == "gemini" else None,
+                    model="m",
+                )
+                ex = Exchange(
+                    call=call,
+                    client=codec(client),
+                    backend=codec(backend),  # type: ignore[arg-type]
+                    target=Target(protocol=backend, model="m"),
+                )  # type: ignore[arg-type]
                 ex.request = ir.Request(model="m", stream=True, include_usage=True)
                 conv = ex.stream()
                 t = time.perf_counter()
@@ -142,11 +186,17 @@ def in_process(rounds: int) -> dict[str, float]:
             whole = wholes[backend]
             t = time.perf_counter()
             for _ in range(200):
-                ex2 = Exchange(call=ClientCall(protocol=client, endpoint="generate", model="m"), client=codec(client),  # type: ignore[arg-type]
-                               backend=codec(backend), target=Target(protocol=backend, model="m"))  # type: ignore[arg-type]
+                ex2 = Exchange(
+                    call=ClientCall(protocol=client, endpoint="generate", model="m"),
+                    client=codec(client),  # type: ignore[arg-type]
+                    backend=codec(backend),
+                    target=Target(protocol=backend, model="m"),
+                )  # type: ignore[arg-type]
                 ex2.request = ir.Request(model="m")
                 ex2.response(whole)  # type: ignore[arg-type]
-            results[f"whole {backend} → {client} (µs/response)"] = (time.perf_counter() - t) / 200 * 1e6
+            results[f"whole {backend} → {client} (µs/response)"] = (
+                (time.perf_counter() - t) / 200 * 1e6
+            )
         tap = Tap()
         t = time.perf_counter()
         for _ in range(rounds):
@@ -154,7 +204,9 @@ def in_process(rounds: int) -> dict[str, float]:
             for c in chunks:
                 tap.add(c)
             tap.usage(backend)
-        results[f"passthrough tap {backend} (µs/event)"] = (time.perf_counter() - t) / rounds / len(chunks) * 1e6
+        results[f"passthrough tap {backend} (µs/event)"] = (
+            (time.perf_counter() - t) / rounds / len(chunks) * 1e6
+        )
     return results
 
 
@@ -169,10 +221,20 @@ def main() -> None:
     confdir.mkdir()
     rows: dict[str, dict[str, float]] = {}
 
-    def run(label: str, proxy_url: str | None, ca: Path | None, *, stream_protocol: str, small: Reply,
-            path: str = "https://api.openai.com/v1/chat/completions") -> None:
-        client = httpx.Client(proxy=proxy_url, verify=str(ca) if ca else True, timeout=30) if proxy_url else \
-            httpx.Client(timeout=30)
+    def run(
+        label: str,
+        proxy_url: str | None,
+        ca: Path | None,
+        *,
+        stream_protocol: str,
+        small: Reply,
+        path: str = "https://api.openai.com/v1/chat/completions",
+    ) -> None:
+        client = (
+            httpx.Client(proxy=proxy_url, verify=str(ca) if ca else True, timeout=30)
+            if proxy_url
+            else httpx.Client(timeout=30)
+        )
         url = path if proxy_url else f"{up.url}/v1/chat/completions"
         up.handler = lambda rec: small
         timed_small(client, url, 20)  # warm-up
@@ -181,13 +243,24 @@ def main() -> None:
         stream_ms = timed_stream(client, url, rounds)
         client.close()
         rows[label] = {"small_ms": small_ms, "sse1000_ms": stream_ms}
-        print(f"{label:<48} small POST {small_ms:7.2f} ms   1000-event SSE {stream_ms:8.1f} ms", flush=True)
+        print(
+            f"{label:<48} small POST {small_ms:7.2f} ms   1000-event SSE {stream_ms:8.1f} ms",
+            flush=True,
+        )
 
-    print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
-          f"mitmproxy {__import__('mitmproxy.version').version.VERSION}")
+    print(
+        f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
+        f"mitmproxy {__import__('mitmproxy.version').version.VERSION}"
+    )
     run("A direct", None, None, stream_protocol="openai-chat", small=SMALL)
     bare = bare_mitmdump(up, tmp, confdir)
-    run("B bare mitmdump (map_remote)", bare.url, bare.ca, stream_protocol="openai-chat", small=SMALL)
+    run(
+        "B bare mitmdump (map_remote)",
+        bare.url,
+        bare.ca,
+        stream_protocol="openai-chat",
+        small=SMALL,
+    )
     bare.stop()
     for label, protocol, keys, stream_protocol, small in (
         ("C crosswire passthrough, 1 key", "openai-chat", 1, "openai-chat", SMALL),
@@ -203,8 +276,11 @@ def main() -> None:
     workdir = tmp / "failover"
     workdir.mkdir()
     proxy = Proxy(cfg(up, "openai-chat", 2), workdir, confdir)
-    limited = Reply(429, {"content-type": "application/json", "retry-after": "0.001"},
-                    b'{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}')
+    limited = Reply(
+        429,
+        {"content-type": "application/json", "retry-after": "0.001"},
+        b'{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}',
+    )
     flip = {"n": 0}
 
     def handler(rec):  # type: ignore[no-untyped-def]
@@ -216,19 +292,28 @@ def main() -> None:
     samples = []
     for i in range(n // 2):
         t = time.perf_counter()
-        client.post("https://api.openai.com/v1/chat/completions", json={"model": "m", "messages": [
-            {"role": "user", "content": f"f{i}"}]}).read()
+        client.post(
+            "https://api.openai.com/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": f"f{i}"}]},
+        ).read()
         samples.append(time.perf_counter() - t)
     client.close()
     proxy.stop()
     rows["failover (429 then 200)"] = {"small_ms": statistics.median(samples) * 1000}
-    print(f"{'F failover: 429 on key 1, served by key 2':<48} small POST {rows['failover (429 then 200)']['small_ms']:7.2f} ms")
+    print(
+        f"{'F failover: 429 on key 1, served by key 2':<48} small POST {rows['failover (429 then 200)']['small_ms']:7.2f} ms"
+    )
     b = rows["B bare mitmdump (map_remote)"]
     print("\nratios crosswire / bare mitmproxy:")
-    for label in ("C crosswire passthrough, 1 key", "C2 crosswire passthrough, 2 keys (relay)",
-                  "D crosswire openai-chat app → anthropic"):
+    for label in (
+        "C crosswire passthrough, 1 key",
+        "C2 crosswire passthrough, 2 keys (relay)",
+        "D crosswire openai-chat app → anthropic",
+    ):
         r = rows[label]
-        print(f"  {label:<46} small {r['small_ms'] / b['small_ms']:.2f}×   SSE {r['sse1000_ms'] / b['sse1000_ms']:.2f}×")
+        print(
+            f"  {label:<46} small {r['small_ms'] / b['small_ms']:.2f}×   SSE {r['sse1000_ms'] / b['sse1000_ms']:.2f}×"
+        )
     print("\nin-process conversion (no proxy):")
     costs = in_process(rounds)
     for k, v in costs.items():

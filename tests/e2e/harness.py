@@ -66,8 +66,11 @@ def reply_from_fixture(name: str, *, chunk_events: bool = True) -> Reply:
     """A recorded exchange's answer: SSE/NDJSON bodies are sent event by event."""
     rec = json.loads((FIXTURES / name).read_text())
     resp = rec["response"]
-    headers = {k: v for k, v in resp["headers"].items()
-               if k not in ("content-length", "transfer-encoding", "content-encoding", "connection")}
+    headers = {
+        k: v
+        for k, v in resp["headers"].items()
+        if k not in ("content-length", "transfer-encoding", "content-encoding", "connection")
+    }
     body: bytes | list[bytes] = resp["body"].encode()
     if rec.get("stream") and chunk_events:
         assert isinstance(body, bytes)
@@ -99,7 +102,9 @@ class Upstream:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                rec = Recorded(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 owner.requests.append(rec)
                 if owner.handler is not None:
                     reply = owner.handler(rec)
@@ -107,7 +112,11 @@ class Upstream:
                     try:
                         reply = owner.replies.get(timeout=5)
                     except queue.Empty:
-                        reply = Reply(500, {"content-type": "application/json"}, b'{"error":"no reply queued"}')
+                        reply = Reply(
+                            500,
+                            {"content-type": "application/json"},
+                            b'{"error":"no reply queued"}',
+                        )
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
@@ -151,8 +160,16 @@ class Upstream:
 class Proxy:
     """A running ``mitmdump -s addon/crosswire/mitm.py`` on a free loopback port."""
 
-    def __init__(self, config_text: str, workdir: Path, confdir: Path, *, env: dict[str, str] | None = None,
-                 extra: Iterable[str] = (), web: bool = False) -> None:
+    def __init__(
+        self,
+        config_text: str,
+        workdir: Path,
+        confdir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        extra: Iterable[str] = (),
+        web: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.config_path = workdir / "crosswire.yaml"
         self.config_path.write_text(config_text)
@@ -161,19 +178,31 @@ class Proxy:
         self.log_path = workdir / "proxy.log"
         cmd = [
             str(VENV_BIN / ("mitmweb" if web else "mitmdump")),
-            "-s", str(MITM_SCRIPT),
-            "--set", f"crosswire_config={self.config_path}",
-            "--set", f"confdir={confdir}",
-            "--listen-host", "127.0.0.1",
-            "-p", "0",
-            "--set", "connection_strategy=lazy",
+            "-s",
+            str(MITM_SCRIPT),
+            "--set",
+            f"crosswire_config={self.config_path}",
+            "--set",
+            f"confdir={confdir}",
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "--set",
+            "connection_strategy=lazy",
             *([] if any("flow_detail" in e for e in extra) else ["--set", "flow_detail=0"]),
-            "--save-stream-file", str(self.flows_path),
+            "--save-stream-file",
+            str(self.flows_path),
             *extra,
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})}, cwd=str(workdir))
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=str(workdir),
+        )
         self.port = self._wait_ready()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ca = confdir / "mitmproxy-ca-cert.pem"
@@ -213,10 +242,15 @@ class Proxy:
         """What an unmodified app needs (the `crosswire env` contract)."""
         bundle = str(self.bundle())
         return {
-            "HTTPS_PROXY": self.url, "https_proxy": self.url,
-            "SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle,
-            "NODE_EXTRA_CA_CERTS": bundle, "NODE_USE_ENV_PROXY": "1",
-            "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1",
+            "HTTPS_PROXY": self.url,
+            "https_proxy": self.url,
+            "SSL_CERT_FILE": bundle,
+            "REQUESTS_CA_BUNDLE": bundle,
+            "CURL_CA_BUNDLE": bundle,
+            "NODE_EXTRA_CA_CERTS": bundle,
+            "NODE_USE_ENV_PROXY": "1",
+            "NO_PROXY": "localhost,127.0.0.1",
+            "no_proxy": "localhost,127.0.0.1",
         }
 
     def rewrite_config(self, text: str) -> None:
@@ -263,8 +297,10 @@ def genai_client(proxy: Proxy, api_key: str = "gemini-app-key") -> Any:
     from google import genai
     from google.genai import types
 
-    opts = types.HttpOptions(client_args={"proxy": proxy.url, "verify": proxy.ssl_context()},
-                             async_client_args={"proxy": proxy.url, "verify": proxy.ssl_context()})
+    opts = types.HttpOptions(
+        client_args={"proxy": proxy.url, "verify": proxy.ssl_context()},
+        async_client_args={"proxy": proxy.url, "verify": proxy.ssl_context()},
+    )
     return genai.Client(api_key=api_key, http_options=opts)
 
 

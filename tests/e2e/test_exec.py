@@ -37,25 +37,45 @@ NODE_APP = textwrap.dedent("""
         s.on('error', e => { console.error('TLS error', e.message); process.exit(3); });
       }).end();
 """)
-PY_APP = "import openai; print(openai.OpenAI(api_key='sk-app', max_retries=0).chat.completions.create(" \
-         "model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}]).choices[0].finish_reason)"
+PY_APP = (
+    "import openai; print(openai.OpenAI(api_key='sk-app', max_retries=0).chat.completions.create("
+    "model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}]).choices[0].finish_reason)"
+)
 
 
 @pytest.fixture
 def exec_env(tmp_path: Path, upstream: Upstream) -> tuple[list[str], dict[str, str]]:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"backends:\n  b: {{protocol: openai-chat, base_url: '{upstream.url}/v1'}}\n"
-                   "routes:\n  - match: {host: api.openai.com}\n    backend: b\n")
+    cfg.write_text(
+        f"backends:\n  b: {{protocol: openai-chat, base_url: '{upstream.url}/v1'}}\n"
+        "routes:\n  - match: {host: api.openai.com}\n    backend: b\n"
+    )
     upstream.handler = lambda rec: reply_from_fixture("openai_chat/nonstream_tool_call.json")
     env = {**os.environ, "MITMPROXY_CONFDIR": str(tmp_path / "conf")}
-    for name in ("HTTPS_PROXY", "https_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         env.pop(name, None)
-    return [str(VENV_BIN / "crosswire"), "exec", "-c", str(cfg), "--listen", f"127.0.0.1:{free_port()}", "--"], env
+    return [
+        str(VENV_BIN / "crosswire"),
+        "exec",
+        "-c",
+        str(cfg),
+        "--listen",
+        f"127.0.0.1:{free_port()}",
+        "--",
+    ], env
 
 
 def test_exec_python_sdk_configured_by_environment_only(exec_env) -> None:  # type: ignore[no-untyped-def]
     cmd, env = exec_env
-    out = subprocess.run([*cmd, str(VENV_BIN / "python"), "-c", PY_APP], env=env, capture_output=True, timeout=60)
+    out = subprocess.run(
+        [*cmd, str(VENV_BIN / "python"), "-c", PY_APP], env=env, capture_output=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     assert out.stdout.strip() == b"tool_calls"
 
@@ -64,9 +84,21 @@ def test_exec_curl(exec_env) -> None:  # type: ignore[no-untyped-def]
     if not shutil.which("curl"):
         pytest.skip("curl is not installed")
     cmd, env = exec_env
-    out = subprocess.run([*cmd, "curl", "-sS", "https://api.openai.com/v1/chat/completions", "-H",
-                          "content-type: application/json", "-d", '{"model":"m","messages":[]}'],
-                         env=env, capture_output=True, timeout=60)
+    out = subprocess.run(
+        [
+            *cmd,
+            "curl",
+            "-sS",
+            "https://api.openai.com/v1/chat/completions",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            '{"model":"m","messages":[]}',
+        ],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     assert b'"tool_calls"' in out.stdout
 
@@ -84,11 +116,20 @@ def test_exec_node(exec_env, tmp_path: Path) -> None:  # type: ignore[no-untyped
 
 def test_env_prints_a_bundle_with_system_and_mitmproxy_cas(tmp_path: Path) -> None:
     env = {**os.environ, "MITMPROXY_CONFDIR": str(tmp_path / "conf")}
-    out = subprocess.run([str(VENV_BIN / "crosswire"), "env"], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(VENV_BIN / "crosswire"), "env"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     lines = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
-    for name in ("HTTPS_PROXY", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
-                 "NODE_USE_ENV_PROXY", "JAVA_TOOL_OPTIONS"):
+    for name in (
+        "HTTPS_PROXY",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "NODE_USE_ENV_PROXY",
+        "JAVA_TOOL_OPTIONS",
+    ):
         assert name in lines
     bundle = Path(lines["SSL_CERT_FILE"].strip("'")).read_text()
     ca = (tmp_path / "conf" / "mitmproxy-ca-cert.pem").read_text()

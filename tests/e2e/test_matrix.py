@@ -80,7 +80,9 @@ FIM_STREAM = [
 #: Pairs that cannot work, and why (the app gets a clear error in its own protocol).
 UNSUPPORTED = {
     (client, "fim", scenario): "a FIM backend only completes code; it has no chat"
-    for client in CLIENTS if client != "fim" for scenario in ("text", "tool")
+    for client in CLIENTS
+    if client != "fim"
+    for scenario in ("text", "tool")
 }
 
 
@@ -103,11 +105,23 @@ def _backend_of(rec: Recorded) -> str:
 
 def _scenario(rec: Recorded) -> str:
     text = rec.body.decode("utf-8", "replace")
-    markers = ('"tool_result"', '"role":"tool"', '"role": "tool"', "functionResponse", "function_call_output",
-               "function_response")
+    markers = (
+        '"tool_result"',
+        '"role":"tool"',
+        '"role": "tool"',
+        "functionResponse",
+        "function_call_output",
+        "function_response",
+    )
     if any(m in text for m in markers):
         return "text"
-    return "tool" if ('"tools"' in text or '"functionDeclarations"' in text or "function_declarations" in text) else "text"
+    return (
+        "tool"
+        if (
+            '"tools"' in text or '"functionDeclarations"' in text or "function_declarations" in text
+        )
+        else "text"
+    )
 
 
 def _streamed(rec: Recorded, backend: str) -> bool:
@@ -134,11 +148,12 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proxy, Up
     upstream = Upstream()
     upstream.handler = upstream_handler
     backends = "".join(
-        f"  b-{name}:\n    protocol: {name}\n    base_url: {upstream.url}{base}\n    keys: [{{name: k, secret: \"sk-matrix-{name}\"}}]\n"
+        f'  b-{name}:\n    protocol: {name}\n    base_url: {upstream.url}{base}\n    keys: [{{name: k, secret: "sk-matrix-{name}"}}]\n'
         for name, base in BACKENDS.items()
     )
     routes = "".join(
-        f'  - match: {{model: "to-{name}*"}}\n    backend: b-{name}\n    model: real-{name}\n' for name in BACKENDS
+        f'  - match: {{model: "to-{name}*"}}\n    backend: b-{name}\n    model: real-{name}\n'
+        for name in BACKENDS
     )
     routes += "  - match: {host: codestral.mistral.ai}\n    backend: b-openai-chat\n    model: real-openai-chat\n"
     workdir = tmp_path_factory.mktemp("matrix")
@@ -156,7 +171,12 @@ TOOL_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
 
 def drive_openai_chat(proxy: Proxy, model: str, tool: bool, stream: bool) -> tuple[int, str]:
     client = openai_client(proxy)
-    tools = [{"type": "function", "function": {"name": "lookup", "description": "d", "parameters": TOOL_SCHEMA}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "description": "d", "parameters": TOOL_SCHEMA},
+        }
+    ]
     messages: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
     kw: dict[str, Any] = {"tools": tools} if tool else {}
 
@@ -167,14 +187,18 @@ def drive_openai_chat(proxy: Proxy, model: str, tool: bool, stream: bool) -> tup
             calls = [c.model_dump() for c in msg.tool_calls or []]
             return msg.content or "", calls
         text, calls = "", {}
-        for chunk in client.chat.completions.create(model=model, messages=messages, stream=True, **kw):
+        for chunk in client.chat.completions.create(
+            model=model, messages=messages, stream=True, **kw
+        ):
             if not chunk.choices:
                 continue
             delta = chunk.choices[0].delta
             text += delta.content or ""
             for tc in delta.tool_calls or []:
-                entry = calls.setdefault(tc.index, {"id": tc.id, "type": "function",
-                                                     "function": {"name": "", "arguments": ""}})
+                entry = calls.setdefault(
+                    tc.index,
+                    {"id": tc.id, "type": "function", "function": {"name": "", "arguments": ""}},
+                )
                 if tc.function and tc.function.name:
                     entry["function"]["name"] = tc.function.name
                 if tc.function and tc.function.arguments:
@@ -203,7 +227,9 @@ def drive_openai_responses(proxy: Proxy, model: str, tool: bool, stream: bool) -
         if not stream:
             return client.responses.create(model=model, input=items, store=False, **kw)
         final = None
-        for event in client.responses.create(model=model, input=items, store=False, stream=True, **kw):
+        for event in client.responses.create(
+            model=model, input=items, store=False, stream=True, **kw
+        ):
             if event.type in ("response.completed", "response.incomplete"):
                 final = event.response
         assert final is not None, "stream ended without response.completed"
@@ -214,14 +240,24 @@ def drive_openai_responses(proxy: Proxy, model: str, tool: bool, stream: bool) -
         return 0, out.output_text
     calls = [o for o in out.output if o.type == "function_call"]
     assert calls, "expected a function_call item"
-    items += [o.model_dump(exclude_none=True) for o in out.output if o.type in ("function_call", "reasoning")]
-    items += [{"type": "function_call_output", "call_id": c.call_id, "output": "sunny"} for c in calls]
+    items += [
+        o.model_dump(exclude_none=True)
+        for o in out.output
+        if o.type in ("function_call", "reasoning")
+    ]
+    items += [
+        {"type": "function_call_output", "call_id": c.call_id, "output": "sunny"} for c in calls
+    ]
     return len(calls), call().output_text
 
 
 def drive_anthropic(proxy: Proxy, model: str, tool: bool, stream: bool) -> tuple[int, str]:
     client = anthropic_client(proxy)
-    kw: dict[str, Any] = {"tools": [{"name": "lookup", "description": "d", "input_schema": TOOL_SCHEMA}]} if tool else {}
+    kw: dict[str, Any] = (
+        {"tools": [{"name": "lookup", "description": "d", "input_schema": TOOL_SCHEMA}]}
+        if tool
+        else {}
+    )
     messages: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
 
     def call() -> Any:
@@ -236,9 +272,17 @@ def drive_anthropic(proxy: Proxy, model: str, tool: bool, stream: bool) -> tuple
         return 0, text
     uses = [b for b in msg.content if b.type == "tool_use"]
     assert uses and msg.stop_reason == "tool_use"
-    messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in msg.content]})
-    messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": u.id, "content": "sunny"}
-                                                 for u in uses]})
+    messages.append(
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in msg.content]}
+    )
+    messages.append(
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": u.id, "content": "sunny"} for u in uses
+            ],
+        }
+    )
     msg = call()
     return len(uses), "".join(b.text for b in msg.content if b.type == "text")
 
@@ -247,18 +291,41 @@ def drive_gemini(proxy: Proxy, model: str, tool: bool, stream: bool) -> tuple[in
     from google.genai import types
 
     client = genai_client(proxy)
-    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[types.FunctionDeclaration(
-        name="lookup", description="d", parameters_json_schema=TOOL_SCHEMA)])]) if tool else None
+    config = (
+        types.GenerateContentConfig(
+            tools=[
+                types.Tool(
+                    function_declarations=[
+                        types.FunctionDeclaration(
+                            name="lookup", description="d", parameters_json_schema=TOOL_SCHEMA
+                        )
+                    ]
+                )
+            ]
+        )
+        if tool
+        else None
+    )
     contents: list[Any] = [types.Content(role="user", parts=[types.Part(text="hi")])]
 
     def call() -> tuple[str, list[Any], list[Any]]:
         if not stream:
             out = client.models.generate_content(model=model, contents=contents, config=config)
-            parts = out.candidates[0].content.parts if out.candidates and out.candidates[0].content else []
+            parts = (
+                out.candidates[0].content.parts
+                if out.candidates and out.candidates[0].content
+                else []
+            )
         else:
             parts = []
-            for chunk in client.models.generate_content_stream(model=model, contents=contents, config=config):
-                if chunk.candidates and chunk.candidates[0].content and chunk.candidates[0].content.parts:
+            for chunk in client.models.generate_content_stream(
+                model=model, contents=contents, config=config
+            ):
+                if (
+                    chunk.candidates
+                    and chunk.candidates[0].content
+                    and chunk.candidates[0].content.parts
+                ):
                     parts += chunk.candidates[0].content.parts
         text = "".join(p.text or "" for p in parts if not p.thought)
         return text, [p.function_call for p in parts if p.function_call], parts
@@ -268,9 +335,19 @@ def drive_gemini(proxy: Proxy, model: str, tool: bool, stream: bool) -> tuple[in
         return 0, text
     assert calls, "expected a functionCall"
     contents.append(types.Content(role="model", parts=parts))
-    contents.append(types.Content(role="user", parts=[
-        types.Part(function_response=types.FunctionResponse(name=c.name, id=c.id, response={"result": "sunny"}))
-        for c in calls]))
+    contents.append(
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        name=c.name, id=c.id, response={"result": "sunny"}
+                    )
+                )
+                for c in calls
+            ],
+        )
+    )
     text, _, _ = call()
     return len(calls), text
 
@@ -279,9 +356,13 @@ def drive_fim(proxy: Proxy, model: str, tool: bool, stream: bool) -> tuple[int, 
     from mistralai.client import Mistral
 
     http = httpx.Client(proxy=proxy.url, verify=proxy.ssl_context())
-    client = Mistral(api_key="codestral-app-key", client=http, server_url="https://codestral.mistral.ai")
+    client = Mistral(
+        api_key="codestral-app-key", client=http, server_url="https://codestral.mistral.ai"
+    )
     if not stream:
-        out = client.fim.complete(model=model, prompt="def add(a, b):\n    ", suffix="\n\nprint(add(1, 2))")
+        out = client.fim.complete(
+            model=model, prompt="def add(a, b):\n    ", suffix="\n\nprint(add(1, 2))"
+        )
         return 0, str(out.choices[0].message.content or "")
     text = ""
     for event in client.fim.stream(model=model, prompt="def add(a, b):\n    ", suffix="\n"):
@@ -308,15 +389,20 @@ CELLS = [
 ]
 
 
-@pytest.mark.parametrize(("client", "backend", "scenario", "stream"), CELLS,
-                         ids=[f"{c}->{b}-{s}-{'stream' if st else 'whole'}" for c, b, s, st in CELLS])
-def test_matrix_cell(matrix: tuple[Proxy, Upstream], client: str, backend: str, scenario: str, stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("client", "backend", "scenario", "stream"),
+    CELLS,
+    ids=[f"{c}->{b}-{s}-{'stream' if st else 'whole'}" for c, b, s, st in CELLS],
+)
+def test_matrix_cell(
+    matrix: tuple[Proxy, Upstream], client: str, backend: str, scenario: str, stream: bool
+) -> None:
     from crosswire.protocols import available
 
     missing = {client if client != "fim" else "fim", backend} - set(available())
     if missing:
         pytest.skip(f"no codec yet for {', '.join(sorted(missing))}")
-    proxy, upstream = matrix
+    proxy, _upstream = matrix
     model = f"to-{backend}"
     why = UNSUPPORTED.get((client, backend, scenario))
     if client == "fim" and backend == "fim":
@@ -324,8 +410,11 @@ def test_matrix_cell(matrix: tuple[Proxy, Upstream], client: str, backend: str, 
     if why:
         with pytest.raises(Exception) as err:  # the SDK's own 4xx error type
             DRIVERS[client](proxy, model, scenario == "tool", stream)
-        status = getattr(err.value, "status_code", None) or getattr(getattr(err.value, "response", None), "status_code", None) \
+        status = (
+            getattr(err.value, "status_code", None)
+            or getattr(getattr(err.value, "response", None), "status_code", None)
             or getattr(err.value, "code", None)
+        )
         assert status == 400, f"{type(err.value).__name__}: {err.value}"
         return
     if client == "fim":

@@ -35,14 +35,31 @@ def _chromium() -> str:
 
 def _run_chromium(url: str, tmp: Path, *extra: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=10000",
-         "--window-size=1600,1000", *extra, url],
-        capture_output=True, timeout=90)
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--window-size=1600,1000",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        timeout=90,
+    )
 
 
-def test_mitmweb_renders_the_crosswire_view_with_both_sides(start_proxy, upstream: Upstream, tmp_path: Path) -> None:
+def test_mitmweb_renders_the_crosswire_view_with_both_sides(
+    start_proxy, upstream: Upstream, tmp_path: Path
+) -> None:
     web_port = free_port()
     cfg = f"""
 backends:
@@ -55,13 +72,31 @@ routes:
     backend: claude
     model: claude-haiku-4-5
 """
-    proxy = start_proxy(cfg, web=True, extra=["--set", "web_open_browser=false", "--set", f"web_port={web_port}",
-                                              "--set", "web_password=letmein"])
+    proxy = start_proxy(
+        cfg,
+        web=True,
+        extra=[
+            "--set",
+            "web_open_browser=false",
+            "--set",
+            f"web_port={web_port}",
+            "--set",
+            "web_password=letmein",
+        ],
+    )
     upstream.queue(reply_from_fixture("anthropic/stream_text_basic.json"))
-    chunks = list(openai_client(proxy).chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "What is 2+2?"}], stream=True, seed=3))
+    chunks = list(
+        openai_client(proxy).chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "What is 2+2?"}],
+            stream=True,
+            seed=3,
+        )
+    )
     assert chunks
-    api = httpx.Client(base_url=f"http://127.0.0.1:{web_port}", headers={"Authorization": "Bearer letmein"})
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{web_port}", headers={"Authorization": "Bearer letmein"}
+    )
     deadline = time.monotonic() + 10
     flows: list[dict[str, object]] = []
     while time.monotonic() < deadline:
@@ -70,14 +105,22 @@ routes:
             break
         time.sleep(0.2)
     [flow] = flows
-    assert str(flow["comment"]).startswith("openai-chat → anthropic · route 1 · backend claude · key team-b")
+    assert str(flow["comment"]).startswith(
+        "openai-chat → anthropic · route 1 · backend claude · key team-b"
+    )
     request_view = api.get(f"/flows/{flow['id']}/request/content/crosswire.json").json()
     response_view = api.get(f"/flows/{flow['id']}/response/content/crosswire.json").json()
-    text = json.dumps(request_view, ensure_ascii=False) + json.dumps(response_view, ensure_ascii=False)
+    text = json.dumps(request_view, ensure_ascii=False) + json.dumps(
+        response_view, ensure_ascii=False
+    )
     assert "APP → crosswire (openai-chat)" in text and "crosswire → UPSTREAM (anthropic)" in text
     assert "UPSTREAM answered (anthropic)" in text and "APP received (openai-chat)" in text
     assert "seed" in text  # the dropped field is listed with its reason
-    blob = json.dumps(api.get("/flows").json()) + text + api.get(f"/flows/{flow['id']}/request/content/auto.json").text
+    blob = (
+        json.dumps(api.get("/flows").json())
+        + text
+        + api.get(f"/flows/{flow['id']}/request/content/auto.json").text
+    )
     assert SECRET not in blob
 
     page = f"http://127.0.0.1:{web_port}/?token=letmein#/flows/{flow['id']}/request"

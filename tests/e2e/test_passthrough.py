@@ -55,47 +55,71 @@ def test_openai_chat_whole_body_byte_identical_both_ways(start_proxy, upstream: 
     upstream.queue(reply)
     sent = b'{"model":  "gpt-4o-mini", "messages":[{"role":"user","content":"h\\u00e9 \xc3\xa9"}]}'
     with raw_client(proxy) as client:
-        r = client.post("https://api.openai.com/v1/chat/completions", content=sent,
-                        headers={"authorization": "Bearer sk-app-own-key", "content-type": "application/json"})
+        r = client.post(
+            "https://api.openai.com/v1/chat/completions",
+            content=sent,
+            headers={"authorization": "Bearer sk-app-own-key", "content-type": "application/json"},
+        )
     assert r.status_code == 200
     assert r.content == reply.body
     got = upstream.requests[-1]
     assert got.path == "/v1/chat/completions"
     assert got.body == sent
-    assert got.headers["authorization"] in ("Bearer sk-pool-secret-one-1111", "Bearer sk-pool-secret-two-2222")
+    assert got.headers["authorization"] in (
+        "Bearer sk-pool-secret-one-1111",
+        "Bearer sk-pool-secret-two-2222",
+    )
 
 
-def test_openai_sdk_stream_passthrough_is_incremental_and_identical(start_proxy, upstream: Upstream) -> None:
+def test_openai_sdk_stream_passthrough_is_incremental_and_identical(
+    start_proxy, upstream: Upstream
+) -> None:
     proxy = start_proxy(config(upstream, "openai-chat", "api.openai.com", "/v1"), env=KEYS_ENV)
     reply = reply_from_fixture("openai_chat/stream_tool_call_include_usage.json")
     reply.delay = 0.01
     upstream.queue(reply)
-    with raw_client(proxy) as client, client.stream(
-        "POST", "https://api.openai.com/v1/chat/completions",
-        json={"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "x"}]},
-        headers={"authorization": "Bearer sk-app"},
-    ) as r:
+    with (
+        raw_client(proxy) as client,
+        client.stream(
+            "POST",
+            "https://api.openai.com/v1/chat/completions",
+            json={
+                "model": "gpt-4o-mini",
+                "stream": True,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+            headers={"authorization": "Bearer sk-app"},
+        ) as r,
+    ):
         chunks = list(r.iter_raw())
     assert b"".join(chunks) == b"".join(reply.body)  # type: ignore[arg-type]
     assert len(chunks) > 3, "the stream must arrive in pieces, not buffered whole"
     upstream.queue(reply_from_fixture("openai_chat/stream_tool_call_include_usage.json"))
     sdk = openai_client(proxy)
-    stream = sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
-                                         stream=True, stream_options={"include_usage": True})
+    stream = sdk.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "x"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     events = list(stream)
     assert any(e.usage for e in events)
 
 
 def test_anthropic_sdk_passthrough_whole_and_stream(start_proxy, upstream: Upstream) -> None:
     proxy = start_proxy(config(upstream, "anthropic", "api.anthropic.com", ""), env=KEYS_ENV)
-    upstream.queue(reply_from_fixture("anthropic/nonstream_text_basic.json"),
-                   reply_from_fixture("anthropic/stream_thinking_then_tool_use.json"))
+    upstream.queue(
+        reply_from_fixture("anthropic/nonstream_text_basic.json"),
+        reply_from_fixture("anthropic/stream_thinking_then_tool_use.json"),
+    )
     client = anthropic_client(proxy)
-    msg = client.messages.create(model="claude-haiku-4-5", max_tokens=100,
-                                 messages=[{"role": "user", "content": "hi"}])
+    msg = client.messages.create(
+        model="claude-haiku-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    )
     assert msg.content[0].type == "text"
-    with client.messages.stream(model="claude-haiku-4-5", max_tokens=2000,
-                                messages=[{"role": "user", "content": "hi"}]) as stream:
+    with client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=2000, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == ["thinking", "tool_use"]
     first, second = upstream.requests
@@ -107,10 +131,13 @@ def test_anthropic_sdk_passthrough_whole_and_stream(start_proxy, upstream: Upstr
 
 def test_gemini_sdk_passthrough_with_model_rename(start_proxy, upstream: Upstream) -> None:
     cfg = config(upstream, "gemini", "generativelanguage.googleapis.com", "").replace(
-        "    backend: b\n", "    backend: b\n    model: gemini-renamed\n")
+        "    backend: b\n", "    backend: b\n    model: gemini-renamed\n"
+    )
     proxy = start_proxy(cfg, env=KEYS_ENV)
-    upstream.queue(reply_from_fixture("gemini/nonstream_text_basic.json"),
-                   reply_from_fixture("gemini/sse_text_basic.json"))
+    upstream.queue(
+        reply_from_fixture("gemini/nonstream_text_basic.json"),
+        reply_from_fixture("gemini/sse_text_basic.json"),
+    )
     client = genai_client(proxy)
     resp = client.models.generate_content(model="gemini-2.5-flash", contents="hi")
     assert resp.text
@@ -125,7 +152,8 @@ def test_gemini_sdk_passthrough_with_model_rename(start_proxy, upstream: Upstrea
 
 def test_model_rename_changes_only_the_model(start_proxy, upstream: Upstream) -> None:
     cfg = config(upstream, "openai-chat", "api.openai.com", "/v1").replace(
-        "    backend: b\n", "    backend: b\n    model: qwen3\n")
+        "    backend: b\n", "    backend: b\n    model: qwen3\n"
+    )
     proxy = start_proxy(cfg, env=KEYS_ENV)
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     sent = b'{ "messages": [{"role":"user","content":"x","model":"keep"}], "model" : "gpt-4o" }'
@@ -134,12 +162,16 @@ def test_model_rename_changes_only_the_model(start_proxy, upstream: Upstream) ->
     assert upstream.requests[-1].body == sent.replace(b'"gpt-4o"', b'"qwen3"')
 
 
-def test_keys_rotate_round_robin_and_client_key_never_reaches_upstream(start_proxy, upstream: Upstream) -> None:
+def test_keys_rotate_round_robin_and_client_key_never_reaches_upstream(
+    start_proxy, upstream: Upstream
+) -> None:
     proxy = start_proxy(config(upstream, "openai-chat", "api.openai.com", "/v1"), env=KEYS_ENV)
     upstream.handler = lambda rec: reply_from_fixture("openai_chat/nonstream_tool_call.json")
     client = openai_client(proxy, api_key="sk-app-secret-must-not-leak")
     for i in range(4):  # four conversations (one conversation would stick to its key)
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"x{i}"}])
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"x{i}"}]
+        )
     used = [r.headers["authorization"] for r in upstream.requests]
     assert used[0] != used[1] and used[0] == used[2] and used[1] == used[3]
     for rec in upstream.requests:
@@ -148,7 +180,9 @@ def test_keys_rotate_round_robin_and_client_key_never_reaches_upstream(start_pro
 
 def test_routed_host_that_does_not_resolve(start_proxy, upstream: Upstream) -> None:
     """crosswire never connects to the original host of a routed flow (air-gapped sites)."""
-    proxy = start_proxy(config(upstream, "openai-chat", "llm.internal.invalid", "/v1"), env=KEYS_ENV)
+    proxy = start_proxy(
+        config(upstream, "openai-chat", "llm.internal.invalid", "/v1"), env=KEYS_ENV
+    )
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     client = openai_client(proxy, base_url="https://llm.internal.invalid/v1")
     out = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
@@ -161,10 +195,27 @@ def test_http2_client_works(start_proxy, upstream: Upstream) -> None:
     reply = reply_from_fixture("openai_chat/stream_text_no_usage.json")
     upstream.queue(reply)
     out = subprocess.run(
-        ["curl", "-sS", "--http2", "-x", proxy.url, "--cacert", str(proxy.ca), "-o", "-",
-         "-w", "\n%{http_version}", "https://api.openai.com/v1/chat/completions",
-         "-H", "content-type: application/json", "-d", '{"model":"m","stream":true,"messages":[]}'],
-        capture_output=True, timeout=30)
+        [
+            "curl",
+            "-sS",
+            "--http2",
+            "-x",
+            proxy.url,
+            "--cacert",
+            str(proxy.ca),
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_version}",
+            "https://api.openai.com/v1/chat/completions",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            '{"model":"m","stream":true,"messages":[]}',
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     body, _, version = out.stdout.rpartition(b"\n")
     assert version == b"2", out.stderr
     assert body == b"".join(reply.body)  # type: ignore[arg-type]
@@ -183,8 +234,13 @@ def _tls_server() -> tuple[int, Path, threading.Thread]:
     cert_path.write_bytes(entry.cert.to_pem())
     from cryptography.hazmat.primitives import serialization
 
-    key_path.write_bytes(entry.privatekey.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        entry.privatekey.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert_path, key_path)
     sock = socket.socket()
@@ -215,13 +271,22 @@ def test_non_routed_host_is_tunneled_not_decrypted(start_proxy, upstream: Upstre
 
 
 def test_secrets_absent_from_log_and_saved_flows(start_proxy, upstream: Upstream) -> None:
-    proxy = start_proxy(config(upstream, "openai-chat", "api.openai.com", "/v1"), env=KEYS_ENV,
-                        extra=["--set", "flow_detail=4"])
-    upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"),
-                   reply_from_fixture("openai_chat/stream_text_no_usage.json"))
+    proxy = start_proxy(
+        config(upstream, "openai-chat", "api.openai.com", "/v1"),
+        env=KEYS_ENV,
+        extra=["--set", "flow_detail=4"],
+    )
+    upstream.queue(
+        reply_from_fixture("openai_chat/nonstream_tool_call.json"),
+        reply_from_fixture("openai_chat/stream_text_no_usage.json"),
+    )
     client = openai_client(proxy, api_key="sk-app-secret-zzz")
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=True))
+    list(
+        client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+    )
     proxy.stop()
     blob = proxy.log().encode() + proxy.flows_path.read_bytes()
     for secret in [*KEYS_ENV.values(), "sk-app-secret-zzz"]:
@@ -236,11 +301,17 @@ def test_invalid_config_at_start_exits_nonzero_with_location(tmp_path: Path) -> 
     cfg.write_text("backends:\n  b:\n    protocol: nope\n    base_url: http://x\nroutes: []\n")
     from tests.e2e.harness import VENV_BIN
 
-    out = subprocess.run([str(VENV_BIN / "crosswire"), "check", "-c", str(cfg)], capture_output=True, text=True)
+    out = subprocess.run(
+        [str(VENV_BIN / "crosswire"), "check", "-c", str(cfg)], capture_output=True, text=True
+    )
     assert out.returncode != 0
     assert f"{cfg}:3: backends.b.protocol" in out.stderr
-    out = subprocess.run([str(VENV_BIN / "crosswire"), "run", "-c", str(cfg)], capture_output=True, text=True,
-                         timeout=30)
+    out = subprocess.run(
+        [str(VENV_BIN / "crosswire"), "run", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode != 0 and "backends.b.protocol" in out.stderr
 
 
@@ -248,18 +319,25 @@ def test_missing_secret_variable_is_named(tmp_path: Path) -> None:
     from tests.e2e.harness import VENV_BIN
 
     cfg = tmp_path / "c.yaml"
-    cfg.write_text('backends:\n  b:\n    protocol: anthropic\n    base_url: http://x\n'
-                   '    keys:\n      - {name: k, secret: "${NOT_SET_ANYWHERE_42}"}\nroutes: []\n')
-    out = subprocess.run([str(VENV_BIN / "crosswire"), "check", "-c", str(cfg)], capture_output=True, text=True)
+    cfg.write_text(
+        "backends:\n  b:\n    protocol: anthropic\n    base_url: http://x\n"
+        '    keys:\n      - {name: k, secret: "${NOT_SET_ANYWHERE_42}"}\nroutes: []\n'
+    )
+    out = subprocess.run(
+        [str(VENV_BIN / "crosswire"), "check", "-c", str(cfg)], capture_output=True, text=True
+    )
     assert out.returncode != 0
     assert "NOT_SET_ANYWHERE_42 is not set" in out.stderr
     assert ":6:" in out.stderr
 
 
-def test_config_reload_valid_takes_effect_invalid_keeps_previous(start_proxy, upstream: Upstream,
-                                                                upstream2: Upstream) -> None:
+def test_config_reload_valid_takes_effect_invalid_keeps_previous(
+    start_proxy, upstream: Upstream, upstream2: Upstream
+) -> None:
     proxy = start_proxy(config(upstream, "openai-chat", "api.openai.com", "/v1"), env=KEYS_ENV)
-    upstream.handler = upstream2.handler = lambda rec: reply_from_fixture("openai_chat/nonstream_tool_call.json")
+    upstream.handler = upstream2.handler = lambda rec: reply_from_fixture(
+        "openai_chat/nonstream_tool_call.json"
+    )
     client = openai_client(proxy)
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert len(upstream.requests) == 1
@@ -276,7 +354,9 @@ def test_config_reload_valid_takes_effect_invalid_keeps_previous(start_proxy, up
     assert len(upstream2.requests) == 1
 
 
-def test_unknown_path_on_routed_host_is_404_in_host_protocol(start_proxy, upstream: Upstream) -> None:
+def test_unknown_path_on_routed_host_is_404_in_host_protocol(
+    start_proxy, upstream: Upstream
+) -> None:
     proxy = start_proxy(config(upstream, "anthropic", "api.anthropic.com", ""), env=KEYS_ENV)
     with raw_client(proxy) as client:
         r = client.post("https://api.anthropic.com/v1/nonsense", json={})
@@ -291,7 +371,9 @@ def test_fixture_files_are_present() -> None:
     _ = Reply
 
 
-def test_inspection_mode_uses_the_apps_own_key_and_pools_keys_from_env(start_proxy, upstream: Upstream) -> None:
+def test_inspection_mode_uses_the_apps_own_key_and_pools_keys_from_env(
+    start_proxy, upstream: Upstream
+) -> None:
     """The default config's shape: protocol auto, the app's own key, or a comma-separated pool."""
     cfg = f"""
 backends:
@@ -304,16 +386,32 @@ routes:
   - match: {{host: api.openai.com}}
     backend: openai
 """
-    upstream.handler = lambda rec: reply_from_fixture("openai_chat/nonstream_tool_call.json") \
-        if rec.path.endswith("/chat/completions") else Reply(200, {"content-type": "application/json"}, b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}}')
+    upstream.handler = lambda rec: (
+        reply_from_fixture("openai_chat/nonstream_tool_call.json")
+        if rec.path.endswith("/chat/completions")
+        else Reply(
+            200,
+            {"content-type": "application/json"},
+            b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}}',
+        )
+    )
     proxy = start_proxy(cfg)
     client = openai_client(proxy, api_key="sk-the-apps-own-key")
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
-    client.embeddings.create(model="text-embedding-3-small", input="x")  # an endpoint crosswire does not model
-    assert [r.headers["authorization"] for r in upstream.requests] == ["Bearer sk-the-apps-own-key"] * 2
+    client.embeddings.create(
+        model="text-embedding-3-small", input="x"
+    )  # an endpoint crosswire does not model
+    assert [r.headers["authorization"] for r in upstream.requests] == [
+        "Bearer sk-the-apps-own-key"
+    ] * 2
     assert upstream.requests[1].path == "/v1/embeddings"
     pooled = start_proxy(cfg, env={"OPENAI_API_KEYS": "sk-pool-a,sk-pool-b"})
     client = openai_client(pooled, api_key="sk-the-apps-own-key")
     for i in range(2):
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"y{i}"}])
-    assert {r.headers["authorization"] for r in upstream.requests[2:]} == {"Bearer sk-pool-a", "Bearer sk-pool-b"}
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"y{i}"}]
+        )
+    assert {r.headers["authorization"] for r in upstream.requests[2:]} == {
+        "Bearer sk-pool-a",
+        "Bearer sk-pool-b",
+    }

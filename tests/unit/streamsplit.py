@@ -34,7 +34,9 @@ def splits(data: bytes, *, every: bool = True) -> Iterable[list[bytes]]:
             yield [data[:cut], data[cut:]]
 
 
-def assert_split_invariant(make: Callable[[], Feeder], data: bytes, *, every: bool = True) -> list[Any]:
+def assert_split_invariant(
+    make: Callable[[], Feeder], data: bytes, *, every: bool = True
+) -> list[Any]:
     expected = feed_all(make, [data])
     for chunks in splits(data, every=every):
         got = feed_all(make, chunks)

@@ -30,7 +30,9 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> config
     path = tmp_path / "c.yaml"
     path.write_text(text)
     (tmp_path / "key.txt").write_text("file-secret\n")
-    return config.load(path, env=env if env is not None else {"AK": "env-secret", "MORE_KEYS": "m1, m2,"})
+    return config.load(
+        path, env=env if env is not None else {"AK": "env-secret", "MORE_KEYS": "m1, m2,"}
+    )
 
 
 def test_valid_config_resolves_keys_from_env_file_and_list(tmp_path: Path) -> None:
@@ -48,14 +50,25 @@ def test_valid_config_resolves_keys_from_env_file_and_list(tmp_path: Path) -> No
     ("text", "expected"),
     [
         (GOOD.replace("protocol: anthropic", "protocol: antropic"), ":5: backends.claude.protocol"),
-        (GOOD.replace("weight: 2", "weight: 2, colour: red"), ":9: backends.claude.keys[1].colour: unknown field; allowed here: name, secret"),
-        (GOOD.replace("backend: [claude]", "backend: clod"), ":14: routes[0].backend: unknown backend 'clod' (backends: claude)"),
+        (
+            GOOD.replace("weight: 2", "weight: 2, colour: red"),
+            ":9: backends.claude.keys[1].colour: unknown field; allowed here: name, secret",
+        ),
+        (
+            GOOD.replace("backend: [claude]", "backend: clod"),
+            ":14: routes[0].backend: unknown backend 'clod' (backends: claude)",
+        ),
         (GOOD.replace("127.0.0.1:9999", "nowhere"), ":2: listen: must be HOST:PORT"),
-        (GOOD.replace("https://api.anthropic.com/", "ftp://x"), ":6: backends.claude.base_url: must be an http"),
+        (
+            GOOD.replace("https://api.anthropic.com/", "ftp://x"),
+            ":6: backends.claude.base_url: must be an http",
+        ),
         ("backends: [oops\n", ":2: invalid YAML"),
     ],
 )
-def test_errors_name_file_line_field_and_what_is_allowed(tmp_path: Path, text: str, expected: str) -> None:
+def test_errors_name_file_line_field_and_what_is_allowed(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     with pytest.raises(config.ConfigError) as err:
         load(tmp_path, text)
     assert str(tmp_path / "c.yaml") in str(err.value)
@@ -63,7 +76,10 @@ def test_errors_name_file_line_field_and_what_is_allowed(tmp_path: Path, text: s
 
 
 def test_missing_variable_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match=r":8: backends.claude.keys\[0\].secret: environment variable AK is not set"):
+    with pytest.raises(
+        config.ConfigError,
+        match=r":8: backends.claude.keys\[0\].secret: environment variable AK is not set",
+    ):
         load(tmp_path, GOOD, env={})
 
 

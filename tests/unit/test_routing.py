@@ -13,19 +13,39 @@ from crosswire.routing import Router, detect
         ("POST", "/v1/responses", {}, {}, ("openai-responses", "generate", None)),
         ("POST", "/v1/messages", {"beta": "true"}, {}, ("anthropic", "generate", None)),
         ("POST", "/v1/messages/count_tokens", {}, {}, ("anthropic", "count_tokens", None)),
-        ("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", {"alt": "sse"}, {}, ("gemini", "generate", "sse")),
-        ("POST", "/v1/models/gemini-pro:streamGenerateContent", {}, {}, ("gemini", "generate", "json-array")),
+        (
+            "POST",
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+            {"alt": "sse"},
+            {},
+            ("gemini", "generate", "sse"),
+        ),
+        (
+            "POST",
+            "/v1/models/gemini-pro:streamGenerateContent",
+            {},
+            {},
+            ("gemini", "generate", "json-array"),
+        ),
         ("POST", "/v1beta/models/g:countTokens", {}, {}, ("gemini", "count_tokens", None)),
         ("POST", "/v1/fim/completions", {}, {}, ("fim", "generate", "fim")),
         ("POST", "/v1/completions", {}, {}, ("openai-completions", "generate", "completions")),
         ("POST", "/api/chat", {}, {}, ("ollama", "generate", "chat")),
         ("POST", "/api/generate", {}, {}, ("ollama", "generate", "generate")),
-        ("GET", "/v1/models", {}, {"anthropic-version": "2023-06-01"}, ("anthropic", "models", None)),
+        (
+            "GET",
+            "/v1/models",
+            {},
+            {"anthropic-version": "2023-06-01"},
+            ("anthropic", "models", None),
+        ),
         ("GET", "/v1/models", {}, {}, ("openai-chat", "models", None)),
         ("GET", "/api/tags", {}, {}, ("ollama", "models", None)),
     ],
 )
-def test_detects_protocol_and_endpoint_from_the_request_line(method, path, query, headers, expected) -> None:
+def test_detects_protocol_and_endpoint_from_the_request_line(
+    method, path, query, headers, expected
+) -> None:
     d = detect(method, path, query, headers)
     assert d is not None
     assert (d.protocol, d.endpoint, d.variant) == expected
@@ -58,7 +78,9 @@ routes:
 
 def test_first_match_wins_with_globs() -> None:
     router = Router(config.parse(CFG, env={}))
-    assert router.match("api.openai.com", "/v1/chat/completions", "gpt-4o", "openai-chat").index == 0  # type: ignore[union-attr]
+    assert (
+        router.match("api.openai.com", "/v1/chat/completions", "gpt-4o", "openai-chat").index == 0
+    )  # type: ignore[union-attr]
     r = router.match("api.openai.com", "/v1/chat/completions", "o3", "openai-chat")
     assert r is not None and r.index == 2 and [b.name for b in r.backends] == ["b", "a"]
     assert router.match("x.openai.azure.com", "/", None, "openai-chat").index == 1  # type: ignore[union-attr]
@@ -70,7 +92,13 @@ def test_allow_hosts_patterns_cover_only_routed_hosts() -> None:
     import re
 
     patterns = Router(config.parse(CFG, env={})).allow_hosts_patterns()
+
     def allowed(h: str) -> bool:
         return any(re.search(p, h) for p in patterns)
-    assert allowed("api.openai.com") and allowed("api.openai.com:443") and allowed("east.openai.azure.com")
+
+    assert (
+        allowed("api.openai.com")
+        and allowed("api.openai.com:443")
+        and allowed("east.openai.azure.com")
+    )
     assert not allowed("example.com") and not allowed("api.openai.com.evil.net")

@@ -11,10 +11,10 @@ from crosswire.streams import JSONArrayDecoder, NDJSONDecoder, SSEDecoder, SSEFr
 from tests.unit.streamsplit import assert_split_invariant, feed_all
 
 SSE = (
-    "event: message_start\r\ndata: {\"a\": \"日本語 😀\"}\r\n\r\n"
+    'event: message_start\r\ndata: {"a": "日本語 😀"}\r\n\r\n'
     ": keep-alive comment\n\n"
     "data: line one\ndata: line two\n\n"
-    "event: ping\rdata: {\"type\":\"ping\"}\r\r"
+    'event: ping\rdata: {"type":"ping"}\r\r'
     "data: [DONE]\n\n"
 ).encode()
 
@@ -51,7 +51,7 @@ def test_ndjson_lines_any_split() -> None:
 
 
 def test_json_array_elements_arrive_incrementally_any_split() -> None:
-    elems = [{"text": "a]}{\"", "n": [1, {"x": 2}]}, {"t": "é\\"}, {}]
+    elems = [{"text": 'a]}{"', "n": [1, {"x": 2}]}, {"t": "é\\"}, {}]
     data = ("[" + "\n,\r\n".join(json.dumps(e, indent=2) for e in elems) + "\n]").encode()
     assert assert_split_invariant(JSONArrayDecoder, data) == elems
     dec = JSONArrayDecoder()

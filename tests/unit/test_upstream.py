@@ -4,11 +4,27 @@ from crosswire import upstream
 
 
 def test_passthrough_path_maps_the_sdk_base() -> None:
-    assert upstream.passthrough_path("openai-chat", "/v1/chat/completions", "http://h:8000/v1") == "http://h:8000/v1/chat/completions"
-    assert upstream.passthrough_path("openai-chat", "/v1/chat/completions", "https://api.groq.com/openai/v1") == "https://api.groq.com/openai/v1/chat/completions"
-    assert upstream.passthrough_path("openai-chat", "/v1/chat/completions", "https://api.deepseek.com") == "https://api.deepseek.com/chat/completions"
-    assert upstream.passthrough_path("anthropic", "/v1/messages", "http://h") == "http://h/v1/messages"
-    assert upstream.passthrough_path("gemini", "/v1beta/models/x:generateContent", "http://h") == "http://h/v1beta/models/x:generateContent"
+    assert (
+        upstream.passthrough_path("openai-chat", "/v1/chat/completions", "http://h:8000/v1")
+        == "http://h:8000/v1/chat/completions"
+    )
+    assert (
+        upstream.passthrough_path(
+            "openai-chat", "/v1/chat/completions", "https://api.groq.com/openai/v1"
+        )
+        == "https://api.groq.com/openai/v1/chat/completions"
+    )
+    assert (
+        upstream.passthrough_path("openai-chat", "/v1/chat/completions", "https://api.deepseek.com")
+        == "https://api.deepseek.com/chat/completions"
+    )
+    assert (
+        upstream.passthrough_path("anthropic", "/v1/messages", "http://h") == "http://h/v1/messages"
+    )
+    assert (
+        upstream.passthrough_path("gemini", "/v1beta/models/x:generateContent", "http://h")
+        == "http://h/v1beta/models/x:generateContent"
+    )
 
 
 def test_client_credential_from_every_place() -> None:

@@ -8,7 +8,8 @@ from crosswire.ir.ids import alnum_id, derived_call_id, safe_id, short_name
 
 def test_replay_then_accumulate_is_identity() -> None:
     response = ir.Response(
-        id="r1", model="m",
+        id="r1",
+        model="m",
         parts=(
             ir.Reasoning(text="think", signature="sig", origin="anthropic"),
             ir.Reasoning(redacted="opaque", origin="anthropic"),

@@ -10,8 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from crosswire.pool import BackendSpec, KeySpec, Lease, MemoryStore, NoKey, Outcome, Pool, TokenUsage, make_store
-from crosswire.pool import limits
+from crosswire.pool import (
+    BackendSpec,
+    KeySpec,
+    Lease,
+    MemoryStore,
+    NoKey,
+    Outcome,
+    Pool,
+    TokenUsage,
+    limits,
+    make_store,
+)
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -24,8 +34,13 @@ class Clock:
         return self.now
 
 
-def pool_with(*keys: KeySpec, strategy: str = "round-robin", clock: Clock | None = None, max_wait: float = 0.0,
-              store: object = None) -> Pool:
+def pool_with(
+    *keys: KeySpec,
+    strategy: str = "round-robin",
+    clock: Clock | None = None,
+    max_wait: float = 0.0,
+    store: object = None,
+) -> Pool:
     pool = Pool(store or MemoryStore(), clock=clock or Clock(), rng=random.Random(7))  # type: ignore[arg-type]
     pool.configure([BackendSpec(name="b", keys=keys, strategy=strategy, max_wait=max_wait)])  # type: ignore[arg-type]
     return pool
@@ -96,8 +111,14 @@ async def test_429_cools_the_key_for_retry_after_and_others_serve() -> None:
     clock = Clock()
     pool = pool_with(k("a"), k("b"), clock=clock)
     lease = await take(pool)
-    await pool.release(lease, Outcome(status=429, headers={"retry-after": "20"},
-                                      body=b'{"error":{"type":"rate_limit_error","message":"slow"}}'))
+    await pool.release(
+        lease,
+        Outcome(
+            status=429,
+            headers={"retry-after": "20"},
+            body=b'{"error":{"type":"rate_limit_error","message":"slow"}}',
+        ),
+    )
     for _ in range(3):
         other = await take(pool)
         assert other.key_name != lease.key_name
@@ -111,8 +132,14 @@ async def test_exhausted_quota_cools_for_long_and_says_so() -> None:
     clock = Clock()
     pool = pool_with(k("a"), clock=clock)
     lease = await take(pool)
-    await pool.release(lease, Outcome(status=429, body=b'{"error":{"message":"You exceeded your current quota",'
-                                                        b'"type":"insufficient_quota","code":"insufficient_quota"}}'))
+    await pool.release(
+        lease,
+        Outcome(
+            status=429,
+            body=b'{"error":{"message":"You exceeded your current quota",'
+            b'"type":"insufficient_quota","code":"insufficient_quota"}}',
+        ),
+    )
     [state] = await pool.snapshot()
     assert state.cooling_until and state.cooling_until - clock.now >= 3600
     assert "quota exhausted" in (state.cooldown_reason or "")
@@ -129,8 +156,13 @@ async def test_rate_limit_headers_cool_a_key_before_it_is_refused() -> None:
     clock = Clock()
     pool = pool_with(k("a"), k("b"), clock=clock)
     lease = await take(pool)
-    await pool.release(lease, Outcome(status=200, headers={"x-ratelimit-remaining-requests": "0",
-                                                           "x-ratelimit-reset-requests": "6m0s"}))
+    await pool.release(
+        lease,
+        Outcome(
+            status=200,
+            headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"},
+        ),
+    )
     states = {s.name: s for s in await pool.snapshot()}
     assert states[lease.key_name].cooling_until == pytest.approx(clock.now + 360, abs=1)
 
@@ -139,7 +171,9 @@ def test_header_parsing_of_real_recordings() -> None:
     rec = json.loads((FIX / "anthropic" / "stream_thinking_then_tool_use.json").read_text())
     headers = rec["response"]["headers"]
     assert limits.exhausted_until(headers, 0) is None  # plenty remaining
-    assert limits.parse_duration("6m0s") == 360 and limits.parse_duration("20ms") == pytest.approx(0.02)
+    assert limits.parse_duration("6m0s") == 360 and limits.parse_duration("20ms") == pytest.approx(
+        0.02
+    )
     assert limits.retry_after({"retry-after-ms": "1500"}, 0) == 1.5
     assert limits.parse_reset("2026-05-28T22:16:00Z", 0) is not None
 
@@ -148,9 +182,19 @@ async def test_401_disables_with_a_secret_free_reason_and_probe_reenables() -> N
     clock = Clock()
     pool = pool_with(k("a"), clock=clock)
     lease = await take(pool)
-    await pool.release(lease, Outcome(status=401, body=b'{"error":{"message":"bad key secret-a","type":"authentication_error"}}'))
+    await pool.release(
+        lease,
+        Outcome(
+            status=401,
+            body=b'{"error":{"message":"bad key secret-a","type":"authentication_error"}}',
+        ),
+    )
     [state] = await pool.snapshot()
-    assert state.disabled and "401" in (state.disabled_reason or "") and "secret-a" not in (state.disabled_reason or "")
+    assert (
+        state.disabled
+        and "401" in (state.disabled_reason or "")
+        and "secret-a" not in (state.disabled_reason or "")
+    )
     assert isinstance(await pool.acquire("b"), NoKey)
     clock.now += 61
     [(backend, key)] = pool.due_probes()
@@ -182,7 +226,9 @@ async def test_a_session_sticks_to_its_key_while_healthy() -> None:
 async def test_prometheus_and_snapshot_show_names_never_secrets() -> None:
     pool = pool_with(k("team-a"))
     lease = await take(pool)
-    await pool.release(lease, Outcome(status=200, usage=TokenUsage(input=10, output=5, cached=2), route="route 1"))
+    await pool.release(
+        lease, Outcome(status=200, usage=TokenUsage(input=10, output=5, cached=2), route="route 1")
+    )
     states = await pool.snapshot()
     text = pool.prometheus(states)
     assert 'crosswire_key_requests_total{backend="b",key="team-a"} 1' in text
@@ -212,7 +258,10 @@ async def test_redis_lease_of_a_crashed_instance_expires(redis_url: str) -> None
 
 
 async def test_redis_shares_cooldowns_disabled_flags_and_usage(redis_url: str) -> None:
-    p1, p2 = pool_with(k("a"), k("b"), store=make_store(redis_url)), pool_with(k("a"), k("b"), store=make_store(redis_url))
+    p1, p2 = (
+        pool_with(k("a"), k("b"), store=make_store(redis_url)),
+        pool_with(k("a"), k("b"), store=make_store(redis_url)),
+    )
     lease = await take(p1, exclude=("b",))
     await p1.release(lease, Outcome(status=401, usage=TokenUsage(input=3, output=4)))
     for _ in range(3):

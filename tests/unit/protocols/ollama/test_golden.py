@@ -29,26 +29,43 @@ def test_recorded_exchange(path: Path) -> None:
         response = ir.accumulate(events)
         enc = C.stream_encoder(CALL, req, ir.Report())
         out = b"".join(enc.encode(e) for e in events)
-        assert ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [out])).parts == response.parts
+        assert (
+            ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [out])).parts
+            == response.parts
+        )
     else:
         response = C.decode_response(raw, ir.Report())
     assert response.usage.input_tokens and response.usage.output_tokens
 
 
 def test_tool_arguments_are_objects_both_ways_and_calls_get_ids() -> None:
-    req = ir.Request(model="m", messages=(
-        ir.Message(role="assistant", parts=(ir.ToolCall(id="call_1", name="f", arguments='{"a":1}'),)),
-        ir.Message(role="tool", parts=(ir.ToolResult(call_id="call_1", name="f", content=(ir.Text(text="r"),)),)),
-    ))
+    req = ir.Request(
+        model="m",
+        messages=(
+            ir.Message(
+                role="assistant", parts=(ir.ToolCall(id="call_1", name="f", arguments='{"a":1}'),)
+            ),
+            ir.Message(
+                role="tool",
+                parts=(ir.ToolResult(call_id="call_1", name="f", content=(ir.Text(text="r"),)),),
+            ),
+        ),
+    )
     body = json.loads(C.encode_request(req, Target(protocol="ollama", model="m"), ir.Report()).body)
     assert body["messages"][0]["tool_calls"][0]["function"]["arguments"] == {"a": 1}
     assert body["messages"][1] == {"role": "tool", "content": "r", "tool_name": "f"}
-    lines = b'{"model":"m","created_at":"t","message":{"role":"assistant","content":"","tool_calls":[' \
-            b'{"function":{"name":"f","arguments":{"a":1}}},{"function":{"name":"g","arguments":{}}}]},"done":false}\n' \
-            b'{"model":"m","created_at":"t","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop"}\n'
+    lines = (
+        b'{"model":"m","created_at":"t","message":{"role":"assistant","content":"","tool_calls":['
+        b'{"function":{"name":"f","arguments":{"a":1}}},{"function":{"name":"g","arguments":{}}}]},"done":false}\n'
+        b'{"model":"m","created_at":"t","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop"}\n'
+    )
     r = ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [lines]))
     calls = [p for p in r.parts if isinstance(p, ir.ToolCall)]
-    assert [c.name for c in calls] == ["f", "g"] and calls[0].id != calls[1].id and r.finish.reason == "tool_calls"
+    assert (
+        [c.name for c in calls] == ["f", "g"]
+        and calls[0].id != calls[1].id
+        and r.finish.reason == "tool_calls"
+    )
 
 
 def test_fim_requests_use_generate_with_suffix() -> None:

@@ -27,9 +27,16 @@ def load(path: Path) -> dict:  # type: ignore[type-arg]
 def test_recorded_exchange_decodes_and_reencodes(path: Path) -> None:
     rec = load(path)
     req = C.decode_request(CALL, json.dumps(rec["request"]["body"]).encode(), ir.Report())
-    again = C.decode_request(CALL, C.encode_request(req, Target(protocol="openai-chat", model=req.model, dialect="generic"),
-                                                    ir.Report()).body, ir.Report())
-    assert [m.role for m in again.messages] == [m.role if m.role != "developer" else "system" for m in req.messages]
+    again = C.decode_request(
+        CALL,
+        C.encode_request(
+            req, Target(protocol="openai-chat", model=req.model, dialect="generic"), ir.Report()
+        ).body,
+        ir.Report(),
+    )
+    assert [m.role for m in again.messages] == [
+        m.role if m.role != "developer" else "system" for m in req.messages
+    ]
     body = rec["response"]["body"].encode()
     status = rec["response"]["status"]
     if status >= 400:
@@ -38,7 +45,9 @@ def test_recorded_exchange_decodes_and_reencodes(path: Path) -> None:
         assert json.loads(C.encode_error(CALL, err).body)["error"]["message"]
         return
     if rec["stream"]:
-        events = assert_split_invariant(lambda: C.stream_decoder(req, ir.Report()), body, every=False)
+        events = assert_split_invariant(
+            lambda: C.stream_decoder(req, ir.Report()), body, every=False
+        )
         assert isinstance(events[-1], ir.StreamFinish)
         response = ir.accumulate(events)
         encoder = C.stream_encoder(CALL, req, ir.Report())
@@ -46,7 +55,10 @@ def test_recorded_exchange_decodes_and_reencodes(path: Path) -> None:
         for block in out.split(b"\n\n"):
             if block.startswith(b"data: {"):
                 ChatCompletionChunk.model_validate_json(block[6:])
-        assert ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [out])).parts == response.parts
+        assert (
+            ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [out])).parts
+            == response.parts
+        )
     else:
         response = C.decode_response(body, ir.Report())
         ChatCompletion.model_validate_json(C.encode_response(CALL, req, response, ir.Report()))
@@ -57,29 +69,99 @@ def test_recorded_exchange_decodes_and_reencodes(path: Path) -> None:
 def test_parallel_tool_deltas_get_their_own_parts_and_running_indices() -> None:
     """EDGE 20, 22: indices per call; a call without arguments still appears."""
     chunks = [
-        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
-            {"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]},
-        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "", "tool_calls": [
-            {"index": 0, "function": {"arguments": '{"a":'}}]}}]},
-        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}}]},
-        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": ""}}]}}]},
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_a",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": ""},
+                            }
+                        ],
+                    },
+                }
+            ],
+        },
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "content": "",
+                        "tool_calls": [{"index": 0, "function": {"arguments": '{"a":'}}],
+                    },
+                }
+            ],
+        },
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]},
+                }
+            ],
+        },
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 1,
+                                "id": "call_b",
+                                "type": "function",
+                                "function": {"name": "g", "arguments": ""},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
         {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-        {"id": "c", "model": "m", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}},
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+        },
     ]
-    body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    body = (
+        b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    )
     events = feed_all(lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), [body])
     r = ir.accumulate(events)
     assert [(p.id, p.name, p.arguments) for p in r.parts if isinstance(p, ir.ToolCall)] == [
-        ("call_a", "f", '{"a":1}'), ("call_b", "g", "")]
+        ("call_a", "f", '{"a":1}'),
+        ("call_b", "g", ""),
+    ]
     assert r.finish.reason == "tool_calls" and r.usage.input_tokens == 5
 
 
 def test_usage_chunk_only_when_asked_and_error_mid_stream() -> None:
     """EDGE 24, 10."""
-    events = [ir.ResponseStart(id="x", model="m"), ir.PartStart(index=0, part=ir.Text(text="")),
-              ir.PartDelta(index=0, kind="text", text="hi"), ir.PartEnd(index=0),
-              ir.StreamFinish(finish=ir.Finish(reason="stop"), usage=ir.Usage(input_tokens=3, output_tokens=1))]
+    events = [
+        ir.ResponseStart(id="x", model="m"),
+        ir.PartStart(index=0, part=ir.Text(text="")),
+        ir.PartDelta(index=0, kind="text", text="hi"),
+        ir.PartEnd(index=0),
+        ir.StreamFinish(
+            finish=ir.Finish(reason="stop"), usage=ir.Usage(input_tokens=3, output_tokens=1)
+        ),
+    ]
     for include in (True, False):
         enc = C.stream_encoder(CALL, ir.Request(model="m", include_usage=include), ir.Report())
         out = b"".join(enc.encode(e) for e in events)
@@ -87,7 +169,8 @@ def test_usage_chunk_only_when_asked_and_error_mid_stream() -> None:
         assert out.endswith(b"data: [DONE]\n\n")
     enc = C.stream_encoder(CALL, ir.Request(model="m"), ir.Report())
     out = b"".join(enc.encode(e) for e in events[:3]) + enc.encode(
-        ir.StreamError(error=ir.Error.of("overloaded", "Overloaded")))
+        ir.StreamError(error=ir.Error.of("overloaded", "Overloaded"))
+    )
     assert b'"error"' in out and b"[DONE]" not in out
 
 
@@ -100,26 +183,66 @@ def test_eof_without_finish_is_an_error() -> None:
 
 def test_mistral_dialect_ids_seed_and_tool_user_order() -> None:
     """EDGE 28, 43."""
-    req = ir.Request(model="m", params=ir.Params(seed=7), messages=(
-        ir.Message(role="user", parts=(ir.Text(text="q"),)),
-        ir.Message(role="assistant", parts=(ir.ToolCall(id="toolu_01ABCdef", name="f", arguments="{}"),)),
-        ir.Message(role="tool", parts=(ir.ToolResult(call_id="toolu_01ABCdef", name="f", content=(ir.Text(text="r"),)),)),
-        ir.Message(role="user", parts=(ir.Text(text="more"),)),
-    ))
-    body = json.loads(C.encode_request(req, Target(protocol="openai-chat", model="m", dialect="mistral"), ir.Report()).body)
+    req = ir.Request(
+        model="m",
+        params=ir.Params(seed=7),
+        messages=(
+            ir.Message(role="user", parts=(ir.Text(text="q"),)),
+            ir.Message(
+                role="assistant",
+                parts=(ir.ToolCall(id="toolu_01ABCdef", name="f", arguments="{}"),),
+            ),
+            ir.Message(
+                role="tool",
+                parts=(
+                    ir.ToolResult(call_id="toolu_01ABCdef", name="f", content=(ir.Text(text="r"),)),
+                ),
+            ),
+            ir.Message(role="user", parts=(ir.Text(text="more"),)),
+        ),
+    )
+    body = json.loads(
+        C.encode_request(
+            req, Target(protocol="openai-chat", model="m", dialect="mistral"), ir.Report()
+        ).body
+    )
     call_id = body["messages"][1]["tool_calls"][0]["id"]
-    assert len(call_id) == 9 and call_id.isalnum() and body["messages"][2]["tool_call_id"] == call_id
-    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "tool", "assistant", "user"]
+    assert (
+        len(call_id) == 9 and call_id.isalnum() and body["messages"][2]["tool_call_id"] == call_id
+    )
+    assert [m["role"] for m in body["messages"]] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
     assert body["random_seed"] == 7 and "seed" not in body
 
 
 def test_tool_error_result_is_prefixed_and_images_follow_in_a_user_message() -> None:
     """EDGE 40, 41."""
-    req = ir.Request(model="m", messages=(
-        ir.Message(role="assistant", parts=(ir.ToolCall(id="c1", name="shot", arguments="{}"),)),
-        ir.Message(role="tool", parts=(ir.ToolResult(call_id="c1", is_error=True, content=(
-            ir.Text(text="boom"), ir.File(kind="image", media_type="image/png", data="iVBORw0KGgo="))),)),
-    ))
+    req = ir.Request(
+        model="m",
+        messages=(
+            ir.Message(
+                role="assistant", parts=(ir.ToolCall(id="c1", name="shot", arguments="{}"),)
+            ),
+            ir.Message(
+                role="tool",
+                parts=(
+                    ir.ToolResult(
+                        call_id="c1",
+                        is_error=True,
+                        content=(
+                            ir.Text(text="boom"),
+                            ir.File(kind="image", media_type="image/png", data="iVBORw0KGgo="),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
     report = ir.Report()
     body = json.loads(C.encode_request(req, Target(protocol="openai-chat", model="m"), report).body)
     assert body["messages"][1] == {"role": "tool", "tool_call_id": "c1", "content": "Error: boom"}
@@ -127,8 +250,16 @@ def test_tool_error_result_is_prefixed_and_images_follow_in_a_user_message() -> 
     assert "is_error" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("bad", [b"", b"[1]", b'{"messages": 5}', b'{"messages": [{"role": "wizard"}]}',
-                                 b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"",
+        b"[1]",
+        b'{"messages": 5}',
+        b'{"messages": [{"role": "wizard"}]}',
+        b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
+    ],
+)
 def test_bad_requests_are_client_errors(bad: bytes) -> None:
     with pytest.raises(ir.ClientRequestError):
         C.decode_request(CALL, bad, ir.Report())

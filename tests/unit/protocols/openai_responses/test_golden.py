@@ -14,7 +14,9 @@ from crosswire.protocols import codec
 from crosswire.protocols.base import ClientCall, Target
 from tests.unit.streamsplit import assert_split_invariant, feed_all
 
-FILES = sorted((Path(__file__).resolve().parents[3] / "fixtures" / "openai_responses").glob("*.json"))
+FILES = sorted(
+    (Path(__file__).resolve().parents[3] / "fixtures" / "openai_responses").glob("*.json")
+)
 C = codec("openai-responses")
 CALL = ClientCall(protocol="openai-responses", endpoint="generate")
 EVENT = TypeAdapter(ResponseStreamEvent)
@@ -30,7 +32,9 @@ def test_recorded_exchange(path: Path) -> None:
         assert C.decode_error(status, rec["response"]["headers"], body).status == status
         return
     if rec["stream"]:
-        events = assert_split_invariant(lambda: C.stream_decoder(req, ir.Report()), body, every=False)
+        events = assert_split_invariant(
+            lambda: C.stream_decoder(req, ir.Report()), body, every=False
+        )
         response = ir.accumulate(events)
         enc = C.stream_encoder(CALL, req, ir.Report())
         out = b"".join(enc.encode(e) for e in events)
@@ -40,7 +44,9 @@ def test_recorded_exchange(path: Path) -> None:
             if data:
                 obj = json.loads(data[0])
                 seqs.append(obj["sequence_number"])
-                if path.name != "stream_web_search_server_tool.json":  # server-tool items pass through as recorded
+                if (
+                    path.name != "stream_web_search_server_tool.json"
+                ):  # server-tool items pass through as recorded
                     EVENT.validate_python(obj)
         assert seqs == list(range(len(seqs)))
         again = ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [out]))
@@ -52,19 +58,41 @@ def test_recorded_exchange(path: Path) -> None:
 
 def test_previous_response_id_is_a_clear_400() -> None:
     with pytest.raises(ir.UnsupportedFeature, match="previous_response_id"):
-        C.decode_request(CALL, b'{"model":"m","input":"hi","previous_response_id":"resp_1"}', ir.Report())
+        C.decode_request(
+            CALL, b'{"model":"m","input":"hi","previous_response_id":"resp_1"}', ir.Report()
+        )
 
 
 def test_reasoning_goes_back_encrypted_without_its_id() -> None:
     """EDGE 70."""
-    req = ir.Request(model="m", messages=(
-        ir.Message(role="user", parts=(ir.Text(text="q"),)),
-        ir.Message(role="assistant", parts=(ir.Reasoning(text="s", signature="gAAAenc", origin="openai-responses"),
-                                            ir.ToolCall(id="call_1", name="f", arguments="{}"))),
-        ir.Message(role="tool", parts=(ir.ToolResult(call_id="call_1", content=(ir.Text(text="r"),)),)),
-    ), reasoning=ir.ReasoningConfig(effort="low"))
-    body = json.loads(C.encode_request(req, Target(protocol="openai-responses", model="m"), ir.Report()).body)
+    req = ir.Request(
+        model="m",
+        messages=(
+            ir.Message(role="user", parts=(ir.Text(text="q"),)),
+            ir.Message(
+                role="assistant",
+                parts=(
+                    ir.Reasoning(text="s", signature="gAAAenc", origin="openai-responses"),
+                    ir.ToolCall(id="call_1", name="f", arguments="{}"),
+                ),
+            ),
+            ir.Message(
+                role="tool", parts=(ir.ToolResult(call_id="call_1", content=(ir.Text(text="r"),)),)
+            ),
+        ),
+        reasoning=ir.ReasoningConfig(effort="low"),
+    )
+    body = json.loads(
+        C.encode_request(req, Target(protocol="openai-responses", model="m"), ir.Report()).body
+    )
     reasoning = body["input"][1]
-    assert reasoning["type"] == "reasoning" and reasoning["encrypted_content"] == "gAAAenc" and "id" not in reasoning
+    assert (
+        reasoning["type"] == "reasoning"
+        and reasoning["encrypted_content"] == "gAAAenc"
+        and "id" not in reasoning
+    )
     assert body["store"] is False and "reasoning.encrypted_content" in body["include"]
-    assert body["input"][2]["call_id"] == "call_1" and body["input"][3]["type"] == "function_call_output"
+    assert (
+        body["input"][2]["call_id"] == "call_1"
+        and body["input"][3]["type"] == "function_call_output"
+    )
