@@ -437,9 +437,9 @@ class Engine:
         live.relay_failed = len(fields) > 2 and fields[2] == "failed"
         planner = live.planner
         candidate = planner.built.get(label) if planner is not None else None
-        if candidate is not None and not live.relay_failed:
-            live.use(candidate)
-        elif live.relay_failed:
+        if candidate is not None:
+            live.use(candidate)  # a failure body is in the last attempt's protocol
+        if live.relay_failed:
             live.lease = None  # every attempt's lease was released with its failure
 
     async def on_response(self, flow: http.HTTPFlow, live: Live) -> None:
@@ -449,6 +449,12 @@ class Engine:
         self._redact(flow, live)
         if live.relay_url:
             flow.request.url = live.upstream_url  # show the real upstream, not the relay
+        if resp.headers.pop("x-crosswire-unreachable", None) and live.planner is not None:
+            # No upstream answered at all: the app gets the relay's verdict in its own shape.
+            err = ir.Error(kind="unavailable", status=502, message=_relay_message(resp.content))
+            _set_error(resp, codec(live.client_protocol).encode_error(live.planner.call, err))  # type: ignore[arg-type]
+            live.exchange = None
+            live.mode = "refused" if live.mode == "passthrough" else live.mode
         status = resp.status_code
         got_usage: ir.Usage | None = None
         error_body: bytes | None = None
@@ -648,6 +654,13 @@ def _set_error(resp: http.Response, encoded: EncodedError) -> None:
         resp.headers[name] = value
     if retry_after and "retry-after" not in resp.headers:
         resp.headers["retry-after"] = retry_after
+
+
+def _relay_message(body: bytes | None) -> str:
+    try:
+        return str(json.loads(body or b"{}")["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return "crosswire: no upstream could be reached"
 
 
 def _lower(headers: http.Headers) -> dict[str, str]:

@@ -382,3 +382,25 @@ def test_crosswire_keys_prints_the_live_state(start_proxy, upstream: Upstream) -
     assert "ka" in out.stdout and "cooling until" in out.stdout and "kb" in out.stdout
     for secret in ENV.values():
         assert secret not in out.stdout + out.stderr
+
+
+def test_every_backend_unreachable_gives_the_app_an_error_in_its_own_shape(start_proxy) -> None:
+    dead = free_port()
+    cfg = f"""
+backends:
+  gone:
+    protocol: openai-chat
+    base_url: http://127.0.0.1:{dead}/v1
+    keys: [{{name: a, secret: "${{KA}}"}}, {{name: b, secret: "${{KB}}"}}]
+routes:
+  - match: {{host: api.anthropic.com}}
+    backend: gone
+"""
+    proxy = start_proxy(cfg, env=ENV)
+    with pytest.raises(anthropic.APIStatusError) as err:
+        anthropic_client(proxy).messages.create(
+            model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        )
+    assert err.value.status_code == 502
+    body = err.value.response.json()
+    assert body["type"] == "error" and "unreachable" in body["error"]["message"]
