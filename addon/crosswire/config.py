@@ -152,9 +152,10 @@ class FileConfig(_Model):
     clients: tuple[ClientConfig, ...] = ()
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     metrics_host: str = "crosswire.local"
-    #: relay: retry another key/backend before the first byte (transparent to every app);
-    #: off: one attempt, a failure goes to the app.
-    failover: Literal["relay", "off"] = "relay"
+    #: relay: when another key or backend could serve, requests go through the failover relay
+    #: (retries before the first byte, transparent to every app); always: every routed request
+    #: does (also an unreachable single backend answers in the app's error shape); off: one attempt.
+    failover: Literal["relay", "always", "off"] = "relay"
     failover_attempts: int = Field(default=4, ge=1, le=16)
 
     @field_validator("listen")

@@ -251,7 +251,8 @@ class Engine:
                 await self._answer_locally(flow, live, planner)
                 return
         _apply(flow, first)
-        if planner.failover_possible and self.relay.running and self.cfg.file.failover != "off":
+        mode = self.cfg.file.failover
+        if self.relay.running and (mode == "always" or (mode == "relay" and planner.failover_possible)):
             live.relay_url = self.relay.submit(self._job(live, planner, first))
             flow.request.url = live.relay_url
         self.live[flow.id] = live
