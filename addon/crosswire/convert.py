@@ -358,7 +358,7 @@ class StreamConverter:
 def _rename_part(part: ir.Part, mapping: Mapping[str, str]) -> ir.Part:
     if isinstance(part, ir.ToolCall) and part.name in mapping:
         return dataclasses.replace(part, name=mapping[part.name])
-    if isinstance(part, ir.ToolResult) and part.name in mapping:
+    if isinstance(part, ir.ToolResult) and part.name is not None and part.name in mapping:
         return dataclasses.replace(part, name=mapping[part.name])
     return part
 

@@ -20,7 +20,7 @@ from mitmproxy import http
 from crosswire import ir, upstream, usage
 from crosswire.access import Access
 from crosswire.config import Config
-from crosswire.convert import StreamFailed, infer_dialect
+from crosswire.convert import StreamConverter, StreamFailed, infer_dialect
 from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY, Live
 from crosswire.jsonpatch import get_top_level
 from crosswire.planner import Candidate, Planner
@@ -252,7 +252,9 @@ class Engine:
                 return
         _apply(flow, first)
         mode = self.cfg.file.failover
-        if self.relay.running and (mode == "always" or (mode == "relay" and planner.failover_possible)):
+        if self.relay.running and (
+            mode == "always" or (mode == "relay" and planner.failover_possible)
+        ):
             live.relay_url = self.relay.submit(self._job(live, planner, first))
             flow.request.url = live.relay_url
         self.live[flow.id] = live
@@ -263,6 +265,7 @@ class Engine:
         pending: list[Candidate] = [first]
 
         async def next_attempt() -> Attempt | None:
+            candidate: Candidate | None
             if pending:
                 candidate = pending.pop()
             else:
@@ -699,7 +702,7 @@ def _passthrough_stream(tap: usage.Tap, live: Live) -> Any:
     return stream
 
 
-def _converting_stream(converter: Any, live: Live) -> Any:
+def _converting_stream(converter: StreamConverter, live: Live) -> Any:
     def stream(data: bytes) -> bytes | list[bytes]:
         try:
             out = converter.feed(data) if data else converter.close()

@@ -18,7 +18,7 @@ from crosswire.convert import Exchange, infer_dialect
 from crosswire.jsonpatch import get_top_level, set_top_level
 from crosswire.pool import Lease, NoKey, Outcome, Pool
 from crosswire.protocols import codec
-from crosswire.protocols.base import ClientCall, Target
+from crosswire.protocols.base import ClientCall, ProtocolName, Target
 from crosswire.routing import Detected, Route
 
 #: Request headers of one protocol that must not reach a backend of another.
@@ -158,7 +158,9 @@ class Planner:
 
     def _build(self, backend: Backend, lease: Lease | None) -> Candidate:
         detected = self.detected
-        protocol = detected.protocol if backend.protocol == "auto" else backend.protocol
+        protocol: ProtocolName = (
+            detected.protocol if backend.protocol == "auto" else backend.protocol
+        )  # type: ignore[assignment]
         base = backend.config.base_url
         dialect = infer_dialect(protocol, base, backend.config.dialect)
         model_out = self.route.config.model or self.model or ""
