@@ -202,7 +202,7 @@ class MessagesStreamEncoder:
         self._usage = usage
         body = usage_out(usage)
         body["output_tokens"] = max(1, body["output_tokens"])
-        msg = {
+        msg: dict[str, Any] = {
             "id": rid if rid.startswith("msg_") else f"msg_{rid or 'crosswire'}",
             "type": "message",
             "role": "assistant",

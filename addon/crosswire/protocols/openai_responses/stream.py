@@ -108,8 +108,8 @@ class ResponsesStreamDecoder(SSEEventDecoder):
             elif t == "reasoning":
                 self._open(item_id, "reasoning", ir.Reasoning(origin=NAME), out)
         elif kind == "response.content_part.added":
-            part = as_dict(ev.get("part"))
-            if part.get("type") in ("output_text", "refusal"):
+            wire_part = as_dict(ev.get("part"))
+            if wire_part.get("type") in ("output_text", "refusal"):
                 self._open(f"{item_id}:{ev.get('content_index', 0)}", "text", ir.Text(text=""), out)
         elif kind in ("response.output_text.delta", "response.refusal.delta"):
             entry = self._items.get(f"{item_id}:{ev.get('content_index', 0)}")
