@@ -16,7 +16,8 @@ from crosswire.config import Backend, Config, RouteConfig
 from crosswire.protocols.base import ClientCall, Endpoint, ProtocolName
 
 _GEMINI_MODEL = re.compile(
-    r"^/(?P<ver>v1|v1beta|v1alpha)/(?:models|tunedModels)/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent|countTokens)$"
+    r"^/(?P<ver>v1|v1beta|v1alpha|v1beta1)/(?:projects/[^/]+/locations/[^/]+/publishers/google/)?"
+    r"(?:models|tunedModels)/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent|countTokens)$"
 )
 _GEMINI_MODELS = re.compile(r"^/(v1|v1beta|v1alpha)/models/?$")
 

@@ -28,6 +28,8 @@ from crosswire.routing import Router, detect
             ("gemini", "generate", "json-array"),
         ),
         ("POST", "/v1beta/models/g:countTokens", {}, {}, ("gemini", "count_tokens", None)),
+        ("POST", "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:streamGenerateContent",
+         {"alt": "sse"}, {}, ("gemini", "generate", "sse")),
         ("POST", "/v1/fim/completions", {}, {}, ("fim", "generate", "fim")),
         ("POST", "/v1/completions", {}, {}, ("openai-completions", "generate", "completions")),
         ("POST", "/api/chat", {}, {}, ("ollama", "generate", "chat")),
