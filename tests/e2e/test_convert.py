@@ -399,19 +399,35 @@ def test_converted_flow_is_annotated_and_secret_free(start_proxy, upstream: Upst
 def test_anthropic_app_image_reaches_openai_as_a_data_url(start_proxy, upstream: Upstream) -> None:
     proxy = start_proxy(to_openai(upstream), env=ENV)
     upstream.queue(reply_from_fixture("openai_chat/nonstream_image_data_url_input.json"))
-    anthropic_client(proxy).messages.create(model="claude", max_tokens=50, messages=[{"role": "user", "content": [
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
-        {"type": "text", "text": "what is this"}]}])
+    anthropic_client(proxy).messages.create(
+        model="claude",
+        max_tokens=50,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                    },
+                    {"type": "text", "text": "what is this"},
+                ],
+            }
+        ],
+    )
     parts = upstream.requests[-1].json()["messages"][0]["content"]
     assert parts[0] == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
 
 
-def test_reasoning_from_an_openai_compatible_server_is_a_thinking_block(start_proxy, upstream: Upstream) -> None:
+def test_reasoning_from_an_openai_compatible_server_is_a_thinking_block(
+    start_proxy, upstream: Upstream
+) -> None:
     """DeepSeek/vLLM/Ollama `reasoning` deltas become Anthropic thinking (edge 67)."""
     proxy = start_proxy(to_openai(upstream), env=ENV)
     upstream.queue(reply_from_fixture("openai_chat/stream_ollama_compat_reasoning_tool_call.json"))
-    with anthropic_client(proxy).messages.stream(model="claude", max_tokens=500, messages=[
-            {"role": "user", "content": "x"}]) as stream:
+    with anthropic_client(proxy).messages.stream(
+        model="claude", max_tokens=500, messages=[{"role": "user", "content": "x"}]
+    ) as stream:
         final = stream.get_final_message()
     kinds = [b.type for b in final.content]
     assert kinds[0] == "thinking" and "tool_use" in kinds and final.stop_reason == "tool_use"

@@ -1,3 +1,5 @@
+"""Fixtures every test directory shares."""
+
 from __future__ import annotations
 
 import shutil
@@ -12,6 +14,7 @@ import pytest
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A real redis-server (the Debian package) on a free loopback port, per test."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
@@ -44,7 +47,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
                     break
         except OSError:
             pass
-        assert time.monotonic() < deadline, "redis-server did not start"
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("redis-server did not start")
         time.sleep(0.05)
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
