@@ -233,7 +233,8 @@ class Relay:
             async for chunk in response.aiter_raw():
                 if chunk:
                     writer.write(conn.send(h11.Data(data=chunk)) or b"")
-                    await writer.drain()
+                    if writer.transport.get_write_buffer_size() > 65536:
+                        await writer.drain()  # backpressure only when mitmproxy falls behind
             writer.write(conn.send(h11.EndOfMessage()) or b"")
             await writer.drain()
         finally:
