@@ -12,6 +12,7 @@ import json
 from typing import Any, TypeVar
 
 from crosswire.ir.errors import ClientRequestError, UpstreamProtocolError
+from crosswire.ir.parts import FileKind
 
 T = TypeVar("T")
 
@@ -193,7 +194,7 @@ def sniff_media_type(b64: str) -> str | None:
     return None
 
 
-def file_kind(media_type: str | None) -> str:
+def file_kind(media_type: str | None) -> FileKind:
     """image / audio / document from a media type (documents are everything else)."""
     if media_type is None:
         return "file"

@@ -14,6 +14,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import ClientRequestError, UnsupportedFeature
+from crosswire.ir.parts import FileKind
 from crosswire.protocols.anthropic.mapping import EFFORT_BUDGET, IMAGE_TYPES
 from crosswire.protocols.base import ClientCall, Target, UpstreamCall
 from crosswire.protocols.common import (
@@ -293,7 +294,7 @@ def _decode_block(b: dict[str, Any], where: str, names: dict[str, str]) -> ir.Pa
 def _decode_source(b: dict[str, Any], where: str, nat: dict[str, Any]) -> ir.Part:
     source = expect(b.get("source"), dict, f"{where}.source")
     stype = source.get("type")
-    default_kind = "image" if b.get("type") == "image" else "document"
+    default_kind: FileKind = "image" if b.get("type") == "image" else "document"
     if stype == "base64":
         media = normalise_media_type(optional(source, "media_type", str))
         return ir.File(
