@@ -9,6 +9,7 @@ asks for reasoning (returned as ``thinking``); ``format`` is ``"json"`` or a JSO
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -96,7 +97,7 @@ class OllamaCodec(Codec):
         }
         if rest_options:
             native["options"] = rest_options
-        common = dict(
+        common = ir.Request(
             model=optional(data, "model", str) or "",
             params=params,
             reasoning=reasoning,
@@ -115,14 +116,14 @@ class OllamaCodec(Codec):
                 raise UnsupportedFeature(
                     "images on /api/generate are not converted; use /api/chat", param="images"
                 )
-            return ir.Request(
+            return dataclasses.replace(
+                common,
                 messages=messages,
                 fim=ir.FimPrompt(
                     prefix=expect(data.get("prompt", ""), str, "prompt"),
                     suffix=optional(data, "suffix", str),
                 ),
-                **common,
-            )  # type: ignore[arg-type]
+            )
         msgs: list[ir.Message] = []
         calls_seen: list[ir.ToolCall] = []
         for i, raw in enumerate(expect(data.get("messages"), list, "messages")):
@@ -143,7 +144,7 @@ class OllamaCodec(Codec):
                     parameters=optional(fn, "parameters", dict),
                 )
             )
-        return ir.Request(messages=tuple(msgs), tools=tuple(tools), **common)  # type: ignore[arg-type]
+        return dataclasses.replace(common, messages=tuple(msgs), tools=tuple(tools))
 
     def _decode_message(
         self, m: dict[str, Any], where: str, position: int, calls: list[ir.ToolCall]
