@@ -428,14 +428,21 @@ def _wrap(line: str, width: int) -> list[str]:
     return _Wrapper(width, subsequent_indent=hang).wrap(line) or [line[:width]]
 
 
-class _Wrapper(textwrap.TextWrapper):
-    """Breaks at spaces and after ``/ ? &`` (URLs and paths wrap at their parts), never at
-    hyphens, so model names and ids stay whole where they can."""
+_SPACES = re.compile(r"([ \t\n\r\f\v]+)")
+_SPACES_AND_URL_PARTS = re.compile(r"([ \t\n\r\f\v]+|(?<=[/?&])(?=[^ \t\n\r\f\v/?&]))")
 
-    wordsep_simple_re = re.compile(r"(\s+|(?<=[/?&])(?=[^\s/?&]))")
+
+class _Wrapper(textwrap.TextWrapper):
+    """Breaks at ASCII spaces — and in lines holding a URL after ``/ ? &``, so URLs wrap at
+    their parts — never at hyphens or no-break spaces: model names, ids and ``<base64 12 kB>``
+    stay whole."""
 
     def __init__(self, width: int, subsequent_indent: str = "") -> None:
         super().__init__(width, subsequent_indent=subsequent_indent, break_on_hyphens=False)
+
+    def wrap(self, text: str) -> list[str]:
+        self.wordsep_simple_re = _SPACES_AND_URL_PARTS if "://" in text else _SPACES
+        return super().wrap(text)
 
 
 # ---- odd data --------------------------------------------------------------------------
