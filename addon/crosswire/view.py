@@ -19,7 +19,7 @@ import json
 import re
 import textwrap
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from mitmproxy import contentviews, http
@@ -31,8 +31,10 @@ from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTR
 #: window, shows about 95 monospace characters before it scrolls sideways.
 WIDTH = 96
 GUTTER = " │ "
-#: Lines kept per side (after wrapping); the Raw view always has the whole body.
-MAX_LINES = 2500
+#: Lines kept per side (after wrapping) and events listed per stream; the Raw view always has
+#: the whole body (mitmweb itself shows 512 lines, then "Show more").
+MAX_LINES = 4000
+MAX_EVENTS = 1500
 #: Bodies above this are shown as the start of their text, not parsed.
 PARSE_LIMIT = 8 * 1024 * 1024
 #: Strings without spaces at least this long that look like base64 become ``<base64 12 kB>``.
@@ -254,17 +256,17 @@ def _body(data: bytes, *, stream: bool = False) -> list[str]:
             pass
         else:
             if stream and isinstance(value, list) and all(isinstance(v, dict) for v in value):
-                return _numbered(("", json_line(v)) for v in value)  # Gemini without alt=sse
+                return _numbered([("", v) for v in value])  # Gemini without alt=sse
             return json.dumps(_abbreviate(value), indent=2, ensure_ascii=False).splitlines()
     if _SSE_FIELD.search(text):
-        return _numbered(_sse_events(text))
+        return _numbered(_sse_events(text), raw=True)
     rows = [line for line in text.splitlines() if line.strip()]
     if len(rows) > 1 and all(r.lstrip().startswith("{") for r in rows):
-        return _numbered(("", _json_or_text(r)) for r in rows)  # NDJSON (Ollama)
+        return _numbered([("", r) for r in rows], raw=True)  # NDJSON (Ollama)
     if stripped.startswith("["):
         items = list(_array_items(stripped))
         if items:  # a streamed JSON array cut short by the stored-size bound
-            return [*_numbered(("", json_line(v)) for v in items), "(the stored copy ends here)"]
+            return [*_numbered([("", v) for v in items]), "(the stored copy ends here)"]
     return [_abbreviate_text(line) for line in text.splitlines()]
 
 
@@ -280,7 +282,9 @@ def _json_or_text(payload: str) -> str:
         return _abbreviate_text(payload)
 
 
-def _sse_events(text: str) -> Iterator[tuple[str, str]]:
+def _sse_events(text: str) -> list[tuple[str, object]]:
+    """(event name, raw data) per SSE event; the data is parsed only if it is shown."""
+    events: list[tuple[str, object]] = []
     for block in _SSE_BLOCK.split(text):
         event = ""
         data: list[str] = []
@@ -292,7 +296,8 @@ def _sse_events(text: str) -> Iterator[tuple[str, str]]:
             elif name == "data":
                 data.append(value)
         if event or data:
-            yield event, _json_or_text("\n".join(data)) if data else ""
+            events.append((event, "\n".join(data)))
+    return events
 
 
 def _array_items(text: str) -> Iterator[object]:
@@ -309,12 +314,17 @@ def _array_items(text: str) -> Iterator[object]:
         yield value
 
 
-def _numbered(events: Iterable[tuple[str, str]]) -> list[str]:
+def _numbered(events: list[tuple[str, object]], *, raw: bool = False) -> list[str]:
+    """``#1 event {json}`` per event, in order; ``raw`` payloads are JSON text to parse."""
     out: list[str] = []
-    for i, (event, payload) in enumerate(events, 1):
-        out.append(" ".join(p for p in (f"#{i}", event, payload) if p))
-        if len(out) > MAX_LINES:
-            break
+    for i, (event, payload) in enumerate(events[:MAX_EVENTS], 1):
+        if raw:
+            shown = _json_or_text(payload) if isinstance(payload, str) and payload else ""
+        else:
+            shown = json_line(payload)
+        out.append(" ".join(p for p in (f"#{i}", event, shown) if p))
+    if len(events) > MAX_EVENTS:
+        out.append(f"… {len(events) - MAX_EVENTS} more events (see the Raw view)")
     return out
 
 

@@ -371,6 +371,8 @@ def test_mitmweb_shows_both_sides_of_a_converted_stream_without_secrets(
                 "utf-8", "replace"
             ),  # the flow file, metadata too
             api.get("/events").text,
+            api.get("/options").text,
+            api.get("/state").text,
             web.log(),
         ]
     )

@@ -391,7 +391,14 @@ def test_a_huge_stream_is_rendered_quickly_and_bounded() -> None:
     text = show(flow, "response", data=event * 60_000)
     assert time.perf_counter() - started < 3
     assert len(text.splitlines()) < 2 * view.MAX_LINES + 100
+    assert f"… {60_000 - view.MAX_EVENTS} more events (see the Raw view)" in text
+
+
+def test_a_huge_request_is_cut_with_a_pointer_to_the_raw_view() -> None:
+    messages = [{"role": "user", "content": f"turn {i}"} for i in range(5000)]
+    text = show(converted_flow(), data=json.dumps({"messages": messages}).encode())
     assert "more lines (see the Raw view)" in text
+    assert len(text.splitlines()) < view.MAX_LINES + 100
 
 
 def test_bodies_above_the_parse_limit_show_their_start(monkeypatch: pytest.MonkeyPatch) -> None:
