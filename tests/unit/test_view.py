@@ -484,13 +484,19 @@ def test_mitmproxy_picks_the_view_automatically_for_routed_flows() -> None:
         ("~comment failover", True),
         ("~comment gemini", False),
         ("~marked", True),
-        ("~marker arrows_counterclockwise", True),
+        ('~comment "openai-chat → anthropic"', True),
+        ("~comment refused", False),
+        ("~comment anthropic & ~marked", True),
+        ("~comment anthropic & !~marked", False),
+        ("~marker arrows", True),
         ("~marker :x:", False),
+        ("~marker no_entry", False),
+        ("~marker warning", False),
         ("~meta \"'backend': 'claude'\"", True),
         ("~meta \"'key': 'team-a'\"", False),
     ],
 )
-def test_documented_filters_find_the_flows_crosswire_annotates(
+def test_documented_filters_find_the_flows_crosswire_annotates(  # docs/debugging.md
     expression: str, matches: bool
 ) -> None:
     flow = converted_flow(failures=["claude/team-a 429"])
