@@ -119,7 +119,7 @@ def render(flow: http.HTTPFlow, is_request: bool, data: bytes) -> str:
             _status_lines(flow) + _body(data, stream=stream),
         )
     else:
-        lines += _changes(record, flow)
+        lines += _changes(record, flow, mode=_text(record.get("mode")))
         lines.append("")
         title = (
             "Request sent upstream" if is_request else "The upstream's answer, as the app got it"
@@ -166,13 +166,16 @@ def _header(record: dict[str, Any], flow: http.HTTPFlow) -> list[str]:
     if marker:
         out.append(marker)
     if flow.error is not None:
-        out.append(f"failed: {_text(flow.error.msg)}")
+        out.append(f"failed: {_redact_url(_text(flow.error.msg))}")
     return [row for line in out if line for row in _wrap(line, WIDTH)]
 
 
-def _changes(record: dict[str, Any], flow: http.HTTPFlow) -> list[str]:
+def _changes(record: dict[str, Any], flow: http.HTTPFlow, mode: str) -> list[str]:
     """Same protocol: the body passes through; these are the only differences."""
-    out = ["Same protocol: crosswire forwarded the exchange unchanged except for:"]
+    if mode == "passthrough":
+        out = ["Same protocol: crosswire forwarded the exchange unchanged except for:"]
+    else:  # e.g. "refused" after no upstream could be reached: the app got crosswire's error
+        out = [f"Same protocol ({mode or '?'}): what crosswire changed before answering:"]
     original = _redact_url(_text(flow.metadata.get(ORIGINAL_URL)))
     sent = _redact_url(f"{flow.request.method} {flow.request.url}")
     if original and original != sent:

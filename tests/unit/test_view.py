@@ -268,13 +268,21 @@ def test_same_protocol_response_shows_the_answer_once() -> None:
     assert text.count('"text": "2 + 2 = **4**"') == 1
 
 
+def test_a_same_protocol_flow_refused_after_unreachable_upstreams_says_so() -> None:
+    flow = passthrough_flow()
+    flow.metadata[META]["mode"] = "refused"
+    assert "Same protocol (refused): what crosswire changed before answering:" in show(flow)
+
+
 def test_credentials_in_urls_are_never_shown() -> None:
     """Gemini apps may put their key in ``?key=`` — the stored URL must not leak it."""
     flow = passthrough_flow()
     flow.request.query["key"] = "POOL-KEY-SHOULD-NOT-SHOW"
     text = show(flow) + show(flow, "response")
+    flow.error = tflow.terr("cannot connect to http://h/v1?key=IN-AN-ERROR")
+    text += show(flow)
     assert "APP-KEY-123" not in text and "POOL-KEY-SHOULD-NOT-SHOW" not in text
-    assert "key=<redacted>" in text
+    assert "IN-AN-ERROR" not in text and "key=<redacted>" in text
 
 
 def test_the_view_never_reads_headers_so_no_secret_can_appear() -> None:
