@@ -1,4 +1,9 @@
-"""The OpenAI Chat Completions codec: OpenAI and every OpenAI-compatible server."""
+"""The OpenAI Chat Completions codec: OpenAI and every OpenAI-compatible server (vLLM,
+llama.cpp, DeepSeek, Groq, OpenRouter, Ollama's ``/v1``, Mistral chat, Azure OpenAI).
+
+Client side: the app speaks Chat Completions. Backend side: ``Target.dialect`` selects the
+server's quirks (``dialects.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from crosswire import ir
-from crosswire.protocols import openai_errors as errors
+from crosswire.protocols import openai_errors
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -16,30 +21,34 @@ from crosswire.protocols.base import (
     UpstreamCall,
 )
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_chat import request, response
-from crosswire.protocols.openai_chat.stream import ChatStreamDecoder, ChatStreamEncoder
+from crosswire.protocols.openai_chat import errors, request_decode, request_encode, response
+from crosswire.protocols.openai_chat.stream_decode import ChatStreamDecoder
+from crosswire.protocols.openai_chat.stream_encode import ChatStreamEncoder
 
 
 class OpenAIChatCodec(Codec):
     name = "openai-chat"
 
+    # ---- client side ---------------------------------------------------------------------------
+
     def decode_request(self, call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
-        return request.decode(call, body, report)
+        return request_decode.decode(call, body, report)
 
     def encode_response(
-        self, call: ClientCall, req: ir.Request, resp: ir.Response, report: ir.Report
+        self, call: ClientCall, request: ir.Request, response_: ir.Response, report: ir.Report
     ) -> bytes:
-        return response.encode(resp, req)
+        return response.encode(response_, request, report)
 
     def stream_encoder(
-        self, call: ClientCall, req: ir.Request, report: ir.Report
+        self, call: ClientCall, request: ir.Request, report: ir.Report
     ) -> ChatStreamEncoder:
-        return ChatStreamEncoder(req, report)
+        return ChatStreamEncoder(request, report)
 
     def encode_error(self, call: ClientCall | None, error: ir.Error) -> EncodedError:
-        return errors.encode(error)
+        return openai_errors.encode(error)
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
+        """``GET /v1/models`` in OpenAI's shape (edge 89)."""
         now = int(time.time())
         return dumps(
             {
@@ -51,14 +60,18 @@ class OpenAIChatCodec(Codec):
             }
         )
 
-    def encode_request(self, req: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
-        return request.encode(req, target, report)
+    # ---- backend side --------------------------------------------------------------------------
+
+    def encode_request(
+        self, request: ir.Request, target: Target, report: ir.Report
+    ) -> UpstreamCall:
+        return request_encode.encode(request, target, report)
 
     def decode_response(self, body: bytes, report: ir.Report) -> ir.Response:
         return response.decode(body, report)
 
-    def stream_decoder(self, req: ir.Request, report: ir.Report) -> ChatStreamDecoder:
-        return ChatStreamDecoder()
+    def stream_decoder(self, request: ir.Request, report: ir.Report) -> ChatStreamDecoder:
+        return ChatStreamDecoder(report)
 
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         return errors.decode(status, headers, body)

@@ -1,38 +1,83 @@
-"""OpenAI Chat Completions tables.
+"""OpenAI Chat Completions tables: finish reasons, tool choice, reasoning effort, error types.
 
 Finish reasons: https://platform.openai.com/docs/api-reference/chat/object
+Tool choice: https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice
+Reasoning effort: https://platform.openai.com/docs/api-reference/chat/create#chat-create-reasoning_effort
 Errors: https://platform.openai.com/docs/guides/error-codes
 """
 
 from __future__ import annotations
 
-from crosswire.ir import FinishReason
+from typing import Literal
 
-#: wire finish_reason → IR
+from crosswire.ir import ErrorKind, FinishReason
+
+NAME = "openai-chat"
+
+#: wire ``finish_reason`` → IR. Unknown values become ``stop`` (kept in ``Finish.raw``).
 FINISH_IN: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
     "content_filter": "content_filter",
-    "eos": "stop",  # some compatible servers
+    "eos": "stop",  # some compatible servers (TGI, older vLLM)
+    "model_length": "length",  # Mistral, when the context window is full
+    "error": "error",  # Mistral
 }
 
-#: IR → wire finish_reason (the enum the OpenAI SDK accepts)
+#: IR → wire ``finish_reason``: only the values the OpenAI SDKs accept (edge 74).
 FINISH_OUT: dict[FinishReason, str] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
     "content_filter": "content_filter",
     "stop_sequence": "stop",
-    "pause": "length",  # the client must continue; "stop" would claim the answer is complete
+    # The client must continue: "stop" would claim the answer is complete (edge 74).
+    "pause": "length",
     "refusal": "content_filter",
     "error": "stop",
 }
 
+ToolChoiceMode = Literal["auto", "none", "required", "tool"]
+
+#: ``tool_choice`` strings → IR mode; ``any`` is what Mistral SDK clients send (edge 32).
+TOOL_CHOICE_IN: dict[str, ToolChoiceMode] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "required",
+    "any": "required",
+}
+
+#: Reasoning budgets (Anthropic/Gemini style) → OpenAI effort, by upper bound.
+EFFORT_FOR_BUDGET: tuple[tuple[int, str], ...] = (
+    (1024, "minimal"),
+    (4096, "low"),
+    (12000, "medium"),
+    (24000, "high"),
+)
+
 
 def effort_for_budget(budget: int) -> str:
-    for effort, limit in (("minimal", 1024), ("low", 4096), ("medium", 12000), ("high", 24000)):
+    for limit, effort in EFFORT_FOR_BUDGET:
         if budget <= limit:
             return effort
     return "xhigh"
+
+
+#: OpenAI ``error.type`` / ``error.code`` → IR kind and HTTP status, for errors that arrive
+#: inside a 200 stream (no HTTP status of their own; edge 10).
+STREAM_ERROR_KIND: dict[str, tuple[ErrorKind, int]] = {
+    "invalid_request_error": ("invalid_request", 400),
+    "authentication_error": ("authentication", 401),
+    "permission_error": ("permission", 403),
+    "not_found_error": ("not_found", 404),
+    "rate_limit_error": ("rate_limit", 429),
+    "rate_limit_exceeded": ("rate_limit", 429),
+    "insufficient_quota": ("quota_exhausted", 429),
+    "server_error": ("api_error", 500),
+    "api_error": ("api_error", 500),
+    "overloaded_error": ("overloaded", 529),
+    "service_unavailable": ("unavailable", 503),
+    "timeout": ("timeout", 504),
+}

@@ -1,4 +1,11 @@
-"""Whole chat completions ⇄ IR, and the usage object both directions."""
+"""Whole chat completions ⇄ IR.
+
+Object: https://platform.openai.com/docs/api-reference/chat/object
+Decoding takes the first choice and whatever compatible servers put beside ``content``:
+``reasoning_content`` (DeepSeek, vLLM), ``reasoning`` (OpenRouter, Ollama), Mistral thinking
+chunks, ``refusal``, ``annotations``, OpenRouter ``images``. Fields it does not model stay in
+``Response.native`` so an OpenAI client behind an OpenAI-compatible backend sees them again.
+"""
 
 from __future__ import annotations
 
@@ -8,164 +15,155 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream
-from crosswire.protocols.openai_chat.mapping import FINISH_IN, FINISH_OUT
+from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream, parse_data_url
+from crosswire.protocols.openai_chat import reasoning
+from crosswire.protocols.openai_chat.mapping import NAME
+from crosswire.protocols.openai_chat.request_decode import arguments_text
+from crosswire.protocols.openai_chat.usage import finish_in, finish_out, usage_in, usage_out
 
-NAME = "openai-chat"
-
-
-def usage_in(raw: Any) -> ir.Usage:
-    if not isinstance(raw, dict):
-        return ir.Usage()
-    details = as_dict(raw.get("prompt_tokens_details"))
-    out_details = as_dict(raw.get("completion_tokens_details"))
-    return ir.Usage(
-        input_tokens=_int(raw.get("prompt_tokens")),
-        output_tokens=_int(raw.get("completion_tokens")),
-        cache_read_tokens=_int(details.get("cached_tokens"))
-        or _int(raw.get("prompt_cache_hit_tokens")),
-        reasoning_tokens=_int(out_details.get("reasoning_tokens")),
-    )
-
-
-def usage_out(usage: ir.Usage) -> dict[str, Any]:
-    prompt = usage.input_tokens or 0
-    completion = usage.output_tokens or 0
-    out: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+#: Top-level keys the decoder models; the rest go to ``Response.native``.
+_TOP_KEYS = frozenset({"id", "object", "created", "model", "choices", "usage"})
+#: Message keys the decoder models; the rest go to ``Response.native[…]["message"]``.
+_MESSAGE_KEYS = frozenset(
+    {
+        "role",
+        "content",
+        "refusal",
+        "tool_calls",
+        "function_call",
+        "reasoning_content",
+        "reasoning",
+        "thinking_blocks",
+        "annotations",
+        "images",
     }
-    if usage.cache_read_tokens is not None:
-        out["prompt_tokens_details"] = {"cached_tokens": usage.cache_read_tokens}
-    if usage.reasoning_tokens is not None:
-        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    return out
+)
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def finish_in(raw: str | None, has_calls: bool, choice: dict[str, Any]) -> ir.Finish:
-    if has_calls and raw in (None, "stop", "tool_calls", "function_call", "eos"):
-        return ir.Finish(reason="tool_calls", raw=raw)
-    reason = FINISH_IN.get(raw or "stop", "stop")
-    matched = (
-        choice.get("stop_reason")
-        if isinstance(choice.get("stop_reason"), str)
-        else choice.get("matched_stop")
-    )
-    if reason == "stop" and isinstance(matched, str):
-        return ir.Finish(reason="stop_sequence", raw=raw, stop_sequence=matched)  # edge 75
-    return ir.Finish(reason=reason, raw=raw)
-
-
-def finish_out(finish: ir.Finish, has_calls: bool) -> str:
-    if has_calls and finish.reason in ("stop", "tool_calls", "stop_sequence"):
-        return "tool_calls"
-    return FINISH_OUT.get(finish.reason, "stop")
+# ---- decode (the upstream's answer) ------------------------------------------------------------
 
 
 def decode(body: bytes, report: ir.Report) -> ir.Response:
     data = loads_upstream(body)
     if not isinstance(data, dict):
         raise UpstreamProtocolError("chat completion is not a JSON object")
-    choices = data.get("choices")
-    choice = (
-        choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-    )
-    msg = as_dict(choice.get("message"))
-    parts: list[ir.Part] = []
-    reasoning = (
-        msg.get("reasoning_content")
-        if isinstance(msg.get("reasoning_content"), str)
-        else msg.get("reasoning")
-    )
-    if isinstance(reasoning, str) and reasoning:
-        parts.append(ir.Reasoning(text=reasoning, origin=NAME))
-    content = msg.get("content")
-    if isinstance(content, str) and content:
-        parts.append(ir.Text(text=content))
-    elif isinstance(content, list):  # Mistral reasoning chunks
-        for chunk in content:
-            if isinstance(chunk, dict) and chunk.get("type") == "thinking":
-                text = "".join(
-                    t.get("text", "") for t in chunk.get("thinking") or [] if isinstance(t, dict)
-                )
-                parts.append(ir.Reasoning(text=text, origin=NAME))
-            elif isinstance(chunk, dict) and chunk.get("type") == "text":
-                parts.append(ir.Text(text=str(chunk.get("text") or "")))
-    refusal = msg.get("refusal")
-    if isinstance(refusal, str) and refusal:
-        parts.append(ir.Text(text=refusal, native={NAME: {"refusal": True}}))
+    if data.get("error") is not None and not data.get("choices"):
+        raise UpstreamProtocolError(f"upstream answered an error with status 200: {data['error']}")
     rid = str(data.get("id") or "")
-    calls = as_list(msg.get("tool_calls"))
-    for i, tc in enumerate(calls):
-        if not isinstance(tc, dict):
-            continue
-        fn = as_dict(tc.get("function"))
-        args = fn.get("arguments")
-        if args is not None and not isinstance(args, str):
-            import json
-
-            args = json.dumps(args)
-        native = {k: v for k, v in tc.items() if k not in ("id", "type", "function", "index")}
-        parts.append(
-            ir.ToolCall(
-                id=str(tc.get("id") or ids.derived_call_id(rid, i)),
-                name=str(fn.get("name") or ""),
-                arguments=args or "",
-                native={NAME: native} if native else {},
-            )
-        )
+    choices = [c for c in as_list(data.get("choices")) if isinstance(c, dict)]
+    choice = next((c for c in choices if c.get("index", 0) == 0), choices[0] if choices else {})
+    if len(choices) > 1:
+        report.dropped("choices[1:]", "only the first choice is converted")
+    msg = as_dict(choice.get("message"))
+    parts = message_parts(msg, rid)
+    has_calls = any(isinstance(p, ir.ToolCall) for p in parts)
+    if choices:
+        finish = finish_in(choice.get("finish_reason"), has_calls, choice)
+    else:  # nothing generated: never a clean stop (edge 73)
+        finish = ir.Finish(reason="error", raw=None)
+    native: dict[str, Any] = {k: v for k, v in data.items() if k not in _TOP_KEYS}
+    message_extra = {k: v for k, v in msg.items() if k not in _MESSAGE_KEYS}
+    if message_extra:
+        native["message"] = message_extra
+    created = data.get("created")
     return ir.Response(
         id=rid,
         model=str(data.get("model") or ""),
         parts=tuple(parts),
-        finish=finish_in(choice.get("finish_reason"), bool(calls), choice),
+        finish=finish,
         usage=usage_in(data.get("usage")),
-        created=_int(data.get("created")),
+        created=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        native={NAME: native} if native else {},
     )
 
 
-def encode(response: ir.Response, request: ir.Request) -> bytes:
-    text = "".join(
-        p.text
-        for p in response.parts
-        if isinstance(p, ir.Text) and not (p.native.get(NAME) or {}).get("refusal")
+def message_parts(msg: dict[str, Any], seed: str) -> list[ir.Part]:
+    parts: list[ir.Part] = reasoning.decode_carrier(msg.get("thinking_blocks"))
+    if not parts:
+        text = reasoning.plain_text(msg)
+        if text:
+            parts.append(ir.Reasoning(text=text, origin=NAME))
+    annotations = msg.get("annotations")
+    text_native = {NAME: {"annotations": annotations}} if annotations else {}
+    content = msg.get("content")
+    if isinstance(content, str):
+        if content:
+            parts.append(ir.Text(text=content, native=text_native))
+    elif isinstance(content, list):  # Mistral: thinking and text chunks
+        for chunk in content:
+            if not isinstance(chunk, dict):
+                continue
+            if chunk.get("type") == "thinking":
+                parts.append(ir.Reasoning(text=reasoning.thinking_chunk_text(chunk), origin=NAME))
+            elif chunk.get("type") == "text" and isinstance(chunk.get("text"), str):
+                parts.append(ir.Text(text=chunk["text"]))
+    refusal = msg.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        parts.append(ir.Text(text=refusal, native={NAME: {"refusal": True}}))
+    for image in as_list(msg.get("images")):  # OpenRouter image output
+        url = as_dict(as_dict(image).get("image_url")).get("url")
+        if isinstance(url, str):
+            parsed = parse_data_url(url)
+            if parsed is None:
+                parts.append(ir.File(kind="image", url=url))
+            else:
+                parts.append(ir.File(kind="image", media_type=parsed[0], data=parsed[1]))
+    for position, raw in enumerate(as_list(msg.get("tool_calls"))):
+        if isinstance(raw, dict):
+            parts.append(_tool_call(raw, seed, position))
+    legacy = msg.get("function_call")
+    if isinstance(legacy, dict) and isinstance(legacy.get("name"), str):
+        parts.append(
+            ir.ToolCall(
+                id=ids.derived_call_id(seed, 0),
+                name=legacy["name"],
+                arguments=arguments_text(legacy.get("arguments")),
+            )
+        )
+    return parts
+
+
+def _tool_call(raw: dict[str, Any], seed: str, position: int) -> ir.ToolCall:
+    call_id = raw.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        call_id = ids.derived_call_id(seed, position)
+    if raw.get("type") == "custom":
+        custom = as_dict(raw.get("custom"))
+        return ir.ToolCall(
+            id=call_id,
+            name=str(custom.get("name") or ""),
+            arguments=str(custom.get("input") or ""),
+            native={NAME: {"type": "custom"}},
+        )
+    fn = as_dict(raw.get("function"))
+    native = {k: v for k, v in raw.items() if k not in ("id", "type", "function", "index")}
+    return ir.ToolCall(
+        id=call_id,
+        name=str(fn.get("name") or ""),
+        arguments=arguments_text(fn.get("arguments")),
+        native={NAME: native} if native else {},
     )
-    refusal = "".join(
-        p.text
-        for p in response.parts
-        if isinstance(p, ir.Text) and (p.native.get(NAME) or {}).get("refusal")
+
+
+# ---- encode (the app's answer) -----------------------------------------------------------------
+
+
+def completion_id(response_id: str) -> str:
+    return (
+        response_id
+        if response_id.startswith("chatcmpl")
+        else f"chatcmpl-{response_id or 'crosswire'}"
     )
-    calls = [p for p in response.parts if isinstance(p, ir.ToolCall)]
-    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
-    if refusal or response.finish.reason == "refusal":
-        message["refusal"] = refusal or None
-    reasoning = [p for p in response.parts if isinstance(p, ir.Reasoning)]
-    if reasoning:
-        joined = "".join(r.text for r in reasoning)
-        if joined:
-            message["reasoning_content"] = joined
-        carrier = thinking_blocks(reasoning)
-        if carrier:
-            message["thinking_blocks"] = carrier
-    if calls:
-        message["tool_calls"] = [
-            {
-                **(c.native.get(NAME) or {}),
-                "id": c.id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": c.arguments or "{}"},
-            }
-            for c in calls
-        ]
-    body = {
-        "id": response.id
-        if response.id.startswith("chatcmpl")
-        else f"chatcmpl-{response.id or 'crosswire'}",
+
+
+def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> bytes:
+    own = response.native.get(NAME) or {}
+    message = encode_message(response.parts, report)
+    for key, value in (own.get("message") or {}).items():
+        message.setdefault(key, value)
+    has_calls = "tool_calls" in message
+    body: dict[str, Any] = {
+        "id": completion_id(response.id),
         "object": "chat.completion",
         "created": response.created or int(time.time()),
         "model": response.model or request.model,
@@ -174,29 +172,77 @@ def encode(response: ir.Response, request: ir.Request) -> bytes:
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": finish_out(response.finish, bool(calls)),
+                "finish_reason": finish_out(response.finish, has_calls),
             }
         ],
         "usage": usage_out(response.usage),
     }
+    for key, value in own.items():
+        if key != "message":
+            body.setdefault(key, value)
     return dumps(body)
 
 
-def thinking_blocks(reasoning: list[ir.Reasoning]) -> list[dict[str, Any]]:
-    """The carrier for signed reasoning through an OpenAI client (docs/codecs.md)."""
-    out: list[dict[str, Any]] = []
-    if not any(r.signature or r.redacted for r in reasoning):
-        return out
-    for r in reasoning:
-        if r.redacted is not None:
-            out.append({"type": "redacted_thinking", "data": r.redacted, "provider": r.origin})
-        else:
-            out.append(
-                {
-                    "type": "thinking",
-                    "thinking": r.text,
-                    "signature": r.signature,
-                    "provider": r.origin,
-                }
-            )
-    return out
+def encode_message(parts: tuple[ir.Part, ...], report: ir.Report) -> dict[str, Any]:
+    texts: list[str] = []
+    refusals: list[str] = []
+    annotations: list[Any] = []
+    thoughts: list[ir.Reasoning] = []
+    calls: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    for part in parts:
+        match part:
+            case ir.Text():
+                native = part.native.get(NAME) or {}
+                (refusals if native.get("refusal") else texts).append(part.text)
+                annotations += as_list(native.get("annotations"))
+            case ir.Reasoning():
+                thoughts.append(part)
+            case ir.ToolCall():
+                calls.append(tool_call_out(part))
+            case ir.File() if part.kind == "image" and (part.url or part.data):
+                images.append(image_out(part))
+                report.moved("image", "generated images go in message.images (OpenRouter's field)")
+            case _:
+                label = part.data.get("type", "block") if isinstance(part, ir.Opaque) else part.type
+                report.dropped(str(label), "a Chat Completions answer has no place for it")
+    text = "".join(texts)
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if text or not calls else None,  # edge 49
+        "refusal": "".join(refusals) or None,
+    }
+    joined = "".join(t.text for t in thoughts)
+    if joined:
+        message["reasoning_content"] = joined
+    carrier = reasoning.encode_carrier(thoughts)
+    if carrier:
+        message["thinking_blocks"] = carrier
+    if annotations:
+        message["annotations"] = annotations
+    if images:
+        message["images"] = images
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def tool_call_out(call: ir.ToolCall) -> dict[str, Any]:
+    native = dict(call.native.get(NAME) or {})
+    if native.pop("type", None) == "custom":
+        return {
+            "id": call.id,
+            "type": "custom",
+            "custom": {"name": call.name, "input": call.arguments},
+        }
+    return {
+        **native,
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments or "{}"},
+    }
+
+
+def image_out(part: ir.File) -> dict[str, Any]:
+    url = part.url or f"data:{part.media_type or 'image/png'};base64,{part.data}"
+    return {"type": "image_url", "image_url": {"url": url}}

@@ -1,0 +1,222 @@
+"""IR events → ``data: {chat.completion.chunk}`` lines for the app.
+
+Chunk object: https://platform.openai.com/docs/api-reference/chat-streaming/streaming
+
+Lifecycle (EDGE_CASES 10, 20–24): the first chunk carries ``role:"assistant"``; text goes in
+``content``, reasoning in ``reasoning_content``, refusals in ``refusal``; every tool call gets
+the next ``index`` of a running counter, with ``id``/``type``/``name`` only in its first
+fragment and ``arguments`` fragments as they come (a call with no arguments still gets
+``"{}"``); the last choice chunk has ``finish_reason`` (``tool_calls`` when any call went
+out); with ``stream_options.include_usage`` a final ``choices: []`` chunk carries the usage and
+every earlier chunk ``"usage": null``, otherwise no usage chunk at all; then ``data: [DONE]``.
+A ``StreamError`` is written as ``data: {"error":…}`` and the stream ends without ``[DONE]``.
+
+Per event only the variable text is serialised: the chunk's head and tail are built once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from crosswire import ir
+from crosswire.protocols import openai_errors
+from crosswire.protocols.openai_chat import reasoning
+from crosswire.protocols.openai_chat.mapping import NAME
+from crosswire.protocols.openai_chat.response import completion_id, image_out
+from crosswire.protocols.openai_chat.usage import finish_out, usage_out
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def _str(text: str) -> bytes:
+    """A JSON string literal (lone surrogates from upstream JSON fall back to escapes)."""
+    try:
+        return json.dumps(text, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(text).encode()
+
+
+def _obj(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+class ChatStreamEncoder:
+    content_type = "text/event-stream; charset=utf-8"
+
+    def __init__(self, request: ir.Request, report: ir.Report) -> None:
+        self._report = report
+        self._include_usage = bool(request.include_usage)
+        self._model = request.model
+        self._id = "chatcmpl-crosswire"
+        self._created = 0
+        self._head = b""  # data: {"id":…,"choices":[{"index":0,"delta":
+        self._tail = b""  # ,"logprobs":null,"finish_reason":null}]…}\n\n
+        self._finish_tail = b""  # }]…}\n\n after a finish_reason
+        self._started = False
+        self._done = False
+        self._tool_count = 0
+        self._tool_index: dict[int, int] = {}  # IR part index → wire tool index
+        self._args_sent: dict[int, bool] = {}
+        self._kinds: dict[int, str] = {}  # IR part index → content / refusal / reasoning
+        self._reasoning: dict[int, ir.Reasoning] = {}
+        self._reasoning_text: dict[int, list[str]] = {}
+        self._usage = ir.Usage()
+
+    # ---- chunks ------------------------------------------------------------------------------
+
+    def _start(self, rid: str, model: str, created: int | None) -> bytes:
+        self._started = True
+        self._id = completion_id(rid)
+        self._created = created or int(time.time())
+        self._model = model or self._model
+        head = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+        }
+        self._head = b"data: " + _obj(head)[:-1] + b',"choices":[{"index":0,"delta":'
+        usage = b',"usage":null' if self._include_usage else b""
+        self._tail = b',"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
+        self._finish_tail = b"}]" + usage + b"}\n\n"
+        return self._head + b'{"role":"assistant","content":""}' + self._tail
+
+    def _ensure_started(self) -> bytes:
+        return b"" if self._started else self._start("", "", None)
+
+    def _field(self, name: bytes, text: str) -> bytes:
+        return self._head + b'{"' + name + b'":' + _str(text) + b"}" + self._tail
+
+    def _arguments(self, wire: int, text: str) -> bytes:
+        return (
+            self._head
+            + b'{"tool_calls":[{"index":%d,"function":{"arguments":' % wire
+            + _str(text)
+            + b"}}]}"
+            + self._tail
+        )
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return self._head + _obj(delta) + self._tail
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def encode(self, event: ir.Event) -> bytes:
+        if self._done:
+            return b""
+        match event:
+            case ir.ResponseStart():
+                if self._started:
+                    return b""
+                self._usage = self._usage.merged(event.usage)
+                return self._start(event.id, event.model, event.created)
+            case ir.PartStart():
+                return self._ensure_started() + self._part_start(event.index, event.part)
+            case ir.PartDelta():
+                return self._part_delta(event)
+            case ir.PartEnd():
+                return self._part_end(event.index)
+            case ir.UsageUpdate():
+                self._usage = self._usage.merged(event.usage)
+                return b""
+            case ir.StreamFinish():
+                return self._finish(event)
+            case ir.StreamError():
+                self._done = True
+                return b"data: " + _obj(openai_errors.body(event.error)) + b"\n\n"
+        return b""
+
+    def _part_start(self, index: int, part: ir.Part) -> bytes:
+        match part:
+            case ir.Text():
+                refusal = bool((part.native.get(NAME) or {}).get("refusal"))
+                kind = "refusal" if refusal else "content"
+                self._kinds[index] = kind
+                return self._field(kind.encode(), part.text) if part.text else b""
+            case ir.Reasoning():
+                self._kinds[index] = "reasoning"
+                self._reasoning[index] = part
+                self._reasoning_text[index] = [part.text] if part.text else []
+                return self._field(b"reasoning_content", part.text) if part.text else b""
+            case ir.ToolCall():
+                wire = self._tool_count
+                self._tool_count += 1
+                self._tool_index[index] = wire
+                self._args_sent[index] = bool(part.arguments)
+                call: dict[str, Any] = {
+                    "index": wire,
+                    "id": part.id,
+                    "type": "function",
+                    "function": {"name": part.name, "arguments": part.arguments},
+                }
+                return self._delta({"tool_calls": [call]})
+            case ir.File() if part.kind == "image" and (part.url or part.data):
+                self._report.moved("image", "streamed in delta.images (OpenRouter's field)")
+                return self._delta({"images": [image_out(part)]})
+            case _:
+                label = part.data.get("type", "block") if isinstance(part, ir.Opaque) else part.type
+                self._report.dropped(str(label), "a Chat Completions stream has no place for it")
+                return b""
+
+    def _part_delta(self, event: ir.PartDelta) -> bytes:
+        if event.kind == "text":
+            kind = self._kinds.get(event.index, "content")
+            return self._field(kind.encode(), event.text)
+        if event.kind == "reasoning":
+            self._reasoning_text.setdefault(event.index, []).append(event.text)
+            return self._field(b"reasoning_content", event.text)
+        if event.kind == "arguments":
+            wire = self._tool_index.get(event.index)
+            if wire is None or not event.text:
+                return b""
+            self._args_sent[event.index] = True
+            return self._arguments(wire, event.text)
+        if event.kind == "signature":
+            part = self._reasoning.get(event.index)
+            if part is not None:
+                self._reasoning[event.index] = ir.Reasoning(
+                    text=part.text,
+                    signature=(part.signature or "") + event.text,
+                    redacted=part.redacted,
+                    origin=part.origin,
+                )
+        return b""
+
+    def _part_end(self, index: int) -> bytes:
+        if index in self._tool_index and not self._args_sent.get(index):
+            self._args_sent[index] = True
+            return self._arguments(self._tool_index[index], "{}")  # edge 22
+        part = self._reasoning.pop(index, None)
+        if part is None or not reasoning.needs_carrier(part):
+            return b""
+        text = "".join(self._reasoning_text.pop(index, []))
+        return self._delta({"thinking_blocks": [reasoning.carrier_block(part, text)]})
+
+    def _finish(self, event: ir.StreamFinish) -> bytes:
+        self._done = True
+        out = self._ensure_started()
+        reason = finish_out(event.finish, self._tool_count > 0)
+        out += (
+            self._head
+            + b'{},"logprobs":null,"finish_reason":"'
+            + reason.encode()
+            + b'"'
+            + self._finish_tail
+        )
+        if self._include_usage:
+            usage = self._usage.merged(event.usage)
+            final = {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "choices": [],
+                "usage": usage_out(usage),
+            }
+            out += b"data: " + _obj(final) + b"\n\n"
+        return out + _DONE
+
+    def close(self) -> bytes:
+        return b""
