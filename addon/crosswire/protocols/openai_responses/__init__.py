@@ -1,4 +1,4 @@
-"""OpenAI Responses, both directions."""
+"""OpenAI Responses (``/v1/responses``), both directions: see ``codec``."""
 
 from crosswire.protocols.openai_responses.codec import OpenAIResponsesCodec
 

@@ -1,23 +1,39 @@
-"""Whole Responses objects ⇄ IR (output items ⇄ parts)."""
+"""Whole Responses objects ⇄ IR, and the pieces the stream encoder shares with them: usage,
+status, the response envelope, output item ids.
+
+Reference: https://platform.openai.com/docs/api-reference/responses/object
+"""
 
 from __future__ import annotations
 
-import json
 import time
+import uuid
 from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
+from crosswire.ir.ids import derived_call_id, safe_id
 from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream
+from crosswire.protocols.openai_responses import errors, items
+from crosswire.protocols.openai_responses.mapping import (
+    FINISH_FOR_INCOMPLETE,
+    NAME,
+    STATUS_FOR_FINISH,
+)
 
-NAME = "openai-responses"
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
 
 
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+# ---- usage and status -------------------------------------------------------------------------
 
 
 def usage_in(raw: Any) -> ir.Usage:
+    """Responses usage is already in the IR's arithmetic: ``input_tokens`` includes cached
+    tokens, ``output_tokens`` includes reasoning (edge 76)."""
     if not isinstance(raw, dict):
         return ir.Usage()
     details = as_dict(raw.get("input_tokens_details"))
@@ -26,83 +42,56 @@ def usage_in(raw: Any) -> ir.Usage:
         input_tokens=_int(raw.get("input_tokens")),
         output_tokens=_int(raw.get("output_tokens")),
         cache_read_tokens=_int(details.get("cached_tokens")),
+        cache_write_tokens=_int(details.get("cache_write_tokens")) or None,
         reasoning_tokens=_int(out_details.get("reasoning_tokens")),
     )
 
 
-def usage_out(u: ir.Usage) -> dict[str, Any]:
-    i, o = u.input_tokens or 0, u.output_tokens or 0
+def usage_out(usage: ir.Usage) -> dict[str, Any]:
+    i, o = usage.input_tokens or 0, usage.output_tokens or 0
     return {
         "input_tokens": i,
         "input_tokens_details": {
-            "cached_tokens": u.cache_read_tokens or 0,
-            "cache_write_tokens": u.cache_write_tokens or 0,
+            "cached_tokens": usage.cache_read_tokens or 0,
+            "cache_write_tokens": usage.cache_write_tokens or 0,
         },
         "output_tokens": o,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens or 0},
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
         "total_tokens": i + o,
     }
 
 
 def finish_in(status: Any, incomplete: Any, has_calls: bool) -> ir.Finish:
     if status == "incomplete":
-        reason = incomplete.get("reason") if isinstance(incomplete, dict) else None
-        return ir.Finish(
-            reason="content_filter" if reason == "content_filter" else "length", raw=str(reason)
-        )
-    if status == "failed":
-        return ir.Finish(reason="error", raw="failed")
-    return ir.Finish(reason="tool_calls" if has_calls else "stop", raw=str(status or "completed"))
+        reason = as_dict(incomplete).get("reason")
+        raw = reason if isinstance(reason, str) else "incomplete"
+        return ir.Finish(reason=FINISH_FOR_INCOMPLETE.get(raw, "length"), raw=raw)
+    if status in ("failed", "cancelled"):
+        return ir.Finish(reason="error", raw=status)
+    raw_status = status if isinstance(status, str) else "completed"
+    return ir.Finish(reason="tool_calls" if has_calls else "stop", raw=raw_status)
 
 
-def status_out(finish: ir.Finish) -> tuple[str, dict[str, Any] | None]:
-    if finish.reason in ("length", "pause"):
-        return "incomplete", {"reason": "max_output_tokens"}
-    if finish.reason in ("content_filter", "refusal"):
-        return "incomplete", {"reason": "content_filter"}
-    return "completed", None
-
-
-def item_to_parts(item: dict[str, Any]) -> list[ir.Part]:
-    kind = item.get("type")
-    if kind == "message":
-        parts: list[ir.Part] = []
-        for c in item.get("content") or []:
-            if isinstance(c, dict) and c.get("type") in ("output_text", "refusal"):
-                parts.append(ir.Text(text=str(c.get("text") or c.get("refusal") or "")))
-        return parts
-    if kind == "function_call":
-        return [
-            ir.ToolCall(
-                id=str(item.get("call_id") or item.get("id") or ""),
-                name=str(item.get("name") or ""),
-                arguments=str(item.get("arguments") or ""),
-                native={NAME: {"id": item["id"]}} if isinstance(item.get("id"), str) else {},
-            )
-        ]
-    if kind == "reasoning":
-        summary = as_list(item.get("summary"))
-        text = "\n\n".join(str(s.get("text") or "") for s in summary if isinstance(s, dict))
-        content = as_list(item.get("content"))
-        text = text or "".join(str(c.get("text") or "") for c in content if isinstance(c, dict))
-        enc = item.get("encrypted_content")
-        return [
-            ir.Reasoning(text=text, signature=enc if isinstance(enc, str) else None, origin=NAME)
-        ]
-    return [ir.Opaque(origin=NAME, data=item)]
+# ---- decode -----------------------------------------------------------------------------------
 
 
 def decode(body: bytes, report: ir.Report) -> ir.Response:
     data = loads_upstream(body)
     if not isinstance(data, dict):
-        raise UpstreamProtocolError("Responses answer is not a JSON object")
+        raise UpstreamProtocolError("the Responses answer is not a JSON object")
+    return response_in(data)
+
+
+def response_in(data: dict[str, Any]) -> ir.Response:
+    """A response object (a whole answer, or the ``response`` of ``response.completed``)."""
+    rid = str(data.get("id") or "")
     parts: list[ir.Part] = []
-    for item in data.get("output") or []:
+    for n, item in enumerate(as_list(data.get("output"))):
         if isinstance(item, dict):
-            parts += item_to_parts(item)
+            parts += items.output_item_parts(item, derived_call_id(rid, n))
     has_calls = any(isinstance(p, ir.ToolCall) for p in parts)
     return ir.Response(
-        id=str(data.get("id") or ""),
+        id=rid,
         model=str(data.get("model") or ""),
         parts=tuple(parts),
         finish=finish_in(data.get("status"), data.get("incomplete_details"), has_calls),
@@ -111,79 +100,161 @@ def decode(body: bytes, report: ir.Report) -> ir.Response:
     )
 
 
-def part_to_item(part: ir.Part, n: int) -> dict[str, Any] | None:
-    if isinstance(part, ir.Text):
-        return {
-            "type": "message",
-            "id": f"msg_{n}",
-            "status": "completed",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": part.text, "annotations": []}],
-        }
-    if isinstance(part, ir.ToolCall):
-        fc = (part.native.get(NAME) or {}).get("id") or f"fc_{n}"
-        return {
-            "type": "function_call",
-            "id": fc,
-            "call_id": part.id,
-            "name": part.name,
-            "arguments": part.arguments or "{}",
-            "status": "completed",
-        }
-    if isinstance(part, ir.Reasoning):
-        item: dict[str, Any] = {
-            "type": "reasoning",
-            "id": f"rs_{n}",
-            "summary": [{"type": "summary_text", "text": part.text}] if part.text else [],
-        }
-        if part.origin == NAME and part.signature:
-            item["encrypted_content"] = part.signature
-        return item
-    if isinstance(part, ir.Opaque) and part.origin == NAME:
-        return dict(part.data)
-    return None
+# ---- encode -----------------------------------------------------------------------------------
+
+
+def response_id(rid: str) -> str:
+    if rid.startswith("resp_"):
+        return rid
+    return f"resp_{safe_id(rid)}" if rid else f"resp_{uuid.uuid4().hex}"
+
+
+def item_id(prefix: str, wanted: Any, rid: str, position: int) -> str:
+    """The upstream's own item id when it has the right prefix, else one derived from the
+    response id and the output position (stable between the stream and its replay)."""
+    if isinstance(wanted, str) and wanted.startswith(prefix):
+        return wanted
+    return derived_call_id(rid, position, prefix=f"{prefix}_")
+
+
+def message_item(group: items.Group, rid: str, position: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "type": "message",
+        "id": item_id("msg", group.item_id, rid, position),
+        "status": "completed",
+        "role": "assistant",
+        "content": [items.output_content(p) for p in group.parts],
+    }
+    phase = items.own(group.parts[0]).get("phase")
+    if phase:
+        item["phase"] = phase
+    return item
+
+
+def reasoning_item(
+    state: items.ReasoningState, wanted: Any, rid: str, position: int
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "type": "reasoning",
+        "id": item_id("rs", wanted, rid, position),
+        "summary": items.summary_list(state.summary),
+    }
+    if state.content:
+        item["content"] = [{"type": "reasoning_text", "text": t} for t in state.content]
+    encrypted = items.encrypted_for_client(state)
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    return item
+
+
+def output_items(parts: tuple[ir.Part, ...], rid: str, report: ir.Report) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for group in items.group_parts(parts):
+        first = group.parts[0]
+        n = len(out)
+        if group.kind == "message":
+            out.append(message_item(group, rid, n))
+        elif group.kind == "reasoning":
+            state = items.fold_reasoning(group.parts)
+            if state.text or items.encrypted_for_client(state) is not None:
+                out.append(reasoning_item(state, group.item_id, rid, n))
+        elif group.kind == "call" and isinstance(first, ir.ToolCall):
+            call = items.function_call_item(first, item_id("fc", group.item_id, rid, n))
+            call["status"] = "completed"
+            out.append(call)
+        elif group.kind == "item" and isinstance(first, ir.Opaque):
+            out.append(items.opaque_item(first))
+        else:
+            note_dropped(first, report)
+    return out
+
+
+def note_dropped(part: ir.Part, report: ir.Report) -> None:
+    if isinstance(part, ir.Opaque):
+        report.dropped(
+            str(part.data.get("type") or "block"), f"a {part.origin} block {NAME} cannot carry"
+        )
+    elif isinstance(part, ir.File):
+        report.dropped(f"{part.kind} output", f"{NAME} answers carry no generated files")
+
+
+def request_echo(request: ir.Request) -> dict[str, Any]:
+    """The request fields a response object repeats (built once per stream)."""
+    native = request.native.get(NAME) or {}
+    choice: Any = native.get("tool_choice", "auto")
+    if request.tool_choice is not None:
+        c = request.tool_choice
+        choice = {"type": "function", "name": c.name} if c.mode == "tool" else c.mode
+    reasoning = None
+    if request.reasoning is not None:
+        r = request.reasoning
+        effort = "none" if r.enabled is False else r.effort
+        reasoning = {"effort": effort, "summary": r.summary}
+    return {
+        "instructions": None,
+        "max_output_tokens": request.params.max_tokens,
+        "parallel_tool_calls": request.parallel_tool_calls
+        if request.parallel_tool_calls is not None
+        else True,
+        "previous_response_id": None,
+        "reasoning": reasoning,
+        "store": native.get("store") is True,
+        "temperature": request.params.temperature,
+        "tool_choice": choice,
+        "tools": [],
+        "top_p": request.params.top_p,
+        "metadata": native.get("metadata") if isinstance(native.get("metadata"), dict) else {},
+    }
 
 
 def response_object(
     rid: str,
     model: str,
     created: int,
-    items: list[dict[str, Any]],
+    echo: dict[str, Any],
+    output: list[dict[str, Any]],
     finish: ir.Finish | None,
     usage: ir.Usage | None,
+    error: ir.Error | None = None,
 ) -> dict[str, Any]:
-    status, incomplete = status_out(finish) if finish else ("in_progress", None)
+    """The response envelope: in progress (no finish), completed/incomplete, or failed."""
+    status, reason = (
+        STATUS_FOR_FINISH.get(finish.reason, ("completed", None))
+        if finish
+        else ("in_progress", None)
+    )
+    failure: dict[str, Any] | None = None
+    if error is not None:
+        status, failure = "failed", errors.failed_error(error)
+    elif status == "failed" and finish is not None:
+        failure = {
+            "code": "server_error",
+            "message": f"the model's answer ended with an error ({finish.raw or finish.reason})",
+        }
     return {
         "id": rid,
         "object": "response",
         "created_at": created,
         "status": status,
-        "error": None,
-        "incomplete_details": incomplete,
+        "error": failure,
+        "incomplete_details": {"reason": reason} if reason else None,
+        **echo,
         "model": model,
-        "output": items,
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
+        "output": output,
         "usage": usage_out(usage) if usage is not None else None,
     }
 
 
-def response_id(rid: str) -> str:
-    return rid if rid.startswith("resp_") else f"resp_{rid or 'crosswire'}"
-
-
-def encode(response: ir.Response, request: ir.Request) -> bytes:
-    items = [i for i in (part_to_item(p, n) for n, p in enumerate(response.parts)) if i is not None]
-    obj = response_object(
-        response_id(response.id),
-        response.model or request.model,
-        response.created or int(time.time()),
-        items,
-        response.finish,
-        response.usage,
+def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> bytes:
+    rid = response_id(response.id)
+    return dumps(
+        response_object(
+            rid,
+            response.model or request.model,
+            response.created or int(time.time()),
+            request_echo(request),
+            output_items(response.parts, rid, report),
+            response.finish,
+            response.usage,
+        )
     )
-    return dumps(obj)
-
-
-_ = json

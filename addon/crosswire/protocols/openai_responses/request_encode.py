@@ -1,0 +1,357 @@
+"""IR ``Request`` → the upstream ``POST /responses`` body.
+
+Decisions (each lossy one is recorded in the report):
+
+* Leading ``system`` messages become ``instructions`` (joined by a blank line); ``developer``
+  messages and later system messages stay ``input`` message items with their role, which
+  Responses accepts: that keeps a Responses client's developer items where it put them.
+* ``store`` is ``false`` unless the app said otherwise. With ``store: false`` a reasoning item
+  is replayed by its ``encrypted_content`` and *without* its id (edge 70), and
+  ``include: ["reasoning.encrypted_content"]`` is added when reasoning is requested or the
+  history already carries OpenAI reasoning. Reasoning from another provider cannot be
+  replayed (OpenAI cannot verify it): dropped with a note.
+* ``function_call`` items: ``call_id`` is the IR id; the ``fc_…`` item id is sent only when it
+  came from Responses (the API checks the prefix; ids are never invented).
+* Tools are flat (edge 35) with ``strict: false`` unless the app said ``true`` — Responses
+  defaults to strict, which rejects ordinary schemas.
+* No stop sequences, seed, top_k or penalties exist on Responses: dropped with a note;
+  ``n > 1`` is refused.
+* Azure (``dialect == "azure"``): the v1 API ``/openai/v1/responses`` (no api-version); with
+  ``Target.api_version == "preview"`` the v1 preview (``?api-version=preview``); with a dated
+  version (``2025-04-01-preview``) the older ``/openai/responses?api-version=…``. The base URL
+  is the resource root, as for the Chat dialect. The deployment name is the ``model``.
+
+Reference: https://platform.openai.com/docs/api-reference/responses/create
+Azure: https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crosswire import ir
+from crosswire.ir.errors import UnsupportedFeature
+from crosswire.ir.ids import safe_id
+from crosswire.protocols.base import Target, UpstreamCall
+from crosswire.protocols.common import dumps
+from crosswire.protocols.openai_responses import items
+from crosswire.protocols.openai_responses.content import encode_file, encode_part, own_native
+from crosswire.protocols.openai_responses.mapping import (
+    EFFORT_ABOVE_BUDGETS,
+    EFFORT_FOR_BUDGET,
+    MIN_OUTPUT_TOKENS,
+    NAME,
+)
+
+_ENCRYPTED = "reasoning.encrypted_content"
+
+
+def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
+    native = dict(request.native.get(NAME) or {})
+    store = native.pop("store", False)
+    keep_ids = store is True
+    body: dict[str, Any] = {"model": target.model or request.model}
+    instructions, input_items = _input(request, keep_ids, report)
+    if instructions:
+        body["instructions"] = instructions
+    body["input"] = input_items
+    _tools(request, body, report)
+    _params(request, target, body, report)
+    reasoning = _reasoning(request, report)
+    if reasoning:
+        body["reasoning"] = {**_dict(native.pop("reasoning", None)), **reasoning}
+    fmt = _format(request.response_format)
+    text = _dict(native.pop("text", None))
+    if fmt is not None:
+        text["format"] = fmt
+    if text:
+        body["text"] = text
+    body["store"] = store
+    include = [i for i in native.pop("include", None) or [] if isinstance(i, str)]
+    wants_state = (reasoning is not None and reasoning.get("effort") != "none") or _has_own_state(
+        request
+    )
+    if not keep_ids and wants_state and _ENCRYPTED not in include:
+        include.append(_ENCRYPTED)
+    if include:
+        body["include"] = include
+    if request.user is not None and native.get("safety_identifier") != request.user:
+        body["user"] = request.user
+    if request.stream:
+        body["stream"] = True
+    for key, value in native.items():
+        body.setdefault(key, value)
+    path, query = _endpoint(target)
+    return UpstreamCall(
+        path=path,
+        query=query,
+        body=dumps(body),
+        stream=request.stream,
+        headers={"content-type": "application/json"},
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _endpoint(target: Target) -> tuple[str, dict[str, str]]:
+    if target.dialect != "azure":
+        return "/responses", {}
+    version = target.api_version
+    if version is None or version == "v1":
+        return "/openai/v1/responses", {}
+    if version == "preview":
+        return "/openai/v1/responses", {"api-version": "preview"}
+    return "/openai/responses", {"api-version": version}
+
+
+# ---- input ------------------------------------------------------------------------------------
+
+
+def _input(
+    request: ir.Request, keep_ids: bool, report: ir.Report
+) -> tuple[str, list[dict[str, Any]]]:
+    instructions: list[str] = []
+    out: list[dict[str, Any]] = []
+    leading = True
+    for msg in request.messages:
+        if leading and msg.role == "system" and all(isinstance(p, ir.Text) for p in msg.parts):
+            instructions.append("".join(p.text for p in msg.parts if isinstance(p, ir.Text)))
+            continue
+        leading = False
+        if msg.role == "assistant":
+            _assistant(msg, keep_ids, out, report)
+        elif msg.role == "tool":
+            out += [_tool_output(p) for p in msg.parts if isinstance(p, ir.ToolResult)]
+        else:
+            where = f"a {msg.role} message"
+            content = [c for c in (encode_part(p, report, where) for p in msg.parts) if c]
+            if content or not msg.parts:
+                out.append(
+                    {**own_native(msg), "type": "message", "role": msg.role, "content": content}
+                )
+    return "\n\n".join(t for t in instructions if t), out
+
+
+def _assistant(
+    msg: ir.Message, keep_ids: bool, out: list[dict[str, Any]], report: ir.Report
+) -> None:
+    for group in items.group_parts(msg.parts):
+        first = group.parts[0]
+        if group.kind == "message":
+            item: dict[str, Any] = {"type": "message", "role": "assistant"}
+            phase = items.own(first).get("phase")
+            if phase:
+                item["phase"] = phase
+            item["content"] = [_assistant_content(p) for p in group.parts]
+            out.append(item)
+        elif group.kind == "reasoning":
+            reasoning = _reasoning_item(group, keep_ids, report)
+            if reasoning is not None:
+                out.append(reasoning)
+        elif group.kind == "call" and isinstance(first, ir.ToolCall):
+            fc = group.item_id if isinstance(group.item_id, str) else None
+            call = items.function_call_item(first, fc if fc and fc.startswith("fc") else None)
+            call["call_id"] = safe_id(first.id)
+            out.append(call)
+        elif group.kind == "item" and isinstance(first, ir.Opaque):
+            out.append(items.opaque_item(first))
+        elif isinstance(first, ir.Opaque):
+            report.dropped(
+                str(first.data.get("type") or "block"),
+                f"a {first.origin} block {NAME} cannot carry",
+            )
+        else:
+            report.dropped(f"assistant {first.type}", f"{NAME} assistant turns cannot hold it")
+
+
+def _assistant_content(part: ir.Part) -> dict[str, Any]:
+    if isinstance(part, ir.Opaque):
+        return dict(part.data)
+    assert isinstance(part, ir.Text)
+    native = items.own(part)
+    if native.get("refusal"):
+        return {"type": "refusal", "refusal": part.text}
+    content: dict[str, Any] = {"type": "output_text", "text": part.text}
+    if native.get("annotations"):
+        content["annotations"] = native["annotations"]
+    return content
+
+
+def _reasoning_item(group: items.Group, keep_ids: bool, report: ir.Report) -> dict[str, Any] | None:
+    state = items.fold_reasoning(group.parts)
+    if state.origin != NAME:
+        if state.text or state.signature or state.redacted is not None:
+            report.dropped(
+                "reasoning", f"{state.origin or 'unsigned'} reasoning cannot be replayed to OpenAI"
+            )
+        return None
+    encrypted = state.redacted if state.redacted is not None else state.signature
+    rid = group.item_id if isinstance(group.item_id, str) else None
+    content = state.content
+    item: dict[str, Any] = {"type": "reasoning"}
+    if encrypted is None:
+        # Without encrypted_content only the id can bring the reasoning back: it resolves
+        # with store: true, and open-model servers take raw reasoning content back.
+        if rid is None or not (keep_ids or content):
+            report.dropped(
+                "reasoning",
+                "a reasoning item without encrypted_content cannot be replayed with store: false",
+            )
+            return None
+        keep_ids = True
+    if keep_ids and rid is not None:
+        item["id"] = rid
+    item["summary"] = items.summary_list(state.summary)
+    if content:
+        item["content"] = [{"type": "reasoning_text", "text": t} for t in content]
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    return item
+
+
+def _tool_output(part: ir.ToolResult) -> dict[str, Any]:
+    native = own_native(part)
+    raw = native.pop("output", None)
+    output: Any
+    if raw is not None:
+        output = raw
+    else:
+        text = "".join(c.text for c in part.content if isinstance(c, ir.Text))
+        if part.is_error:
+            text = f"Error: {text}" if text else "Error"  # Responses has no is_error (edge 40)
+        files = [c for c in part.content if isinstance(c, ir.File)]
+        if files:
+            output = ([{"type": "input_text", "text": text}] if text else []) + [
+                encode_file(f) for f in files
+            ]
+        else:
+            output = text
+    return {
+        **native,
+        "type": "function_call_output",
+        "call_id": safe_id(part.call_id),
+        "output": output,
+    }
+
+
+def _has_own_state(request: ir.Request) -> bool:
+    return any(
+        isinstance(p, ir.Reasoning) and p.origin == NAME and p.redacted is not None
+        for m in request.messages
+        if m.role == "assistant"
+        for p in m.parts
+    )
+
+
+# ---- tools and parameters ---------------------------------------------------------------------
+
+
+def _tools(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None:
+    tools: list[dict[str, Any]] = []
+    for t in request.tools:
+        tool: dict[str, Any] = {**own_native(t), "type": "function", "name": t.name}
+        if t.description is not None:
+            tool["description"] = t.description
+        tool["parameters"] = (
+            t.parameters if t.parameters is not None else {"type": "object", "properties": {}}
+        )
+        tool["strict"] = bool(t.strict)
+        tools.append(tool)
+    for nt in request.native_tools:
+        if nt.origin == NAME:
+            tools.append(dict(nt.data))
+        else:
+            report.dropped(
+                f"tool {nt.data.get('type') or nt.data.get('name') or '?'}",
+                f"a {nt.origin} server tool; {NAME} cannot run it",
+            )
+    if tools:
+        body["tools"] = tools
+    choice = request.tool_choice
+    if choice is not None and (tools or choice.mode == "none"):
+        body["tool_choice"] = (
+            {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode
+        )
+    if request.parallel_tool_calls is not None and tools:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+
+
+def _params(request: ir.Request, target: Target, body: dict[str, Any], report: ir.Report) -> None:
+    p = request.params
+    if p.n is not None and p.n > 1:
+        raise UnsupportedFeature("'n' > 1: the Responses API returns one answer", param="n")
+    max_tokens = p.max_tokens
+    if max_tokens is not None:
+        if target.max_output_tokens is not None and max_tokens > target.max_output_tokens:
+            report.clamped(
+                "max_output_tokens", f"{max_tokens} → {target.max_output_tokens} (backend limit)"
+            )
+            max_tokens = target.max_output_tokens
+        if max_tokens < MIN_OUTPUT_TOKENS:
+            report.clamped(
+                "max_output_tokens", f"{max_tokens} → {MIN_OUTPUT_TOKENS} (the API's minimum)"
+            )
+            max_tokens = MIN_OUTPUT_TOKENS
+        body["max_output_tokens"] = max_tokens
+    if p.temperature is not None:
+        temperature = min(2.0, max(0.0, p.temperature))
+        if temperature != p.temperature:
+            report.clamped("temperature", f"{p.temperature} → {temperature} (range 0–2)")
+        body["temperature"] = temperature
+    if p.top_p is not None:
+        body["top_p"] = p.top_p
+    for name, value in (
+        ("stop", p.stop),
+        ("seed", p.seed),
+        ("top_k", p.top_k),
+        ("presence_penalty", p.presence_penalty),
+        ("frequency_penalty", p.frequency_penalty),
+        ("min_tokens", p.min_tokens),
+    ):
+        if value is not None and value != ():
+            report.dropped(name, "the Responses API has no such parameter")
+
+
+def _reasoning(request: ir.Request, report: ir.Report) -> dict[str, Any] | None:
+    r = request.reasoning
+    if r is None:
+        return None
+    out: dict[str, Any] = {}
+    if r.enabled is False:
+        out["effort"] = "none" if NAME in request.native else "minimal"
+    elif r.effort:
+        out["effort"] = r.effort
+    elif r.budget_tokens:
+        out["effort"] = next(
+            (e for limit, e in EFFORT_FOR_BUDGET if r.budget_tokens <= limit), EFFORT_ABOVE_BUDGETS
+        )
+        report.moved(
+            "thinking.budget_tokens", f"budget {r.budget_tokens} → reasoning.effort {out['effort']}"
+        )
+    elif r.enabled or r.adaptive:
+        out["effort"] = "medium"
+    if r.summary:
+        out["summary"] = r.summary
+    elif r.include_thoughts and r.enabled is not False:
+        out["summary"] = "auto"  # the app shows thinking: ask for summaries
+    return out or None
+
+
+def _format(fmt: ir.ResponseFormat | None) -> dict[str, Any] | None:
+    """``text.format``: name/strict/schema at this level, not nested (edge 59)."""
+    if fmt is None:
+        return None
+    if fmt.type != "json_schema":
+        return {"type": fmt.type}
+    out: dict[str, Any] = {
+        "type": "json_schema",
+        "name": fmt.name or "response",
+        "schema": fmt.schema if fmt.schema is not None else {"type": "object"},
+    }
+    if fmt.strict is not None:
+        out["strict"] = fmt.strict
+    if fmt.description:
+        out["description"] = fmt.description
+    return out
