@@ -367,9 +367,8 @@ def test_mitmweb_shows_both_sides_of_a_converted_stream_without_secrets(
             ),
             api.get(f"{base}/request/content.data").text,
             api.get(f"{base}/response/content.data").text,
-            api.get("/flows/dump").content.decode(
-                "utf-8", "replace"
-            ),  # the flow file, metadata too
+            # the flow file, metadata (the record and stored bodies) included
+            api.get("/flows/dump").content.decode("utf-8", "replace"),
             api.get("/events").text,
             api.get("/options").text,
             api.get("/state").text,
@@ -423,3 +422,19 @@ def test_mitmweb_shows_both_sides_of_a_converted_stream_without_secrets(
             "columns at all; it is a sequence option (one --set web_columns=NAME per column)"
         )
     assert "Comment" in flow_list and "openai-chat → anthropic" in flow_list, flow_list
+
+    # The documented filters, typed into the URL as a person would bookmark them.
+    for expression, shown in (("~comment%20anthropic", True), ("~marked", False)):
+        browser.send("Page.navigate", url="about:blank")
+        browser.send(
+            "Page.navigate", url=f"{web.web_url}/?token={WEB_PASSWORD}#/flows?s={expression}"
+        )
+        browser.wait_for_text("of 1 flows")  # the status bar: the flow list has loaded
+        time.sleep(0.5)
+        deadline = time.monotonic() + 5
+        while True:
+            rows = browser.js("document.querySelector('.flow-table').innerText")
+            if ("openai-chat → anthropic" in rows) is shown or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert ("openai-chat → anthropic" in rows) is shown, (expression, rows)
