@@ -262,7 +262,10 @@ def _body(data: bytes, *, stream: bool = False) -> list[str]:
                 return _numbered([("", v) for v in value])  # Gemini without alt=sse
             return json.dumps(_abbreviate(value), indent=2, ensure_ascii=False).splitlines()
     if _SSE_FIELD.search(text):
-        return _numbered(_sse_events(text), raw=True)
+        events = _numbered(_sse_events(text), raw=True)
+        if not text.endswith(("\n\n", "\r\n\r\n", "\r\r")):  # cut by the bound, or upstream
+            events.append("(the stored copy ends inside this event)")
+        return events
     rows = [line for line in text.splitlines() if line.strip()]
     if len(rows) > 1 and all(r.lstrip().startswith("{") for r in rows):
         return _numbered([("", r) for r in rows], raw=True)  # NDJSON (Ollama)

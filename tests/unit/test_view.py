@@ -146,9 +146,12 @@ def show(flow: http.HTTPFlow, side: str = "request", data: bytes | None = None) 
 
 
 def columns(text: str) -> list[tuple[str, str]]:
-    return [
-        (left.rstrip(), right) for left, _, right in (r.partition(" │ ") for r in text.splitlines())
-    ]
+    """(left, right) per row of a side-by-side rendering (rows end trimmed)."""
+    rows = []
+    for row in text.splitlines():
+        left, _, right = row.partition(" │")
+        rows.append((left.rstrip(), right.removeprefix(" ")))
+    return rows
 
 
 # ---- converted flows --------------------------------------------------------------------
@@ -338,6 +341,15 @@ def test_a_stream_array_cut_by_the_size_bound_still_lists_its_whole_events() -> 
     app = "\n".join(b for _, b in columns(text))
     assert "#1 {" in app and "#2" not in app
     assert "the stored copy ends here" in app
+
+
+def test_an_sse_copy_cut_mid_event_says_so() -> None:
+    flow = converted_flow()
+    body = _fixture_body("anthropic/stream_text_basic.json")
+    flow.metadata[UPSTREAM_BODY] = body[: body.index(b"message_delta") + 30]
+    rows = columns(show(flow, "response"))
+    assert ("(the stored copy ends inside this event)", "") in rows
+    assert "stored copy ends" not in "\n".join(b for _, b in rows)  # the app's is whole
 
 
 def test_ndjson_streams_are_numbered_lines() -> None:
