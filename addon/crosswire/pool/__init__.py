@@ -1,8 +1,18 @@
-"""The key pool: leases, strategies, cooldowns learnt from answers, memory or Redis state."""
+"""The key pool: leases, strategies, limits learnt from answers, memory or Redis state."""
 
-from crosswire.pool.model import BackendSpec, KeySpec, KeyState, Lease, NoKey, Outcome, TokenUsage
+from crosswire.pool.memory_store import MemoryStore
+from crosswire.pool.model import (
+    BackendSpec,
+    KeySpec,
+    KeyState,
+    Lease,
+    NoKey,
+    Outcome,
+    RouteUsage,
+    TokenUsage,
+)
 from crosswire.pool.pool import Pool
-from crosswire.pool.store import MemoryStore, Store, make_store
+from crosswire.pool.store import Store, make_store
 
 __all__ = [
     "BackendSpec",
@@ -13,6 +23,7 @@ __all__ = [
     "NoKey",
     "Outcome",
     "Pool",
+    "RouteUsage",
     "Store",
     "TokenUsage",
     "make_store",

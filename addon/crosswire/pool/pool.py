@@ -1,14 +1,18 @@
 """The key pool: which key serves a request, and what each answer teaches about that key.
 
-A request asks ``acquire``; the pool tries the backend's keys in the strategy's order (the
-conversation's sticky key first, keys this request already tried excluded) and the store takes
-the first lease that every limit allows. When keys are only busy (``max_concurrency``) or will
-be free within ``max_wait``, the request waits, bounded, woken when a lease is released; else
-it gets a ``NoKey`` with an honest ``retry_after``. ``release`` counts usage and learns:
-rate-limit headers cool a key before it is refused; a 429 cools it (a short limit for seconds,
-an exhausted quota for as long as it lasts); a 401/403 disables it with the provider's reason
-until the config changes or a probe succeeds; 5xx and connection failures cool it briefly.
-Cooldowns carry jitter so that many clients failing over do not land on one key together.
+``acquire`` orders the backend's keys by the strategy (round-robin rotation, least-busy, or
+smooth weighted round robin), leaves out the keys this request already tried, and asks the
+store to lease the first key that every limit allows — the conversation's sticky key first.
+When keys are only busy (``max_concurrency``) or will be free within ``max_wait`` (a budget
+window, pacing, a short cooldown), the request waits, bounded, woken when a lease ends; else
+it gets a ``NoKey`` that says why each key is unavailable and an honest ``retry_after``.
+
+``release`` ends the lease and learns from the answer (see ``limits``): rate-limit headers
+refuse a key before the provider would; a 429 cools it (a short limit for its retry-after or
+a doubling backoff, an exhausted quota for as long as it lasts); a 401/403 disables it with
+the provider's reason until the config changes or a probe succeeds; 5xx, 529 and connection
+failures cool it for a second or a few. Cooldown ends carry jitter, and a failover picks
+among the remaining keys at random, so many clients failing over do not land on one key.
 """
 
 from __future__ import annotations
@@ -16,18 +20,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
+import logging
 import os
 import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 
-from crosswire.pool import limits
-from crosswire.pool.model import BackendSpec, KeySpec, KeyState, Lease, NoKey, Outcome
-from crosswire.pool.store import OK, Store
+from crosswire.pool import limits, metrics
+from crosswire.pool.model import (
+    BackendSpec,
+    KeySpec,
+    KeyState,
+    Lease,
+    NoKey,
+    Outcome,
+    RouteUsage,
+)
+from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, Store
 
+log = logging.getLogger(__name__)
+
+#: How long a session stays bound to its key without a request.
 STICKY_TTL = 3600.0
-_MAX_BACKOFF = 60.0
+#: With a shared store another instance may free a slot: re-check at least this often.
+SHARED_POLL = 0.1
+#: The most jitter added to a cooldown's end (10 % of the cooldown plus 50 ms, up to this).
+JITTER_MAX = 30.0
+_FAILURES = ("rate_limit", "overloaded", "server", "unreachable")
+_VERB = {
+    "disabled": "disabled",
+    "cooling": "cooling",
+    "busy": "busy",
+    "rpm": "at their rpm budget",
+    "tpm": "at their tpm budget",
+    "limit": "at a provider limit",
+    "pace": "pacing",
+}
+
+
+def fingerprint(key: KeySpec) -> str:
+    """Name and secret, hashed: a changed secret is a new key (and no secret is stored)."""
+    return hashlib.sha256(f"{key.name}\0{key.secret}".encode()).hexdigest()[:16]
 
 
 class Pool:
@@ -38,41 +73,49 @@ class Pool:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         lease_ttl: float | None = None,
+        sticky_ttl: float = STICKY_TTL,
     ) -> None:
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
-        self.lease_ttl = lease_ttl or float(os.environ.get("CROSSWIRE_LEASE_TTL", "900"))
+        env_ttl = os.environ.get("CROSSWIRE_LEASE_TTL")
+        self.lease_ttl = lease_ttl or (float(env_ttl) if env_ttl else store.lease_ttl)
+        self.sticky_ttl = sticky_ttl
         self.backends: dict[str, BackendSpec] = {}
+        self._candidates: dict[str, tuple[Candidate, ...]] = {}
+        self._keys: dict[str, dict[str, KeySpec]] = {}
+        self._fps: dict[tuple[str, str], str] = {}
         self._rr: dict[str, int] = {}
         self._smooth: dict[str, dict[str, float]] = {}
-        self._streak: dict[tuple[str, str], int] = {}
-        self._fingerprints: dict[tuple[str, str], str] = {}
-        self._resets: set[tuple[str, str]] = set()
-        self._freed: dict[str, asyncio.Event] = {}
-        self._disabled_at: dict[tuple[str, str], float] = {}
+        self._probe_at: dict[tuple[str, str], float] = {}
+        self._held: dict[str, tuple[str, str]] = {}  # lease id -> (backend, key)
+        self._beat: asyncio.Task[None] | None = None
+        self._ids = itertools.count()
+        self._instance = uuid.uuid4().hex[:12]
 
     # ---- configuration ------------------------------------------------------------------
 
     def configure(self, backends: Sequence[BackendSpec]) -> None:
         """Apply a (re)loaded config. State of unchanged keys is kept; a key whose secret
-        changed starts clean (its disabled flag was about the old secret)."""
+        changed starts clean (the store compares fingerprints at its next acquire, so this
+        also holds across restarts and between instances sharing Redis)."""
         self.backends = {b.name: b for b in backends}
+        self._candidates = {}
+        self._keys = {}
         for spec in backends:
             self._rr.setdefault(spec.name, self.rng.randrange(1 << 16))
+            self._keys[spec.name] = {k.name: k for k in spec.keys}
+            cands = []
             for key in spec.keys:
-                fp = hashlib.sha256(key.secret.encode()).hexdigest()[:16]
-                old = self._fingerprints.get((spec.name, key.name))
-                if old is not None and old != fp:
-                    self._resets.add((spec.name, key.name))
-                self._fingerprints[(spec.name, key.name)] = fp
-
-    async def _apply_resets(self) -> None:
-        while self._resets:
-            backend, key = self._resets.pop()
-            await self.store.enable(backend, key)
-            self._disabled_at.pop((backend, key), None)
-            self._streak.pop((backend, key), None)
+                fp = fingerprint(key)
+                if self._fps.get((spec.name, key.name), fp) != fp:
+                    self._probe_at.pop((spec.name, key.name), None)
+                self._fps[(spec.name, key.name)] = fp
+                cands.append(Candidate(key, fp))
+            self._candidates[spec.name] = tuple(cands)
+            smooth = self._smooth.setdefault(spec.name, {})
+            for name in [n for n in smooth if n not in self._keys[spec.name]]:
+                del smooth[name]
 
     # ---- leasing ------------------------------------------------------------------------
 
@@ -86,236 +129,252 @@ class Pool:
     ) -> Lease | NoKey:
         spec = self.backends.get(backend)
         if spec is None or not spec.keys:
-            return NoKey(backend, None, f"backend {backend} has no keys configured")
-        if self._resets:
-            await self._apply_resets()
-        deadline = self.clock() + spec.max_wait
+            return NoKey(backend, None, f"no keys configured for backend {backend}")
+        cands = self._candidates[backend]
+        if exclude:
+            cands = tuple(c for c in cands if c.spec.name not in exclude)
+            if not cands:
+                tried = ", ".join(k.name for k in spec.keys)
+                return NoKey(backend, None, f"every key of {backend} was already tried ({tried})")
+        lease_id = f"{self._instance}-{next(self._ids)}"
+        if not (spec.sticky and len(spec.keys) > 1):
+            session = None
+        deadline: float | None = None
         while True:
             now = self.clock()
-            order = await self._order(spec, session, exclude, now)
-            if not order:
-                return NoKey(backend, None, f"every key of {backend} was already tried")
-            waits: list[float] = []
-            reasons: list[str] = []
-            busy = False
-            for key in order:
-                lease_id = uuid.uuid4().hex
-                verdict, at = await self.store.try_acquire(
-                    backend, key, lease_id, now, est_tokens, self.lease_ttl
-                )
-                if verdict == OK:
-                    if session and spec.sticky:
-                        await self.store.sticky_set(session, key.name, STICKY_TTL)
-                    return Lease(
-                        backend=backend,
-                        key_name=key.name,
-                        secret=key.secret,
-                        lease_id=lease_id,
-                        started=now,
-                        est_tokens=est_tokens,
-                    )
-                busy = busy or verdict == "busy"
-                if at is not None:
-                    waits.append(at)
-                reasons.append(_describe(key.name, verdict, at))
-            soonest = min(waits) if waits else None
-            if now < deadline and (busy or (soonest is not None and soonest <= deadline)):
-                timeout = min(deadline, soonest if soonest is not None else deadline) - now
-                await self._wait_for_release(backend, max(0.005, min(timeout, 0.25)))
-                continue
-            retry = None if soonest is None else max(0.0, soonest - now)
-            return NoKey(backend, retry, f"{backend}: " + ", ".join(reasons))
+            ask = Ask(
+                now,
+                lease_id,
+                est_tokens,
+                self.lease_ttl,
+                spec.strategy == "least-busy",
+                session,
+                self.sticky_ttl,
+            )
+            got = await self.store.acquire(backend, self._order(spec, cands, bool(exclude)), ask)
+            if isinstance(got, str):
+                if spec.strategy == "weighted":
+                    smooth = self._smooth[backend]
+                    smooth[got] = smooth.get(got, 0.0) - sum(c.spec.weight for c in cands)
+                if self.store.shared:
+                    self._held[lease_id] = (backend, got)
+                    if self._beat is None:
+                        self._start_heartbeats()
+                secret = self._keys[backend][got].secret
+                return Lease(backend, got, secret, lease_id, now, est_tokens)
+            self._note_disabled(backend, got, now)
+            mono = time.monotonic()
+            if deadline is None:
+                deadline = mono + spec.max_wait
+            left = deadline - mono
+            times = [r.retry_at for r in got if r.retry_at is not None]
+            soonest = min(times) - now if times else None
+            busy = any(r.verdict == "busy" for r in got)
+            if left <= 0 or not (busy or (soonest is not None and soonest <= left)):
+                waited = spec.max_wait - max(0.0, left) if spec.max_wait > 0 else 0.0
+                return self._refusal(spec, got, now, exclude, waited)
+            timeout = left if soonest is None else min(left, max(soonest, 0.001))
+            if self.store.shared:
+                timeout = min(timeout, SHARED_POLL)
+            await self.store.wait_freed(backend, timeout)
 
-    async def _order(
-        self, spec: BackendSpec, session: str | None, exclude: Collection[str], now: float
-    ) -> list[KeySpec]:
-        keys = [k for k in spec.keys if k.name not in exclude]
-        if len(keys) > 1:
-            if spec.strategy == "weighted":
-                keys = self._weighted(spec.name, keys)
-            else:
-                start = self._rr[spec.name] % len(keys)
-                self._rr[spec.name] += 1
-                keys = keys[start:] + keys[:start]
-                if spec.strategy == "least-busy":
-                    counts = await self.store.in_flight(spec.name, [k.name for k in keys], now)
-                    keys.sort(key=lambda k: counts.get(k.name, 0))  # stable: ties keep the rotation
-        if session and spec.sticky and len(keys) > 1:
-            sticky = await self.store.sticky_get(session)
-            for i, key in enumerate(keys):
-                if key.name == sticky:
-                    keys.insert(0, keys.pop(i))
-                    break
-        return keys
+    def _order(
+        self, spec: BackendSpec, cands: tuple[Candidate, ...], failover: bool
+    ) -> Sequence[Candidate]:
+        n = len(cands)
+        if n < 2:
+            return cands
+        if spec.strategy == "weighted":
+            current = self._smooth[spec.name]
+            total = sum(c.spec.weight for c in cands)
+            for c in cands:
+                current[c.spec.name] = min(total, current.get(c.spec.name, 0.0) + c.spec.weight)
+            return sorted(cands, key=lambda c: -current[c.spec.name])
+        if failover:  # spread a failover wave over the remaining keys
+            order = list(cands)
+            self.rng.shuffle(order)
+            return order
+        start = self._rr[spec.name] % n
+        self._rr[spec.name] += 1
+        return cands[start:] + cands[:start] if start else cands
 
-    def _weighted(self, backend: str, keys: list[KeySpec]) -> list[KeySpec]:
-        """Smooth weighted round robin (nginx): spreads picks evenly in proportion."""
-        current = self._smooth.setdefault(backend, {})
-        total = sum(k.weight for k in keys)
-        for key in keys:
-            current[key.name] = current.get(key.name, 0.0) + key.weight
-        ranked = sorted(keys, key=lambda k: current[k.name], reverse=True)
-        current[ranked[0].name] -= total
-        return ranked
-
-    async def _wait_for_release(self, backend: str, timeout: float) -> None:
-        event = self._freed.setdefault(backend, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-
-    def _wake(self, backend: str) -> None:
-        event = self._freed.pop(backend, None)
-        if event is not None:
-            event.set()
+    def _refusal(
+        self,
+        spec: BackendSpec,
+        refusals: list[Refusal],
+        now: float,
+        exclude: Collection[str],
+        waited: float,
+    ) -> NoKey:
+        times = [r.retry_at for r in refusals if r.retry_at is not None]
+        retry = max(0.0, min(times) - now) if times else None
+        verdicts = {r.verdict for r in refusals}
+        same = len(verdicts) == 1
+        parts = [_describe(r, with_verdict=not same) for r in refusals]
+        if same:
+            verb = _VERB.get(refusals[0].verdict, refusals[0].verdict)
+            n = len(refusals)
+            head = (
+                f"the only key of {spec.name} is {verb.replace('their', 'its')}"
+                if n == 1 and not exclude
+                else f"all {n} {'remaining ' if exclude else ''}keys of {spec.name} {verb}"
+                if n > 1
+                else f"the last untried key of {spec.name} is {verb.replace('their', 'its')}"
+            )
+        else:
+            head = f"no key of {spec.name} is free"
+        reason = f"{head}: {', '.join(parts)}"
+        tried = [k.name for k in spec.keys if k.name in exclude]
+        if tried:
+            reason += f"; already tried: {', '.join(tried)}"
+        if waited >= 0.05:
+            reason += f" (waited {waited:.1f} s)"
+        return NoKey(spec.name, retry, reason)
 
     # ---- learning -----------------------------------------------------------------------
 
     async def release(self, lease: Lease, outcome: Outcome) -> None:
+        self._held.pop(lease.lease_id, None)
         now = self.clock()
-        backend, name = lease.backend, lease.key_name
         status = outcome.status
-        if status == 0:  # never sent
-            await self.store.release(backend, name, lease.lease_id, now, lease.est_tokens, 0)
-            self._wake(backend)
+        if status == 0:  # never sent: give the reservations back, count and learn nothing
+            settlement = Settlement(now=now, sent=False, est_tokens=lease.est_tokens)
+            await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
             return
+        lesson = limits.learn(status, outcome.headers, outcome.body, now, lease.secret)
         usage = outcome.usage
-        tokens = None if usage is None else usage.input + usage.output
-        await self.store.release(backend, name, lease.lease_id, now, lease.est_tokens, tokens)
-        self._wake(backend)
-        error = status is None or status >= 400
-        await self.store.record(backend, name, status, usage, error, outcome.route)
-        headers = outcome.headers
-        exhausted = limits.exhausted_until(headers, now)
-        if exhausted is not None:
-            await self.store.cool(
-                backend, name, exhausted[0] + self.rng.uniform(0, 0.25), exhausted[1]
-            )
-        if status == 429:
-            streak = self._streak[(backend, name)] = self._streak.get((backend, name), 0) + 1
-            wait = limits.retry_after(headers, now)
-            if wait is None:
-                wait = limits.gemini_retry_delay(outcome.body)
-            reason = limits.reason_of(status, outcome.body, lease.secret)
-            if limits.is_quota(outcome.body):
-                wait = wait if wait is not None and wait > 60 else limits.QUOTA_COOLDOWN
-                reason = f"quota exhausted: {reason}"
-            elif wait is None:
-                wait = min(_MAX_BACKOFF, 2.0 ** (streak - 1))
-            await self.store.cool(backend, name, now + wait * self.rng.uniform(1.0, 1.1), reason)
-        elif status in (401, 403):
-            await self.store.disable(
-                backend, name, limits.reason_of(status, outcome.body, lease.secret)
-            )
-            self._disabled_at[(backend, name)] = now
-        elif status is None or status >= 500:
-            streak = self._streak[(backend, name)] = self._streak.get((backend, name), 0) + 1
-            wait = limits.retry_after(headers, now) or min(
-                30.0, self.rng.uniform(1.0, 2.0) * streak
-            )
-            await self.store.cool(
-                backend, name, now + wait, limits.reason_of(status, outcome.body, lease.secret)
-            )
-        elif status < 400:
-            self._streak.pop((backend, name), None)
+        if usage is not None:
+            tokens: int | None = usage.input + usage.output
+        else:
+            tokens = 0 if lesson.error else None  # refused: nothing was consumed
+        cool_until = lesson.cool_until
+        if cool_until is not None:
+            span = max(0.0, cool_until - now)
+            cool_until += self.rng.uniform(0.0, min(JITTER_MAX, 0.1 * span + 0.05))
+        backoff = None
+        if lesson.backoff is not None:
+            backoff = (*lesson.backoff, self.rng.uniform(1.0, 1.25))
+        settlement = Settlement(
+            now=now,
+            sent=True,
+            est_tokens=lease.est_tokens,
+            tokens=tokens,
+            status=status,
+            error=lesson.error,
+            usage=usage,
+            latency=max(0.0, now - lease.started),
+            route=outcome.route,
+            cool_until=cool_until,
+            backoff=backoff,
+            cool_reason=lesson.reason,
+            disable=lesson.disable,
+            success=lesson.kind == "ok",
+            failure=lesson.kind in _FAILURES,
+            buckets=lesson.buckets,
+        )
+        await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+        if lesson.disable is not None:
+            self._schedule_probe(lease.backend, lease.key_name, now)
+
+    async def heartbeat(self, lease: Lease) -> None:
+        """Keep a long request's lease alive. With a shared store the pool already does this
+        for every running lease, every third of the lease TTL, so that only a crashed
+        instance's leases lapse."""
+        until = self.clock() + self.lease_ttl
+        await self.store.heartbeat(lease.backend, [(lease.key_name, lease.lease_id)], until)
+
+    def _start_heartbeats(self) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to refresh for
+            self._beat = asyncio.get_running_loop().create_task(self._heartbeats())
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            if not self._held:
+                continue
+            until = self.clock() + self.lease_ttl
+            by_backend: dict[str, list[tuple[str, str]]] = {}
+            for lease_id, (backend, key) in list(self._held.items()):
+                by_backend.setdefault(backend, []).append((key, lease_id))
+            for backend, leases in by_backend.items():
+                try:
+                    await self.store.heartbeat(backend, leases, until)
+                except Exception as exc:  # Redis away for a moment: the next beat retries
+                    log.warning("crosswire: refreshing %d key leases failed: %s", len(leases), exc)
 
     # ---- probing disabled keys ----------------------------------------------------------
 
-    def due_probes(self) -> list[tuple[str, KeySpec]]:
-        """Disabled keys whose probe interval has passed (the addon probes them)."""
-        now = self.clock()
+    def _schedule_probe(self, backend: str, key: str, now: float) -> None:
+        spec = self.backends.get(backend)
+        if spec is not None and (backend, key) not in self._probe_at:
+            self._probe_at[(backend, key)] = now + spec.probe_interval
+
+    def _note_disabled(self, backend: str, refusals: list[Refusal], now: float) -> None:
+        """A key disabled by another instance (or before a restart) gets probed here too."""
+        for r in refusals:
+            if r.verdict == "disabled":
+                self._schedule_probe(backend, r.key, now)
+
+    def due_probes(self, now: float | None = None) -> list[tuple[str, KeySpec]]:
+        """Disabled keys whose probe time has come: (backend, key). Each is returned once per
+        ``probe_interval``; the caller probes it and reports with ``mark_probe``."""
+        now = self.clock() if now is None else now
         due = []
-        for (backend, name), since in list(self._disabled_at.items()):
-            spec = self.backends.get(backend)
-            key = next((k for k in spec.keys if k.name == name), None) if spec else None
+        for (backend, name), at in list(self._probe_at.items()):
+            key = self._keys.get(backend, {}).get(name)
             if key is None:
-                self._disabled_at.pop((backend, name), None)
-            elif spec is not None and now - since >= spec.probe_interval:
-                self._disabled_at[(backend, name)] = now
+                del self._probe_at[(backend, name)]
+            elif now >= at:
+                self._probe_at[(backend, name)] = now + self.backends[backend].probe_interval
                 due.append((backend, key))
         return due
 
-    async def mark_probe(self, backend: str, name: str, ok: bool) -> None:
+    async def mark_probe(
+        self, backend: str, key_name: str, ok: bool, reason: str | None = None
+    ) -> None:
+        """A probe's result: ``ok`` re-enables the key (and clears its cooldowns)."""
         if ok:
-            await self.store.enable(backend, name)
-            self._disabled_at.pop((backend, name), None)
+            self._probe_at.pop((backend, key_name), None)
+            await self.store.enable(backend, key_name)
+        elif reason:
+            key = self._keys.get(backend, {}).get(key_name)
+            secret = key.secret if key is not None else ""
+            await self.store.disable(backend, key_name, limits.scrub(reason, secret))
 
     # ---- visibility ---------------------------------------------------------------------
 
     async def snapshot(self) -> list[KeyState]:
+        """Every configured key's state, from the (possibly shared) store."""
         now = self.clock()
-        out = []
+        out: list[KeyState] = []
         for spec in self.backends.values():
-            names = [k.name for k in spec.keys]
-            for name, data in zip(
-                names, await self.store.states(spec.name, names, now), strict=True
-            ):
-                out.append(KeyState(backend=spec.name, name=name, **data))
+            for state in await self.store.states(spec.name, spec.keys, now):
+                if state.disabled:
+                    self._schedule_probe(spec.name, state.name, now)
+                out.append(state)
         return out
 
-    def prometheus(self, states: Sequence[KeyState]) -> str:
-        """Prometheus text exposition: per backend and key *name*."""
-        metrics = (
-            ("crosswire_key_requests_total", "counter", "Requests sent with this key", "requests"),
-            (
-                "crosswire_key_errors_total",
-                "counter",
-                "Requests that failed (status >= 400 or no answer)",
-                "errors",
-            ),
-            (
-                "crosswire_key_input_tokens_total",
-                "counter",
-                "Input tokens, cache included",
-                "input_tokens",
-            ),
-            (
-                "crosswire_key_output_tokens_total",
-                "counter",
-                "Output tokens, reasoning included",
-                "output_tokens",
-            ),
-            (
-                "crosswire_key_cached_tokens_total",
-                "counter",
-                "Input tokens read from a prompt cache",
-                "cached_tokens",
-            ),
-            ("crosswire_key_in_flight", "gauge", "Requests in flight", "in_flight"),
-        )
-        lines = []
-        for metric, kind, help_text, attr in metrics:
-            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}"]
-            for s in states:
-                lines.append(
-                    f'{metric}{{backend="{_esc(s.backend)}",key="{_esc(s.name)}"}} {getattr(s, attr)}'
-                )
-        lines += [
-            "# HELP crosswire_key_cooling 1 while the key cools down",
-            "# TYPE crosswire_key_cooling gauge",
-        ]
-        lines += [
-            f'crosswire_key_cooling{{backend="{_esc(s.backend)}",key="{_esc(s.name)}"}} {int(bool(s.cooling_until))}'
-            for s in states
-        ]
-        lines += [
-            "# HELP crosswire_key_disabled 1 while the key is disabled",
-            "# TYPE crosswire_key_disabled gauge",
-        ]
-        lines += [
-            f'crosswire_key_disabled{{backend="{_esc(s.backend)}",key="{_esc(s.name)}"}} {int(s.disabled)}'
-            for s in states
-        ]
-        return "\n".join(lines) + "\n"
+    async def route_usage(self) -> list[RouteUsage]:
+        """Usage per route and backend (a route with a fallback chain has a row per backend)."""
+        return await self.store.routes(list(self.backends))
+
+    def prometheus(self, states: Sequence[KeyState], routes: Sequence[RouteUsage] = ()) -> str:
+        """Prometheus text exposition: per backend and key *name* (never a secret)."""
+        return metrics.render(states, routes)
 
     async def close(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+            self._beat = None
         await self.store.close()
 
 
-def _describe(name: str, verdict: str, at: float | None) -> str:
-    if at is None:
-        return f"{name} {verdict}"
-    return f"{name} {verdict} until {time.strftime('%H:%M:%S', time.localtime(at))}"
-
-
-def _esc(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _describe(r: Refusal, *, with_verdict: bool) -> str:
+    text = f"{r.key} {r.verdict}" if with_verdict else r.key
+    if r.retry_at is not None:
+        text += f" until {time.strftime('%H:%M:%S', time.localtime(r.retry_at))}"
+    if r.detail:
+        text += f" ({r.detail})"
+    return text

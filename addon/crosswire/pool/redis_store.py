@@ -1,115 +1,149 @@
 """The shared store: several crosswire instances (e.g. one sidecar per pod) share one pool.
 
-Per key: a hash (cooldown, disabled flag and reason, counters), a sorted set of leases scored
-by expiry (a crashed instance's leases lapse), a sorted set of request starts (rpm window) and
-one of token reservations (tpm window). Taking a lease is one Lua script: every check and the
-lease itself happen atomically, in one round trip. The client is redis-py's asyncio client.
+Per key: a hash (secret fingerprint, cooldown, disabled flag and reason, learnt limits,
+counters), a sorted set of leases scored by expiry (a crashed instance's leases lapse; the
+pool refreshes its running ones), a sorted set of request starts (the rpm window) and one of
+token reservations (the tpm window). Acquire and settle are one Lua script each (``redis_lua``):
+every check and the lease happen atomically, in one round trip however many keys are tried.
+A settle publishes the backend's name so that requests waiting in other instances for a free
+slot wake at once rather than at their next poll.
+
+All keys of a backend share one hash tag (``crosswire:{backend}:…``), so the scripts also run
+on Redis Cluster. The client is redis-py's asyncio client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from crosswire.pool.model import KeySpec, TokenUsage
+from crosswire.pool.limits import Bucket
+from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState, RouteUsage
+from crosswire.pool.redis_lua import ACQUIRE, SETTLE
+from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, bucket_view, latency_index
 
-_ACQUIRE = """
-local h, leases, starts, toks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local now, lease, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local maxc, rpm, tpm = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local est, pace = tonumber(ARGV[7]), tonumber(ARGV[8])
-if redis.call('HGET', h, 'disabled') == '1' then return {'disabled', ''} end
-local cu = tonumber(redis.call('HGET', h, 'cooling_until') or '0')
-if cu > now then return {'cooling', tostring(cu)} end
-redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
-if maxc > 0 and redis.call('ZCARD', leases) >= maxc then return {'busy', ''} end
-if rpm > 0 then
-  redis.call('ZREMRANGEBYSCORE', starts, '-inf', now - 60)
-  if redis.call('ZCARD', starts) >= rpm then
-    local first = redis.call('ZRANGE', starts, 0, 0, 'WITHSCORES')
-    return {'rpm', tostring(tonumber(first[2]) + 60)}
-  end
-end
-if tpm > 0 then
-  redis.call('ZREMRANGEBYSCORE', toks, '-inf', now - 60)
-  local all = redis.call('ZRANGE', toks, 0, -1, 'WITHSCORES')
-  local used = 0
-  for i = 1, #all, 2 do
-    local n = string.match(all[i], ':(%d+)$')
-    used = used + tonumber(n or '0')
-  end
-  if #all > 0 and used + est > tpm then return {'tpm', tostring(tonumber(all[2]) + 60)} end
-end
-if pace > 0 then
-  local last = tonumber(redis.call('HGET', h, 'last_start') or '0')
-  if now - last < pace then return {'pace', tostring(last + pace)} end
-end
-redis.call('ZADD', leases, now + ttl, lease)
-if rpm > 0 then redis.call('ZADD', starts, now, lease) ; redis.call('EXPIRE', starts, 120) end
-if tpm > 0 then redis.call('ZADD', toks, now, lease .. ':' .. est) ; redis.call('EXPIRE', toks, 120) end
-redis.call('HSET', h, 'last_start', tostring(now))
-return {'ok', ''}
-"""
+log = logging.getLogger(__name__)
 
-_RELEASE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[3] ~= '' then
-  local old = ARGV[1] .. ':' .. ARGV[2]
-  local score = redis.call('ZSCORE', KEYS[2], old)
-  if score then
-    redis.call('ZREM', KEYS[2], old)
-    redis.call('ZADD', KEYS[2], score, ARGV[1] .. ':' .. ARGV[3])
-  end
-end
-return 1
-"""
+#: Leases live this long without a heartbeat (the pool refreshes running ones every third):
+#: a crashed instance's slots come back within this time.
+REDIS_LEASE_TTL = 30.0
+_WINDOW = 60.0
 
 
 class RedisStore:
+    shared = True
+    lease_ttl = REDIS_LEASE_TTL
+
     def __init__(self, url: str, *, prefix: str = "crosswire:") -> None:
         self._redis = aioredis.from_url(url, decode_responses=True)
         self._prefix = prefix
-        self._acquire = self._redis.register_script(_ACQUIRE)
-        self._release = self._redis.register_script(_RELEASE)
+        self._channel = f"{prefix}freed"
+        self._acquire = self._redis.register_script(ACQUIRE)
+        self._settle = self._redis.register_script(SETTLE)
+        self._freed: dict[str, asyncio.Event] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def _tag(self, backend: str) -> str:
+        return f"{self._prefix}{{{backend}}}"
 
     def _names(self, backend: str, key: str) -> list[str]:
-        base = f"{self._prefix}{backend}:{key}"
-        return [f"{base}:state", f"{base}:leases", f"{base}:starts", f"{base}:tokens"]
+        base = f"{self._tag(backend)}:k:{key}"
+        return [f"{base}:state", f"{base}:leases", f"{base}:starts", f"{base}:toks"]
 
-    async def try_acquire(
-        self, backend: str, key: KeySpec, lease_id: str, now: float, est_tokens: int, ttl: float
-    ) -> tuple[str, float | None]:
-        verdict, at = await self._acquire(
-            keys=self._names(backend, key.name),
-            args=[
-                repr(now),
-                lease_id,
-                repr(ttl),
-                key.max_concurrency or 0,
-                key.rpm or 0,
-                key.tpm or 0,
-                est_tokens,
-                (key.pace_ms or 0) / 1000,
-            ],
-        )
-        return str(verdict), (float(at) if at else None)
+    # ---- acquire / settle ---------------------------------------------------------------
 
-    async def release(
-        self, backend: str, key: str, lease_id: str, now: float, est_tokens: int, tokens: int | None
-    ) -> None:
-        names = self._names(backend, key)
-        await self._release(
-            keys=[names[1], names[3]], args=[lease_id, est_tokens, "" if tokens is None else tokens]
-        )
-
-    async def cool(self, backend: str, key: str, until: float, reason: str) -> None:
-        h = self._names(backend, key)[0]
-        current = float(await self._redis.hget(h, "cooling_until") or 0)
-        if until > current:
-            await self._redis.hset(
-                h, mapping={"cooling_until": repr(until), "cooldown_reason": reason}
+    async def acquire(
+        self, backend: str, keys: Sequence[Candidate], ask: Ask
+    ) -> str | list[Refusal]:
+        tag = self._tag(backend)
+        names = [f"{tag}:s:{ask.session or ''}"]
+        args: list[Any] = [
+            repr(ask.now),
+            ask.lease_id,
+            ask.est_tokens,
+            repr(ask.ttl),
+            int(ask.least_busy),
+            int(ask.session is not None),
+            repr(ask.sticky_ttl),
+            len(keys),
+        ]
+        for c in keys:
+            spec = c.spec
+            names += self._names(backend, spec.name)
+            args += [
+                spec.name,
+                c.fp,
+                spec.max_concurrency or 0,
+                spec.rpm or 0,
+                spec.tpm or 0,
+                repr((spec.pace_ms or 0) / 1000),
+            ]
+        reply = await self._acquire(keys=names, args=args)
+        if reply[0] == "ok":
+            return str(reply[1])
+        return [
+            Refusal(
+                str(reply[i]),
+                str(reply[i + 1]),
+                float(reply[i + 2]) if reply[i + 2] else None,
+                str(reply[i + 3]),
             )
+            for i in range(1, len(reply), 4)
+        ]
+
+    async def settle(self, backend: str, key: str, lease_id: str, s: Settlement) -> None:
+        tag = self._tag(backend)
+        usage = s.usage
+        backoff = s.backoff
+        buckets = ""
+        if s.buckets:
+            buckets = json.dumps({fid: None if b is None else b.as_list() for fid, b in s.buckets})
+        args: list[Any] = [
+            lease_id,
+            repr(s.now),
+            int(s.sent),
+            s.est_tokens,
+            "" if s.tokens is None else s.tokens,
+            "" if s.status is None else s.status,
+            int(s.error),
+            usage.input if usage else 0,
+            usage.output if usage else 0,
+            usage.cached if usage else 0,
+            repr(s.latency),
+            latency_index(s.latency, LATENCY_BUCKETS),
+            s.route or "",
+            "" if s.cool_until is None else repr(s.cool_until),
+            s.cool_reason or "",
+            "" if backoff is None else repr(backoff[0]),
+            "" if backoff is None else repr(backoff[1]),
+            "" if backoff is None else repr(backoff[2]),
+            s.disable or "",
+            int(s.success),
+            int(s.failure),
+            buckets,
+            self._channel,
+            backend,
+        ]
+        names = [*self._names(backend, key), f"{tag}:routes", f"{tag}:r:{s.route or ''}"]
+        await self._settle(keys=names, args=args)
+        self._wake(backend)
+
+    async def heartbeat(
+        self, backend: str, leases: Sequence[tuple[str, str]], until: float
+    ) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for key, lease_id in leases:
+            pipe.zadd(self._names(backend, key)[1], {lease_id: until}, xx=True)
+        await pipe.execute()
+
+    # ---- health -------------------------------------------------------------------------
 
     async def disable(self, backend: str, key: str, reason: str) -> None:
         await self._redis.hset(
@@ -117,94 +151,142 @@ class RedisStore:
         )
 
     async def enable(self, backend: str, key: str) -> None:
-        await self._redis.hset(
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(
             self._names(backend, key)[0],
             mapping={
                 "disabled": "0",
                 "disabled_reason": "",
                 "cooling_until": "0",
                 "cooldown_reason": "",
+                "streak": "0",
+                "buckets": "{}",
             },
         )
-
-    async def record(
-        self,
-        backend: str,
-        key: str,
-        status: int | None,
-        usage: TokenUsage | None,
-        error: bool,
-        route: str | None,
-    ) -> None:
-        h = self._names(backend, key)[0]
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(h, "requests", 1)
-        if error:
-            pipe.hincrby(h, "errors", 1)
-        pipe.hset(h, "last_status", "" if status is None else str(status))
-        if usage is not None:
-            pipe.hincrby(h, "input_tokens", usage.input)
-            pipe.hincrby(h, "output_tokens", usage.output)
-            pipe.hincrby(h, "cached_tokens", usage.cached)
-        if route:
-            r = f"{self._prefix}route:{route}"
-            pipe.hincrby(r, "requests", 1)
-            if error:
-                pipe.hincrby(r, "errors", 1)
-            if usage is not None:
-                pipe.hincrby(r, "input_tokens", usage.input)
-                pipe.hincrby(r, "output_tokens", usage.output)
+        pipe.publish(self._channel, backend)
         await pipe.execute()
+        self._wake(backend)
 
-    async def states(self, backend: str, keys: list[str], now: float) -> list[dict[str, Any]]:
-        out = []
-        for name in keys:
-            h, leases, starts, toks = self._names(backend, name)
-            pipe = self._redis.pipeline(transaction=False)
+    # ---- visibility ---------------------------------------------------------------------
+
+    async def states(self, backend: str, keys: Sequence[KeySpec], now: float) -> list[KeyState]:
+        pipe = self._redis.pipeline(transaction=False)
+        for spec in keys:
+            h, leases, starts, toks = self._names(backend, spec.name)
             pipe.hgetall(h)
-            pipe.zcount(leases, now, "+inf")
-            pipe.zcount(starts, now - 60, "+inf")
-            pipe.zrangebyscore(toks, now - 60, "+inf")
-            data, in_flight, rpm_used, tok_members = await pipe.execute()
-            cooling = float(data.get("cooling_until") or 0)
+            pipe.zcount(leases, f"({now}", "+inf")
+            pipe.zcount(starts, f"({now - _WINDOW}", "+inf")
+            pipe.zrangebyscore(toks, f"({now - _WINDOW}", "+inf")
+        replies = await pipe.execute()
+        out = []
+        for n, spec in enumerate(keys):
+            data, in_flight, rpm_used, tok_members = replies[4 * n : 4 * n + 4]
+            cooling: float | None = float(data.get("cooling_until") or 0)
+            reason = data.get("cooldown_reason") or None
+            if not cooling or cooling <= now:
+                cooling, reason = None, None
+            raw = json.loads(data.get("buckets") or "{}")
+            buckets = [Bucket.from_list(v) for v in raw.values()]
+            req, tok, cooling, reason = bucket_view(buckets, now, cooling, reason)
+            cumulative, total = [], 0
+            for i in range(len(LATENCY_BUCKETS)):
+                total += int(data.get(f"lat_{i}", 0))
+                cumulative.append(total)
             status = data.get("last_status")
             out.append(
-                {
-                    "in_flight": int(in_flight),
-                    "cooling_until": cooling if cooling > now else None,
-                    "cooldown_reason": (data.get("cooldown_reason") or None)
-                    if cooling > now
-                    else None,
-                    "disabled": data.get("disabled") == "1",
-                    "disabled_reason": data.get("disabled_reason") or None,
-                    "requests": int(data.get("requests", 0)),
-                    "errors": int(data.get("errors", 0)),
-                    "input_tokens": int(data.get("input_tokens", 0)),
-                    "output_tokens": int(data.get("output_tokens", 0)),
-                    "cached_tokens": int(data.get("cached_tokens", 0)),
-                    "rpm_used": int(rpm_used),
-                    "tpm_used": sum(int(m.rsplit(":", 1)[-1]) for m in tok_members),
-                    "last_status": int(status) if status else None,
-                }
+                KeyState(
+                    backend=backend,
+                    name=spec.name,
+                    in_flight=int(in_flight),
+                    max_concurrency=spec.max_concurrency,
+                    cooling_until=cooling,
+                    cooldown_reason=reason,
+                    disabled=data.get("disabled") == "1",
+                    disabled_reason=data.get("disabled_reason") or None,
+                    requests=int(data.get("requests", 0)),
+                    errors=int(data.get("errors", 0)),
+                    input_tokens=int(data.get("input_tokens", 0)),
+                    output_tokens=int(data.get("output_tokens", 0)),
+                    cached_tokens=int(data.get("cached_tokens", 0)),
+                    rpm_used=int(rpm_used),
+                    rpm_limit=spec.rpm,
+                    tpm_used=round(sum(float(m.rsplit(":", 1)[-1]) for m in tok_members)),
+                    tpm_limit=spec.tpm,
+                    remaining_requests=req,
+                    remaining_tokens=tok,
+                    last_status=int(status) if status else None,
+                    latency_sum=float(data.get("lat_sum", 0.0)),
+                    latency_count=int(data.get("lat_count", 0)),
+                    latency_buckets=cumulative,
+                )
             )
         return out
 
-    async def in_flight(self, backend: str, keys: list[str], now: float) -> dict[str, int]:
+    async def routes(self, backends: Sequence[str]) -> list[RouteUsage]:
         pipe = self._redis.pipeline(transaction=False)
-        for name in keys:
-            pipe.zcount(self._names(backend, name)[1], now, "+inf")
-        counts = await pipe.execute()
-        return {n: int(c) for n, c in zip(keys, counts, strict=True)}
+        for backend in backends:
+            pipe.smembers(f"{self._tag(backend)}:routes")
+        members = await pipe.execute()
+        pairs = [(r, b) for b, rs in zip(backends, members, strict=True) for r in sorted(rs)]
+        pipe = self._redis.pipeline(transaction=False)
+        for route, backend in pairs:
+            pipe.hgetall(f"{self._tag(backend)}:r:{route}")
+        out = []
+        for (route, backend), data in zip(pairs, await pipe.execute(), strict=True):
+            out.append(
+                RouteUsage(
+                    route,
+                    backend,
+                    **{f: int(data.get(f, 0)) for f in _ROUTE_FIELDS},
+                )
+            )
+        return sorted(out, key=lambda r: (r.route, r.backend))
 
-    async def sticky_get(self, session: str) -> str | None:
-        value = await self._redis.get(f"{self._prefix}sticky:{session}")
-        return str(value) if value else None
+    # ---- waiting ------------------------------------------------------------------------
 
-    async def sticky_set(self, session: str, key: str, ttl: float) -> None:
-        await self._redis.set(f"{self._prefix}sticky:{session}", key, ex=max(1, int(ttl)))
+    def _wake(self, backend: str) -> None:
+        event = self._freed.pop(backend, None)
+        if event is not None:
+            event.set()
 
-    async def forget(self, backend: str, key: str) -> None:
-        await self._redis.delete(*self._names(backend, key))
+    async def wait_freed(self, backend: str, timeout: float) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+        event = self._freed.get(backend)
+        if event is None:
+            event = self._freed[backend] = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+    async def _listen(self) -> None:
+        """Wake local waiters when any instance ends a lease (``PUBLISH`` in the settle
+        script). Waiters also re-check on a short timer, so a lost message only delays."""
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._wake(str(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("crosswire: pool wake-up channel lost (%s); retrying", exc)
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
         await self._redis.aclose()
+
+
+_ROUTE_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cached_tokens")

@@ -1,0 +1,170 @@
+"""Several crosswire instances sharing one pool through a real redis-server: budgets hold
+across instances under concurrent acquires, a killed instance's leases lapse, waiting requests
+are woken by another instance's release, and every learnt state is shared."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from crosswire.pool import Lease, NoKey, Outcome, Pool, TokenUsage
+from crosswire.pool.redis_store import RedisStore
+
+from .helpers import Clock, key, make_pool, take
+
+ADDON = Path(__file__).resolve().parents[3] / "addon"
+
+
+def instances(url: str, prefix: str, n: int, *keys: object, **kw: object) -> list[Pool]:
+    """``n`` pools, each with its own Redis connection, like separate processes."""
+    return [make_pool(RedisStore(url, prefix=prefix), *keys, **kw) for _ in range(n)]  # type: ignore[arg-type]
+
+
+async def close(pools: list[Pool]) -> None:
+    for pool in pools:
+        await pool.close()
+
+
+async def test_two_instances_never_exceed_a_keys_rpm_together(
+    redis_prefix_url: tuple[str, str],
+) -> None:
+    pools = instances(*redis_prefix_url, 2, key("a", rpm=5), clock=time.time)
+    results = await asyncio.gather(*[p.acquire("b") for p in pools for _ in range(8)])
+    assert sum(isinstance(r, Lease) for r in results) == 5
+    refused = [r for r in results if isinstance(r, NoKey)]
+    assert all("5/5 requests in the last minute" in r.reason for r in refused)
+    await close(pools)
+
+
+async def test_two_instances_never_exceed_max_concurrency_or_tpm_together(
+    redis_prefix_url: tuple[str, str],
+) -> None:
+    url, prefix = redis_prefix_url
+    pools = instances(url, prefix, 3, key("a", max_concurrency=4), key("t", tpm=1000))
+    busy = await asyncio.gather(*[p.acquire("b", exclude={"t"}) for p in pools for _ in range(4)])
+    assert sum(isinstance(r, Lease) for r in busy) == 4
+    tokens = await asyncio.gather(
+        *[p.acquire("b", exclude={"a"}, est_tokens=300) for p in pools for _ in range(3)]
+    )
+    assert sum(isinstance(r, Lease) for r in tokens) == 3
+    await close(pools)
+
+
+async def test_a_waiting_request_is_woken_by_another_instances_release(
+    redis_prefix_url: tuple[str, str],
+) -> None:
+    holder, waiter = instances(
+        *redis_prefix_url, 2, key("a", max_concurrency=1), clock=time.time, max_wait=2.0
+    )
+    lease = await take(holder)
+    pending = asyncio.create_task(waiter.acquire("b"))
+    await asyncio.sleep(0.15)
+    assert not pending.done()
+    released = time.monotonic()
+    await holder.release(lease, Outcome(status=200))
+    assert isinstance(await pending, Lease)
+    assert time.monotonic() - released < 0.05, "woken through pub/sub, not at the next poll"
+    await close([holder, waiter])
+
+
+CHILD = """
+import asyncio, sys
+from crosswire.pool import BackendSpec, KeySpec, Lease, Pool
+from crosswire.pool.redis_store import RedisStore
+
+async def main():
+    pool = Pool(RedisStore(sys.argv[1], prefix=sys.argv[2]), lease_ttl=1.0)
+    key = KeySpec(name="a", secret="sk-child-0123456789", max_concurrency=1)
+    pool.configure([BackendSpec(name="b", keys=(key,), max_wait=0)])
+    assert isinstance(await pool.acquire("b"), Lease)
+    print("held", flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_instances_lease_lapses_after_its_ttl(
+    redis_prefix_url: tuple[str, str],
+) -> None:
+    """The live instance refreshes its lease beyond the TTL; once it is SIGKILLed (never
+    releasing), the slot comes back within the TTL."""
+    url, prefix = redis_prefix_url
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(CHILD), url, prefix],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ADDON)},
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert await asyncio.to_thread(child.stdout.readline) == "held\n"
+        [other] = instances(url, prefix, 1, key("a", max_concurrency=1), clock=time.time)
+        await asyncio.sleep(1.5)  # longer than the TTL: heartbeats keep the lease
+        refused = await other.acquire("b")
+        assert isinstance(refused, NoKey) and "1/1 in flight" in refused.reason
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        killed = time.monotonic()
+        while isinstance(await other.acquire("b"), NoKey):
+            assert time.monotonic() - killed < 1.5, "the dead instance's lease did not lapse"
+            await asyncio.sleep(0.05)
+        await other.close()
+    finally:
+        child.kill()
+        child.wait()
+
+
+async def test_cooldowns_disabled_flags_limits_and_usage_are_shared(
+    redis_prefix_url: tuple[str, str],
+) -> None:
+    clock = Clock()
+    one, two = instances(*redis_prefix_url, 2, key("a"), key("b"), key("c"), clock=clock)
+    lease = await take(one, exclude={"b", "c"})
+    await one.release(lease, Outcome(status=401, usage=TokenUsage(input=3, output=4), route="r"))
+    lease = await take(one, exclude={"a", "c"})
+    await one.release(lease, Outcome(status=429, headers={"retry-after": "30"}))
+    lease = await take(one, exclude={"a", "b"})
+    spent = {
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "60s",
+    }
+    await one.release(lease, Outcome(status=200, headers=spent, route="r"))
+    refused = await two.acquire("b")
+    assert isinstance(refused, NoKey), "every key known unusable by the other instance"
+    states = {s.name: s for s in await two.snapshot()}
+    assert states["a"].disabled and states["a"].output_tokens == 4
+    assert states["b"].cooldown_reason and "429" in states["b"].cooldown_reason
+    assert states["c"].cooldown_reason == "provider requests limit reached"
+    [route] = await two.route_usage()
+    assert (route.route, route.backend, route.requests, route.errors) == ("r", "b", 2, 1)
+    await close([one, two])
+
+
+async def test_one_acquire_is_one_round_trip_however_many_keys_are_tried(
+    redis_prefix_url: tuple[str, str],
+) -> None:
+    url, prefix = redis_prefix_url
+    store = RedisStore(url, prefix=prefix)
+    keys = [key(f"k{i}", max_concurrency=1) for i in range(8)]
+    pool = make_pool(store, *keys, strategy="least-busy")
+    calls = 0
+    real = store._acquire
+
+    async def counting(**kw: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await real(**kw)  # type: ignore[arg-type]
+
+    store._acquire = counting  # type: ignore[assignment]
+    for _ in range(8):
+        await take(pool, session="s")
+    assert calls == 8
+    await pool.close()
