@@ -31,7 +31,9 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
     if isinstance(data, dict) and not isinstance(data.get("error"), (dict, str)):
         # vLLM / Mistral: {"object":"error","message":…,"type":…,"code":…}; FastAPI: {"detail":…}
         raw_message = data.get("message", data.get("detail"))
-        if raw_message is not None and not isinstance(raw_message, str):
+        if isinstance(raw_message, str) and raw_message:
+            message = raw_message
+        elif raw_message is not None:
             message = json.dumps(raw_message, ensure_ascii=False)
         for key in ("code", "type"):
             if code is None and isinstance(data.get(key), str):

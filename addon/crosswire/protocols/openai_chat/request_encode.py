@@ -140,7 +140,7 @@ def _params(
             body["stop"] = stops
     if p.seed is not None:
         body[dialect.seed_field] = p.seed
-    if p.n is not None and p.n != 1:
+    if p.n is not None:
         body["n"] = p.n
     if p.presence_penalty is not None:
         body["presence_penalty"] = p.presence_penalty

@@ -31,15 +31,20 @@ _DONE = b"data: [DONE]\n\n"
 
 
 def _str(text: str) -> bytes:
-    """A JSON string literal (lone surrogates from upstream JSON fall back to escapes)."""
+    """A JSON string literal. Lone surrogates (an upstream's ``"\\ud800"``) become U+FFFD:
+    strict JSON parsers in the SDKs reject them."""
     try:
         return json.dumps(text, ensure_ascii=False).encode()
     except UnicodeEncodeError:
-        return json.dumps(text).encode()
+        clean = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return json.dumps(clean, ensure_ascii=False).encode()
 
 
 def _obj(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 class ChatStreamEncoder:

@@ -1,265 +1,170 @@
-"""OpenAI Chat codec against every recorded OpenAI and Mistral chat exchange."""
+"""The codec against every recorded OpenAI Chat and Mistral chat exchange
+(tests/fixtures/openai_chat, tests/fixtures/mistral/chat_*)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from crosswire import ir
-from crosswire.protocols import codec
-from crosswire.protocols.base import ClientCall, Target
-from tests.unit.streamsplit import assert_split_invariant, feed_all
-
-FIX = Path(__file__).resolve().parents[3] / "fixtures"
-FILES = sorted(FIX.glob("openai_chat/*.json")) + sorted(FIX.glob("mistral/chat_*.json"))
-C = codec("openai-chat")
-CALL = ClientCall(protocol="openai-chat", endpoint="generate")
-
-
-def load(path: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(path.read_text())
-
-
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_recorded_exchange_decodes_and_reencodes(path: Path) -> None:
-    rec = load(path)
-    req = C.decode_request(CALL, json.dumps(rec["request"]["body"]).encode(), ir.Report())
-    again = C.decode_request(
-        CALL,
-        C.encode_request(
-            req, Target(protocol="openai-chat", model=req.model, dialect="generic"), ir.Report()
-        ).body,
-        ir.Report(),
-    )
-    assert [m.role for m in again.messages] == [
-        m.role if m.role != "developer" else "system" for m in req.messages
-    ]
-    body = rec["response"]["body"].encode()
-    status = rec["response"]["status"]
-    if status >= 400:
-        err = C.decode_error(status, rec["response"]["headers"], body)
-        assert err.status == status and err.message
-        assert json.loads(C.encode_error(CALL, err).body)["error"]["message"]
-        return
-    if rec["stream"]:
-        events = assert_split_invariant(
-            lambda: C.stream_decoder(req, ir.Report()), body, every=False
-        )
-        assert isinstance(events[-1], ir.StreamFinish)
-        response = ir.accumulate(events)
-        encoder = C.stream_encoder(CALL, req, ir.Report())
-        out = b"".join(encoder.encode(e) for e in events) + encoder.close()
-        for block in out.split(b"\n\n"):
-            if block.startswith(b"data: {"):
-                ChatCompletionChunk.model_validate_json(block[6:])
-        assert (
-            ir.accumulate(feed_all(lambda: C.stream_decoder(req, ir.Report()), [out])).parts
-            == response.parts
-        )
-    else:
-        response = C.decode_response(body, ir.Report())
-        ChatCompletion.model_validate_json(C.encode_response(CALL, req, response, ir.Report()))
-    if any(isinstance(p, ir.ToolCall) for p in response.parts):
-        assert response.finish.reason == "tool_calls"
-
-
-def test_parallel_tool_deltas_get_their_own_parts_and_running_indices() -> None:
-    """EDGE 20, 22: indices per call; a call without arguments still appears."""
-    chunks = [
-        {
-            "id": "c",
-            "model": "m",
-            "choices": [
-                {
-                    "index": 0,
-                    "delta": {
-                        "role": "assistant",
-                        "tool_calls": [
-                            {
-                                "index": 0,
-                                "id": "call_a",
-                                "type": "function",
-                                "function": {"name": "f", "arguments": ""},
-                            }
-                        ],
-                    },
-                }
-            ],
-        },
-        {
-            "id": "c",
-            "model": "m",
-            "choices": [
-                {
-                    "index": 0,
-                    "delta": {
-                        "content": "",
-                        "tool_calls": [{"index": 0, "function": {"arguments": '{"a":'}}],
-                    },
-                }
-            ],
-        },
-        {
-            "id": "c",
-            "model": "m",
-            "choices": [
-                {
-                    "index": 0,
-                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]},
-                }
-            ],
-        },
-        {
-            "id": "c",
-            "model": "m",
-            "choices": [
-                {
-                    "index": 0,
-                    "delta": {
-                        "tool_calls": [
-                            {
-                                "index": 1,
-                                "id": "call_b",
-                                "type": "function",
-                                "function": {"name": "g", "arguments": ""},
-                            }
-                        ]
-                    },
-                }
-            ],
-        },
-        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-        {
-            "id": "c",
-            "model": "m",
-            "choices": [],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 2},
-        },
-    ]
-    body = (
-        b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
-    )
-    events = feed_all(lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), [body])
-    r = ir.accumulate(events)
-    assert [(p.id, p.name, p.arguments) for p in r.parts if isinstance(p, ir.ToolCall)] == [
-        ("call_a", "f", '{"a":1}'),
-        ("call_b", "g", ""),
-    ]
-    assert r.finish.reason == "tool_calls" and r.usage.input_tokens == 5
-
-
-def test_usage_chunk_only_when_asked_and_error_mid_stream() -> None:
-    """EDGE 24, 10."""
-    events = [
-        ir.ResponseStart(id="x", model="m"),
-        ir.PartStart(index=0, part=ir.Text(text="")),
-        ir.PartDelta(index=0, kind="text", text="hi"),
-        ir.PartEnd(index=0),
-        ir.StreamFinish(
-            finish=ir.Finish(reason="stop"), usage=ir.Usage(input_tokens=3, output_tokens=1)
-        ),
-    ]
-    for include in (True, False):
-        enc = C.stream_encoder(CALL, ir.Request(model="m", include_usage=include), ir.Report())
-        out = b"".join(enc.encode(e) for e in events)
-        assert (b'"choices":[],"usage"' in out) is include
-        assert out.endswith(b"data: [DONE]\n\n")
-    enc = C.stream_encoder(CALL, ir.Request(model="m"), ir.Report())
-    out = b"".join(enc.encode(e) for e in events[:3]) + enc.encode(
-        ir.StreamError(error=ir.Error.of("overloaded", "Overloaded"))
-    )
-    assert b'"error"' in out and b"[DONE]" not in out
-
-
-def test_eof_without_finish_is_an_error() -> None:
-    """EDGE 11."""
-    body = b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
-    events = feed_all(lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), [body])
-    assert isinstance(events[-1], ir.StreamError)
-
-
-def test_mistral_dialect_ids_seed_and_tool_user_order() -> None:
-    """EDGE 28, 43."""
-    req = ir.Request(
-        model="m",
-        params=ir.Params(seed=7),
-        messages=(
-            ir.Message(role="user", parts=(ir.Text(text="q"),)),
-            ir.Message(
-                role="assistant",
-                parts=(ir.ToolCall(id="toolu_01ABCdef", name="f", arguments="{}"),),
-            ),
-            ir.Message(
-                role="tool",
-                parts=(
-                    ir.ToolResult(call_id="toolu_01ABCdef", name="f", content=(ir.Text(text="r"),)),
-                ),
-            ),
-            ir.Message(role="user", parts=(ir.Text(text="more"),)),
-        ),
-    )
-    body = json.loads(
-        C.encode_request(
-            req, Target(protocol="openai-chat", model="m", dialect="mistral"), ir.Report()
-        ).body
-    )
-    call_id = body["messages"][1]["tool_calls"][0]["id"]
-    assert (
-        len(call_id) == 9 and call_id.isalnum() and body["messages"][2]["tool_call_id"] == call_id
-    )
-    assert [m["role"] for m in body["messages"]] == [
-        "user",
-        "assistant",
-        "tool",
-        "assistant",
-        "user",
-    ]
-    assert body["random_seed"] == 7 and "seed" not in body
-
-
-def test_tool_error_result_is_prefixed_and_images_follow_in_a_user_message() -> None:
-    """EDGE 40, 41."""
-    req = ir.Request(
-        model="m",
-        messages=(
-            ir.Message(
-                role="assistant", parts=(ir.ToolCall(id="c1", name="shot", arguments="{}"),)
-            ),
-            ir.Message(
-                role="tool",
-                parts=(
-                    ir.ToolResult(
-                        call_id="c1",
-                        is_error=True,
-                        content=(
-                            ir.Text(text="boom"),
-                            ir.File(kind="image", media_type="image/png", data="iVBORw0KGgo="),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    )
-    report = ir.Report()
-    body = json.loads(C.encode_request(req, Target(protocol="openai-chat", model="m"), report).body)
-    assert body["messages"][1] == {"role": "tool", "tool_call_id": "c1", "content": "Error: boom"}
-    assert body["messages"][2]["content"][0]["type"] == "image_url"
-    assert "is_error" not in json.dumps(body)
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        b"",
-        b"[1]",
-        b'{"messages": 5}',
-        b'{"messages": [{"role": "wizard"}]}',
-        b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
-    ],
+from tests.unit.protocols.openai_chat.support import (
+    CALL,
+    FILES,
+    C,
+    data_lines,
+    decode_request,
+    decode_stream,
+    encode_request,
+    encode_stream,
+    load,
+    recorded_stream,
+    summary,
 )
-def test_bad_requests_are_client_errors(bad: bytes) -> None:
-    with pytest.raises(ir.ClientRequestError):
-        C.decode_request(CALL, bad, ir.Report())
+from tests.unit.streamsplit import assert_split_invariant
+
+STREAMS = [p for p in FILES if load(p)["stream"] and load(p)["response"]["status"] == 200]
+WHOLE = [p for p in FILES if not load(p)["stream"] and load(p)["response"]["status"] == 200]
+ERRORS = [p for p in FILES if load(p)["response"]["status"] >= 400]
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [f"{p.parent.name}/{p.name}" for p in paths]
+
+
+def _request(path: Path) -> ir.Request:
+    return decode_request(load(path)["request"]["body"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=_ids(FILES))
+def test_recorded_request_decodes_and_survives_a_round_trip(path: Path) -> None:
+    body = load(path)["request"]["body"]
+    request = decode_request(body)
+    assert len(request.messages) == len(body["messages"])
+    assert request.stream == bool(body.get("stream"))
+    assert [t.name for t in request.tools] == [t["function"]["name"] for t in body.get("tools", [])]
+    dialect = "mistral" if path.parent.name == "mistral" else "openai"
+    again = decode_request(encode_request(request, dialect, model=request.model))
+    assert [m.role for m in again.messages] == [m.role for m in request.messages]
+    assert again.tools == request.tools and again.params == request.params
+    assert again.tool_choice == request.tool_choice
+    assert again.response_format == request.response_format
+    for before, after in zip(request.messages, again.messages, strict=True):
+        assert [p.type for p in after.parts] == [p.type for p in before.parts]
+
+
+@pytest.mark.parametrize("path", WHOLE, ids=_ids(WHOLE))
+def test_recorded_answer_decodes_to_what_the_body_says(path: Path) -> None:
+    raw = json.loads(load(path)["response"]["body"])
+    response = C.decode_response(load(path)["response"]["body"].encode(), ir.Report())
+    message = raw["choices"][0]["message"]
+    got = summary(response)
+    content = message.get("content")
+    thought = message.get("reasoning_content") or message.get("reasoning") or ""
+    if isinstance(content, list):  # Mistral thinking chunks
+        thought = "".join(
+            t["text"] for c in content if c["type"] == "thinking" for t in c["thinking"]
+        )
+        content = "".join(c["text"] for c in content if c["type"] == "text")
+    assert got["text"] == (content or "")
+    assert got["reasoning"] == thought
+    assert got["calls"] == [
+        {"id": tc["id"], "name": tc["function"]["name"], "arguments": tc["function"]["arguments"]}
+        for tc in message.get("tool_calls") or []
+    ]
+    assert response.usage.input_tokens == raw["usage"]["prompt_tokens"]
+    assert response.usage.output_tokens == raw["usage"]["completion_tokens"]
+    assert response.finish.raw == raw["choices"][0]["finish_reason"]
+    if got["calls"]:
+        assert response.finish.reason == "tool_calls"
+    assert response.id == raw["id"] and response.model == raw["model"]
+
+
+@pytest.mark.parametrize("path", WHOLE, ids=_ids(WHOLE))
+def test_recorded_answer_reencodes_for_the_sdk_and_round_trips(path: Path) -> None:
+    request = _request(path)
+    response = C.decode_response(load(path)["response"]["body"].encode(), ir.Report())
+    encoded = C.encode_response(CALL, request, response, ir.Report())
+    ChatCompletion.model_validate_json(encoded)
+    again = C.decode_response(encoded, ir.Report())
+    assert again.parts == response.parts
+    assert again.finish == response.finish and again.usage == response.usage
+
+
+@pytest.mark.parametrize("path", STREAMS, ids=_ids(STREAMS))
+def test_recorded_stream_is_split_invariant_and_accumulates_to_the_recording(path: Path) -> None:
+    """EDGE 1–3: any split of the bytes gives the same events."""
+    body = load(path)["response"]["body"].encode()
+    events = assert_split_invariant(
+        lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), body
+    )
+    _assert_grammar(events)
+    assert isinstance(events[-1], ir.StreamFinish)
+    recorded = recorded_stream(body)
+    response = ir.accumulate(events)
+    got = summary(response)
+    assert got["text"] == recorded["text"]
+    assert got["reasoning"] == recorded["reasoning"]
+    assert got["calls"] == recorded["calls"]
+    assert response.finish.raw == recorded["finish"]
+    if recorded["usage"] is not None:
+        assert response.usage.input_tokens == recorded["usage"]["prompt_tokens"]
+        assert response.usage.output_tokens == recorded["usage"]["completion_tokens"]
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+@pytest.mark.parametrize("path", STREAMS, ids=_ids(STREAMS))
+def test_recorded_stream_reencodes_for_the_sdk_and_decodes_back(
+    path: Path, include_usage: bool
+) -> None:
+    events = decode_stream(load(path)["response"]["body"].encode())
+    response = ir.accumulate(events)
+    out = encode_stream(events, ir.Request(model="m", include_usage=include_usage))
+    payloads = data_lines(out)
+    assert payloads[-1] == "[DONE]"
+    chunks = [ChatCompletionChunk.model_validate_json(p) for p in payloads[:-1]]
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert (chunks[-1].choices == [] and chunks[-1].usage is not None) is include_usage
+    again = ir.accumulate(decode_stream(out))
+    assert again.parts == response.parts
+    assert again.finish.reason == response.finish.reason or (
+        response.finish.reason == "stop_sequence" and again.finish.reason == "stop"
+    )
+    if include_usage and response.usage.input_tokens is not None:
+        assert again.usage.input_tokens == response.usage.input_tokens
+
+
+@pytest.mark.parametrize("path", ERRORS, ids=_ids(ERRORS))
+def test_recorded_error_keeps_status_and_message(path: Path) -> None:
+    rec = load(path)["response"]
+    error = C.decode_error(rec["status"], rec["headers"], rec["body"].encode())
+    raw: dict[str, Any] = json.loads(rec["body"])
+    assert error.status == rec["status"]
+    assert error.message == (raw.get("error") or {}).get("message", raw.get("detail"))
+    encoded = C.encode_error(CALL, error)
+    assert encoded.status == rec["status"]
+    assert json.loads(encoded.body)["error"]["message"] == error.message
+
+
+def _assert_grammar(events: list[ir.Event]) -> None:
+    """ResponseStart first, dense indices, one part open at a time, one terminal event."""
+    assert isinstance(events[0], ir.ResponseStart)
+    open_index: int | None = None
+    next_index = 0
+    for event in events[1:-1]:
+        match event:
+            case ir.PartStart():
+                assert open_index is None and event.index == next_index
+                open_index, next_index = event.index, next_index + 1
+            case ir.PartDelta():
+                assert event.index == open_index
+            case ir.PartEnd():
+                assert event.index == open_index
+                open_index = None
+            case ir.ResponseStart() | ir.StreamFinish() | ir.StreamError():
+                raise AssertionError(f"unexpected {event.type} before the end")
+    assert open_index is None
+    assert isinstance(events[-1], (ir.StreamFinish, ir.StreamError))
