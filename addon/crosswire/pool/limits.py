@@ -190,14 +190,13 @@ class Bucket:
             return min(self.expires, self.t0 + (need - self.level) / self.rate)
         return self.expires
 
-    def draw(self, now: float, est_tokens: int) -> Bucket:
-        """The bucket after a request started."""
+    def draw(self, now: float, est_tokens: int) -> None:
+        """A request started: take what it needs from the bucket (in place)."""
         taken = 1.0 if self.need == "req" else float(est_tokens) if self.need == "tok" else 0.0
-        level = self.available(now) - taken
-        expires = self.expires
-        if self.rate > 0 and math.isfinite(self.cap):
-            expires = now + (self.cap - level) / self.rate
-        return Bucket(level, now, self.rate, self.cap, expires, self.need, self.what)
+        self.level = self.available(now) - taken
+        self.t0 = now
+        if self.rate > 0 and self.cap != math.inf:
+            self.expires = now + (self.cap - self.level) / self.rate
 
     def as_list(self) -> list[float | str]:
         """The stored form (JSON; Redis' Lua scripts read the same positions)."""

@@ -124,15 +124,18 @@ class MemoryStore:
     lease_ttl = MEMORY_LEASE_TTL
 
     def __init__(self) -> None:
-        self._keys: dict[tuple[str, str], _Key] = {}
+        self._keys: dict[str, dict[str, _Key]] = {}  # backend -> key name -> state
         self._sticky: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._routes: dict[tuple[str, str], RouteUsage] = {}
         self._freed: dict[str, asyncio.Event] = {}
 
     def _key(self, backend: str, name: str) -> _Key:
-        k = self._keys.get((backend, name))
+        keys = self._keys.get(backend)
+        if keys is None:
+            keys = self._keys[backend] = {}
+        k = keys.get(name)
         if k is None:
-            k = self._keys[(backend, name)] = _Key()
+            k = keys[name] = _Key()
         return k
 
     # ---- acquire ------------------------------------------------------------------------
@@ -239,7 +242,8 @@ class MemoryStore:
             k.tok_by_lease[ask.lease_id] = tok
             k.tok_sum += est
         if k.buckets:
-            k.buckets = {fid: b.draw(now, est) for fid, b in k.buckets.items()}
+            for b in k.buckets.values():
+                b.draw(now, est)
         k.last_start = now
         return None
 
@@ -321,7 +325,7 @@ class MemoryStore:
         self._wake(backend)
 
     async def heartbeat(
-        self, backend: str, leases: Sequence[tuple[str, str]], until: float
+        self, backend: str, leases: Sequence[tuple[str, str]], until: float, ttl: float
     ) -> None:
         for key, lease_id in leases:
             k = self._key(backend, key)
@@ -336,9 +340,7 @@ class MemoryStore:
 
     async def enable(self, backend: str, key: str) -> None:
         k = self._key(backend, key)
-        fp = k.fp
-        k.reset_health()
-        k.fp = fp
+        k.disabled, k.disabled_reason = False, None
         self._wake(backend)
 
     # ---- visibility ---------------------------------------------------------------------

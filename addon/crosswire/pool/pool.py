@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 STICKY_TTL = 3600.0
 #: With a shared store another instance may free a slot: re-check at least this often.
 SHARED_POLL = 0.1
+#: Heartbeats stop for a lease held this long (seconds): one the addon never released lapses.
+MAX_HOLD = 7200.0
 #: The most jitter added to a cooldown's end (10 % of the cooldown plus 50 ms, up to this).
 JITTER_MAX = 30.0
 _FAILURES = ("rate_limit", "overloaded", "server", "unreachable")
@@ -88,7 +90,7 @@ class Pool:
         self._rr: dict[str, int] = {}
         self._smooth: dict[str, dict[str, float]] = {}
         self._probe_at: dict[tuple[str, str], float] = {}
-        self._held: dict[str, tuple[str, str]] = {}  # lease id -> (backend, key)
+        self._held: dict[str, tuple[str, str, float]] = {}  # lease id -> (backend, key, start)
         self._beat: asyncio.Task[None] | None = None
         self._ids = itertools.count()
         self._instance = uuid.uuid4().hex[:12]
@@ -157,9 +159,11 @@ class Pool:
                     smooth = self._smooth[backend]
                     smooth[got] = smooth.get(got, 0.0) - sum(c.spec.weight for c in cands)
                 if self.store.shared:
-                    self._held[lease_id] = (backend, got)
+                    self._held[lease_id] = (backend, got, now)
                     if self._beat is None:
                         self._start_heartbeats()
+                if self._probe_at:  # enabled again (maybe by another instance)
+                    self._probe_at.pop((backend, got), None)
                 secret = self._keys[backend][got].secret
                 return Lease(backend, got, secret, lease_id, now, est_tokens)
             self._note_disabled(backend, got, now)
@@ -281,7 +285,9 @@ class Pool:
         for every running lease, every third of the lease TTL, so that only a crashed
         instance's leases lapse."""
         until = self.clock() + self.lease_ttl
-        await self.store.heartbeat(lease.backend, [(lease.key_name, lease.lease_id)], until)
+        await self.store.heartbeat(
+            lease.backend, [(lease.key_name, lease.lease_id)], until, self.lease_ttl
+        )
 
     def _start_heartbeats(self) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to refresh for
@@ -292,13 +298,18 @@ class Pool:
             await asyncio.sleep(self.lease_ttl / 3)
             if not self._held:
                 continue
-            until = self.clock() + self.lease_ttl
+            now = self.clock()
             by_backend: dict[str, list[tuple[str, str]]] = {}
-            for lease_id, (backend, key) in list(self._held.items()):
+            for lease_id, (backend, key, started) in list(self._held.items()):
+                if now - started > MAX_HOLD:  # never released: let it lapse
+                    del self._held[lease_id]
+                    continue
                 by_backend.setdefault(backend, []).append((key, lease_id))
             for backend, leases in by_backend.items():
                 try:
-                    await self.store.heartbeat(backend, leases, until)
+                    await self.store.heartbeat(
+                        backend, leases, now + self.lease_ttl, self.lease_ttl
+                    )
                 except Exception as exc:  # Redis away for a moment: the next beat retries
                     log.warning("crosswire: refreshing %d key leases failed: %s", len(leases), exc)
 
@@ -332,7 +343,8 @@ class Pool:
     async def mark_probe(
         self, backend: str, key_name: str, ok: bool, reason: str | None = None
     ) -> None:
-        """A probe's result: ``ok`` re-enables the key (and clears its cooldowns)."""
+        """A probe's result: ``ok`` re-enables the key (its cooldowns stay); a failure may
+        update the reason shown."""
         if ok:
             self._probe_at.pop((backend, key_name), None)
             await self.store.enable(backend, key_name)
@@ -351,6 +363,8 @@ class Pool:
             for state in await self.store.states(spec.name, spec.keys, now):
                 if state.disabled:
                     self._schedule_probe(spec.name, state.name, now)
+                else:
+                    self._probe_at.pop((spec.name, state.name), None)
                 out.append(state)
         return out
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,9 +137,11 @@ class RedisStore:
         self._wake(backend)
 
     async def heartbeat(
-        self, backend: str, leases: Sequence[tuple[str, str]], until: float
+        self, backend: str, leases: Sequence[tuple[str, str]], until: float, ttl: float
     ) -> None:
         pipe = self._redis.pipeline(transaction=False)
+        for key in {key for key, _ in leases}:  # the set outlives every lease in it
+            pipe.expire(self._names(backend, key)[1], math.ceil(ttl * 2) + 60)
         for key, lease_id in leases:
             pipe.zadd(self._names(backend, key)[1], {lease_id: until}, xx=True)
         await pipe.execute()
@@ -152,17 +155,7 @@ class RedisStore:
 
     async def enable(self, backend: str, key: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(
-            self._names(backend, key)[0],
-            mapping={
-                "disabled": "0",
-                "disabled_reason": "",
-                "cooling_until": "0",
-                "cooldown_reason": "",
-                "streak": "0",
-                "buckets": "{}",
-            },
-        )
+        pipe.hset(self._names(backend, key)[0], mapping={"disabled": "0", "disabled_reason": ""})
         pipe.publish(self._channel, backend)
         await pipe.execute()
         self._wake(backend)

@@ -100,15 +100,16 @@ class Store(Protocol):
     async def settle(self, backend: str, key: str, lease_id: str, s: Settlement) -> None: ...
 
     async def heartbeat(
-        self, backend: str, leases: Sequence[tuple[str, str]], until: float
+        self, backend: str, leases: Sequence[tuple[str, str]], until: float, ttl: float
     ) -> None:
-        """Extend running leases ``(key, lease id)`` to ``until``."""
+        """Extend running leases ``(key, lease id)`` to ``until`` (= now + ``ttl``)."""
         ...
 
     async def disable(self, backend: str, key: str, reason: str) -> None: ...
 
     async def enable(self, backend: str, key: str) -> None:
-        """Clear the disabled flag and any cooldown (a probe succeeded)."""
+        """Clear the disabled flag (a probe succeeded). Cooldowns stay: a key that
+        authenticates again may still be out of quota."""
         ...
 
     async def states(self, backend: str, keys: Sequence[KeySpec], now: float) -> list[KeyState]: ...

@@ -134,3 +134,18 @@ async def test_a_failover_refusal_says_which_keys_were_already_tried(
     assert refused.reason.startswith("the last untried key of b is cooling: b until ")
     assert refused.reason.endswith("; already tried: a")
     assert refused.retry_after == pytest.approx(1.0, abs=0.3)
+
+
+async def test_a_good_probe_reenables_the_key_but_keeps_its_quota_cooldown(
+    stores: StoreFactory,
+) -> None:
+    """Authenticating again says nothing about the quota: that cooldown runs its course."""
+    clock = Clock()
+    pool = make_pool(stores(), key("a"), clock=clock)
+    lease = await take(pool)
+    body = b'{"error":{"type":"insufficient_quota","code":"insufficient_quota","message":"x"}}'
+    await pool.release(lease, Outcome(status=429, body=body))
+    await pool.mark_probe("b", "a", True)
+    [state] = await pool.snapshot()
+    assert not state.disabled and state.cooling_until is not None
+    assert (state.cooldown_reason or "").startswith("quota exhausted")

@@ -13,7 +13,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from crosswire.pool import Lease, NoKey, Outcome, Pool, TokenUsage
+from crosswire.pool import pool as pool_module
 from crosswire.pool.redis_store import RedisStore
 
 from .helpers import Clock, key, make_pool, take
@@ -167,4 +170,23 @@ async def test_one_acquire_is_one_round_trip_however_many_keys_are_tried(
     for _ in range(8):
         await take(pool, session="s")
     assert calls == 8
+    await pool.close()
+
+
+async def test_a_lease_never_released_stops_being_refreshed_and_lapses(
+    redis_prefix_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heartbeats keep running leases alive, but not forever: one the addon forgot to
+    release lapses after MAX_HOLD plus the TTL, like a crashed instance's."""
+    monkeypatch.setattr(pool_module, "MAX_HOLD", 0.6)
+    url, prefix = redis_prefix_url
+    [pool] = instances(url, prefix, 1, key("a", max_concurrency=1), clock=time.time, lease_ttl=0.3)
+    started = time.monotonic()
+    await take(pool)  # never released
+    await asyncio.sleep(0.45)
+    assert isinstance(await pool.acquire("b"), NoKey), "refreshed past its 0.3 s TTL"
+    while isinstance(await pool.acquire("b"), NoKey):
+        assert time.monotonic() - started < 2.0
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - started > 0.6
     await pool.close()
