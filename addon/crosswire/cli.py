@@ -146,7 +146,8 @@ def proxy_command(
         f"confdir={confdir()}",  # the CA that `exec` and `env` put in the app's bundle
     ]
     if web:
-        cmd += ["--set", "web_columns=index,method,url,status,size,time,comment"]
+        for column in ("tls", "icon", "path", "method", "status", "size", "time", "comment"):
+            cmd += ["--set", f"web_columns={column}"]  # a list option: one --set per column
     return cmd + list(extra)
 
 

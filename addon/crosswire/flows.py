@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -244,7 +245,10 @@ class Engine:
         live.use(first)
         live.attempts.append(first.label)
         req = flow.request
-        flow.metadata[ORIGINAL_URL] = f"{req.method} {req.pretty_url}"
+        url = req.pretty_url
+        if "key" in req.query:  # Gemini's ?key= is the app's credential (maybe a client token)
+            url = re.sub(r"([?&]key=)[^&#]*", r"\1<redacted>", url)
+        flow.metadata[ORIGINAL_URL] = f"{req.method} {url}"
         if first.mode == "convert":
             flow.metadata[ORIGINAL_REQUEST] = body[: live.copy_limit]
             if call.endpoint != "generate":
@@ -409,6 +413,9 @@ class Engine:
         if live.mode == "passthrough":
             tap = usage.Tap()
             live.tap = tap
+            live.client_copy = (
+                bytearray()
+            )  # kept (bounded) for the view: streamed bodies are not stored
             resp.stream = _passthrough_stream(tap, live)
             return
         if live.exchange is None:
@@ -472,6 +479,8 @@ class Engine:
         elif live.mode == "passthrough":
             if live.tap is not None:
                 got_usage = live.tap.usage(live.backend_protocol)
+                if live.client_copy is not None:
+                    resp.raw_content = bytes(live.client_copy)  # the bytes as the app received them
             elif status < 400 and resp.content:
                 got_usage = usage.scan(live.backend_protocol, resp.content[-65536:])
             if status >= 400:
@@ -678,6 +687,9 @@ def _passthrough_stream(tap: usage.Tap, live: Live) -> Any:
     def stream(data: bytes) -> bytes | list[bytes]:
         if data:
             tap.add(data)
+            copy = live.client_copy
+            if copy is not None and len(copy) < live.copy_limit:
+                copy += data[: live.copy_limit - len(copy)]
             return data
         tail = bytes(tap.tail or tap.head)
         if terminators and not any(t in tail for t in terminators) and live.planner is not None:
