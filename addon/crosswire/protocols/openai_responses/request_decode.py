@@ -70,6 +70,10 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
         history.add_items(expect(raw_input, list, "input"), "input")
 
     native = {k: v for k, v in data.items() if k not in _MODELLED}
+    # Unmodelled fields this codec still reads when it encodes for a Responses backend.
+    optional(data, "store", bool)
+    optional(data, "include", list)
+    optional(data, "metadata", dict)
     tools, native_tools = _tools(data.get("tools"))
     tool_choice = _tool_choice(data.get("tool_choice"), native)
     text = optional(data, "text", dict) or {}

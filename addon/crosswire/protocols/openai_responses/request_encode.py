@@ -67,7 +67,10 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     if text:
         body["text"] = text
     body["store"] = store
-    include = [i for i in native.pop("include", None) or [] if isinstance(i, str)]
+    raw_include = native.pop("include", None)
+    include = (
+        [i for i in raw_include if isinstance(i, str)] if isinstance(raw_include, list) else []
+    )
     wants_state = (reasoning is not None and reasoning.get("effort") != "none") or _has_own_state(
         request
     )
@@ -79,6 +82,8 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         body["user"] = request.user
     if request.stream:
         body["stream"] = True
+    else:
+        native.pop("stream_options", None)  # refused without stream: true
     for key, value in native.items():
         body.setdefault(key, value)
     path, query = _endpoint(target)

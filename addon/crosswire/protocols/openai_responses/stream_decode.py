@@ -14,6 +14,9 @@ Each output item is followed from ``response.output_item.added`` to ``.done``:
   becomes a second, redacted ``Reasoning`` part (see ``items``).
 * anything else (web search calls, custom tool calls, MCP…) becomes ``Opaque`` at ``done``.
 
+Citations (``output_text.annotation.added``) are not streamed into the IR (a part's native is
+fixed at its start); whole answers keep them.
+
 The wire never interleaves items in practice, but the IR promise (one part open at a time)
 does not rest on that: events of an item that is not the current one are queued and released
 in ``output_index`` order. ``response.completed``/``incomplete`` finish with usage;
@@ -167,6 +170,10 @@ class ResponsesStreamDecoder(SSEEventDecoder):
             return found
         index = ev.get("output_index")
         item_id = ev.get("item_id")
+        if not isinstance(index, int) and not isinstance(item_id, str) and self._queue:
+            last = self._queue[-1]  # a server that names no item: the current one
+            if last.kind == kind and not last.done:
+                return last
         return self._register(
             index if isinstance(index, int) else None,
             kind,

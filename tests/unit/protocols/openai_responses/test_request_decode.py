@@ -352,6 +352,8 @@ def test_background_mode_is_refused() -> None:
         ({"input": "q", "tool_choice": "always"}, "tool_choice"),
         ({"input": "q", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
         ({"input": "q", "max_output_tokens": "many"}, "max_output_tokens"),
+        ({"input": "q", "include": 1.0}, "include"),
+        ({"input": "q", "store": "yes"}, "store"),
         (
             {"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
             "input[0].content[0]",

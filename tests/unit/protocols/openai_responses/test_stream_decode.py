@@ -460,3 +460,13 @@ def test_invalid_json_is_an_upstream_protocol_error() -> None:
         assert "invalid JSON" in str(exc)
     else:
         raise AssertionError("expected UpstreamProtocolError")
+
+
+def test_deltas_that_name_no_item_join_the_current_one() -> None:
+    events = _events(
+        CREATED,
+        {"type": "response.output_text.delta", "delta": "a"},
+        {"type": "response.output_text.delta", "delta": "b"},
+        _completed(),
+    )
+    assert shape(ir.accumulate(events).parts) == [("text", "ab")]
