@@ -237,6 +237,7 @@ class Lesson:
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _TRY_AGAIN = re.compile(r"(?:try again|retry) in (\d[\d.hms]*)", re.IGNORECASE)
+_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _REGAIN = re.compile(r"regain access on (\d{4}-\d{2}-\d{2}) at (\d{2}:\d{2}) UTC")
 _SECRETISH = re.compile(
     r"\b(?:sk|pk|rk|gsk|xai|key|AIza)[-_][A-Za-z0-9*_\-.]{6,}|\bAIza[A-Za-z0-9_\-]{20,}"
@@ -459,7 +460,8 @@ def _is_bad_key(status: int | None, body: bytes | None) -> bool:
 
 
 def scrub(text: str, secret: str) -> str:
-    if secret and secret in text:
+    """``text`` without the key's secret or anything that looks like a key."""
+    if len(secret) >= 8 and secret in text:
         text = text.replace(secret, "<key>")
     return _SECRETISH.sub("<key>", text)
 
@@ -481,12 +483,13 @@ def reason_of(status: int | None, body: bytes | None, secret: str) -> str:
     if not isinstance(message, str):
         message = json.dumps(message)[:200]
     if not message and data is None and body:
-        message = body[:200].decode("utf-8", "replace")
-    message = " ".join(message.split())
-    text = f"{status} {tag}".strip() + (f": {message}" if message else "")
-    if len(text) > 160:
-        text = text[:159] + "…"
-    return scrub(text, secret)
+        message = body[:2000].decode("utf-8", "replace")
+        if message.lstrip().startswith("<"):  # an HTML error page: its title at most
+            title = _TITLE.search(message)
+            message = title.group(1) if title else ""
+    text = scrub(f"{status} {tag}".strip() + (f": {message}" if message else ""), secret)
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:159] + "…"
 
 
 def _hint(headers: Mapping[str, str], body: bytes | None, now: float) -> float | None:

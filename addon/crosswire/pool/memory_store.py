@@ -144,18 +144,19 @@ class MemoryStore:
         self, backend: str, keys: Sequence[Candidate], ask: Ask
     ) -> str | list[Refusal]:
         now = ask.now
-        order = list(keys)
+        order = keys
         stuck: str | None = None
         if ask.session is not None:
             found = self._sticky.get((backend, ask.session))
             if found is not None and found[1] > now:
                 stuck = found[0]
-                for i, c in enumerate(order):
+                for i, c in enumerate(keys):
                     if c.spec.name == stuck:
                         if i:
-                            order.insert(0, order.pop(i))
+                            order = [c, *keys[:i], *keys[i + 1 :]]
                         break
         if ask.least_busy and len(order) > 1:
+            order = list(order)
             head = 1 if stuck is not None and order[0].spec.name == stuck else 0
             ranked = []
             for pos in range(head, len(order)):

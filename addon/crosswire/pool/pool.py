@@ -51,14 +51,19 @@ MAX_HOLD = 7200.0
 #: The most jitter added to a cooldown's end (10 % of the cooldown plus 50 ms, up to this).
 JITTER_MAX = 30.0
 _FAILURES = ("rate_limit", "overloaded", "server", "unreachable")
-_VERB = {
+#: How a refusal reads, for one key and for several.
+_SINGULAR = {
     "disabled": "disabled",
     "cooling": "cooling",
     "busy": "busy",
-    "rpm": "at their rpm budget",
-    "tpm": "at their tpm budget",
+    "rpm": "at its rpm budget",
+    "tpm": "at its tpm budget",
     "limit": "at a provider limit",
     "pace": "pacing",
+}
+_PLURAL = {
+    v: s.replace(" its ", " their ").replace(" a provider limit", " provider limits")
+    for v, s in _SINGULAR.items()
 }
 
 
@@ -215,18 +220,15 @@ class Pool:
         verdicts = {r.verdict for r in refusals}
         same = len(verdicts) == 1
         parts = [_describe(r, with_verdict=not same) for r in refusals]
-        if same:
-            verb = _VERB.get(refusals[0].verdict, refusals[0].verdict)
-            n = len(refusals)
-            head = (
-                f"the only key of {spec.name} is {verb.replace('their', 'its')}"
-                if n == 1 and not exclude
-                else f"all {n} {'remaining ' if exclude else ''}keys of {spec.name} {verb}"
-                if n > 1
-                else f"the last untried key of {spec.name} is {verb.replace('their', 'its')}"
-            )
-        else:
+        n = len(refusals)
+        if not same:
             head = f"no key of {spec.name} is free"
+        elif n > 1:
+            remaining = "remaining " if exclude else ""
+            head = f"all {n} {remaining}keys of {spec.name} {_PLURAL[refusals[0].verdict]}"
+        else:
+            which = "the last untried key" if exclude else "the only key"
+            head = f"{which} of {spec.name} is {_SINGULAR[refusals[0].verdict]}"
         reason = f"{head}: {', '.join(parts)}"
         tried = [k.name for k in spec.keys if k.name in exclude]
         if tried:
@@ -386,7 +388,7 @@ class Pool:
 
 
 def _describe(r: Refusal, *, with_verdict: bool) -> str:
-    text = f"{r.key} {r.verdict}" if with_verdict else r.key
+    text = f"{r.key} {_SINGULAR.get(r.verdict, r.verdict)}" if with_verdict else r.key
     if r.retry_at is not None:
         text += f" until {time.strftime('%H:%M:%S', time.localtime(r.retry_at))}"
     if r.detail:

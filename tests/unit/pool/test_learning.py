@@ -441,3 +441,10 @@ def test_reset_times_in_every_format() -> None:
     assert limits.parse_reset("Thu, 28 May 2026 20:26:50 GMT", now) == 1_780_000_010.0
     assert limits.parse_reset("10s", now) == now + 10
     assert limits.parse_reset("soon", now) is None
+
+
+def test_an_html_error_page_gives_its_title_as_the_reason() -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head><body><hr>nginx</body></html>"
+    assert limits.reason_of(502, page, "s") == "502: 502 Bad Gateway"
+    assert limits.reason_of(503, b"<html><body>down</body></html>", "s") == "503"
+    assert limits.reason_of(500, b"upstream connect error", "s") == "500: upstream connect error"
