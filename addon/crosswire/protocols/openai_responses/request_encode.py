@@ -67,15 +67,7 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     if text:
         body["text"] = text
     body["store"] = store
-    raw_include = native.pop("include", None)
-    include = (
-        [i for i in raw_include if isinstance(i, str)] if isinstance(raw_include, list) else []
-    )
-    wants_state = (reasoning is not None and reasoning.get("effort") != "none") or _has_own_state(
-        request
-    )
-    if not keep_ids and wants_state and _ENCRYPTED not in include:
-        include.append(_ENCRYPTED)
+    include = _include(native.pop("include", None), request, reasoning, keep_ids)
     if include:
         body["include"] = include
     if request.user is not None and native.get("safety_identifier") != request.user:
@@ -94,6 +86,18 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         stream=request.stream,
         headers={"content-type": "application/json"},
     )
+
+
+def _include(
+    raw: Any, request: ir.Request, reasoning: dict[str, Any] | None, keep_ids: bool
+) -> list[str]:
+    """The app's ``include``, plus encrypted reasoning when nothing is stored and reasoning
+    is requested or already in the history (edge 70)."""
+    include = [i for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
+    wants = (reasoning is not None and reasoning.get("effort") != "none") or _has_own_state(request)
+    if not keep_ids and wants and _ENCRYPTED not in include:
+        include.append(_ENCRYPTED)
+    return include
 
 
 def _dict(value: Any) -> dict[str, Any]:
