@@ -13,7 +13,7 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 
-from crosswire.pool.limits import Bucket
+from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState, RouteUsage
 from crosswire.pool.store import (
     MOMENTARY,

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from crosswire.pool.limits import Bucket
+from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState, RouteUsage
 from crosswire.pool.redis_lua import ACQUIRE, SETTLE
 from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, bucket_view, latency_index

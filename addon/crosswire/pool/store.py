@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from crosswire.pool.limits import Bucket
+from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import KeySpec, KeyState, RouteUsage, TokenUsage
 
 #: Verdicts of a refused key, in the order they are checked.

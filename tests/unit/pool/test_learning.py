@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crosswire.pool import KeyState, Lease, NoKey, Outcome, Pool, limits
+from crosswire.pool import KeyState, Lease, NoKey, Outcome, Pool, buckets, limits
 
 from .conftest import StoreFactory
 from .helpers import Clock, key, make_pool, recorded, take
@@ -432,15 +432,15 @@ async def test_a_reason_never_carries_the_secret_even_when_the_body_echoes_it(
     ],
 )
 def test_durations_of_rate_limit_headers(text: str, seconds: float | None) -> None:
-    assert limits.parse_duration(text) == (pytest.approx(seconds) if seconds else None)
+    assert buckets.parse_duration(text) == (pytest.approx(seconds) if seconds else None)
 
 
 def test_reset_times_in_every_format() -> None:
     now = 1_780_000_000.0
-    assert limits.parse_reset("2026-05-28T20:26:50Z", now) == 1_780_000_010.0
-    assert limits.parse_reset("Thu, 28 May 2026 20:26:50 GMT", now) == 1_780_000_010.0
-    assert limits.parse_reset("10s", now) == now + 10
-    assert limits.parse_reset("soon", now) is None
+    assert buckets.parse_reset("2026-05-28T20:26:50Z", now) == 1_780_000_010.0
+    assert buckets.parse_reset("Thu, 28 May 2026 20:26:50 GMT", now) == 1_780_000_010.0
+    assert buckets.parse_reset("10s", now) == now + 10
+    assert buckets.parse_reset("soon", now) is None
 
 
 def test_an_html_error_page_gives_its_title_as_the_reason() -> None:
