@@ -48,8 +48,6 @@ class Dialect:
     required_tool_choice: str = "required"
     #: Mistral 422s on unknown top-level fields: only these pass (``None`` = anything).
     allowed_fields: frozenset[str] | None = None
-    #: Fields only this server knows; others drop them with a note.
-    own_fields: frozenset[str] = frozenset()
     #: Reasoning efforts the server accepts, and what the others become.
     effort_map: tuple[tuple[str, str], ...] = ()
     #: What "reasoning off" is called, when the server has an off switch.
@@ -86,6 +84,7 @@ MISTRAL_FIELDS = frozenset(
         "guardrails",
     }
 )
+#: Mistral-only request fields: other servers reject them, so they are dropped with a note.
 MISTRAL_ONLY = frozenset(
     {"safe_prompt", "prompt_mode", "random_seed", "guardrails", "document_image_limit"}
 )
@@ -123,7 +122,6 @@ DIALECTS: dict[str, Dialect] = {
         assistant_between_tool_and_user=True,
         required_tool_choice="any",
         allowed_fields=MISTRAL_FIELDS,
-        own_fields=MISTRAL_ONLY,
         effort_map=(("minimal", "low"), ("xhigh", "high")),
     ),
     "deepseek": Dialect(

@@ -13,7 +13,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.protocols.base import Target, UpstreamCall
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_chat.dialects import Dialect, dialect_for
+from crosswire.protocols.openai_chat.dialects import MISTRAL_ONLY, Dialect, dialect_for
 from crosswire.protocols.openai_chat.mapping import NAME, effort_for_budget
 from crosswire.protocols.openai_chat.messages_encode import MessageEncoder
 
@@ -205,7 +205,7 @@ def _merge_native(
         if dialect.allowed_fields is not None and key not in dialect.allowed_fields:
             report.dropped(key, f"{dialect.name} rejects unknown fields")
             continue
-        if key in _MISTRAL_ONLY and dialect.name != "mistral":
+        if key in MISTRAL_ONLY and dialect.name != "mistral":
             report.dropped(key, "a Mistral-only field")
             continue
         if key == "stream_options":
@@ -213,6 +213,3 @@ def _merge_native(
                 body["stream_options"] = {**value, **body["stream_options"]}
             continue
         body.setdefault(key, value)
-
-
-_MISTRAL_ONLY = dialect_for("mistral").own_fields

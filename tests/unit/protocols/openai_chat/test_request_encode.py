@@ -608,3 +608,30 @@ def test_same_protocol_request_round_trips_through_the_openai_dialect() -> None:
     }
     out = encode_request(decode_request(body), model="gpt-4o")
     assert out == body
+
+
+def test_system_messages_stay_where_they_stand() -> None:
+    """EDGE 45: Chat Completions takes system messages anywhere; nothing is hoisted."""
+    request = ir.Request(
+        model="m",
+        messages=(
+            ir.Message(role="system", parts=(ir.Text(text="first"),)),
+            user("q"),
+            ir.Message(role="system", parts=(ir.Text(text="later"),)),
+            user("again"),
+        ),
+    )
+    roles = [(m["role"], m["content"]) for m in encode_request(request)["messages"]]
+    assert roles == [("system", "first"), ("user", "q"), ("system", "later"), ("user", "again")]
+
+
+def test_an_unknown_dialect_is_treated_as_a_generic_server() -> None:
+    request = ir.Request(
+        model="m",
+        messages=(ir.Message(role="developer", parts=(ir.Text(text="d"),)),),
+        params=ir.Params(max_tokens=5),
+        stream=True,
+    )
+    body = encode_request(request, "groq")
+    assert body["max_tokens"] == 5 and body["messages"][0]["role"] == "system"
+    assert body["stream_options"] == {"include_usage": True}
