@@ -9,6 +9,7 @@ chunks, ``refusal``, ``annotations``, OpenRouter ``images``. Fields it does not 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -180,7 +181,17 @@ def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> byt
     for key, value in own.items():
         if key != "message":
             body.setdefault(key, value)
-    return dumps(body)
+    return safe_dumps(body)
+
+
+def safe_dumps(value: Any) -> bytes:
+    """Compact JSON as UTF-8; lone surrogates (an upstream's ``"\\ud800"``) become U+FFFD,
+    since UTF-8 cannot hold them and the SDKs' strict parsers reject them escaped."""
+    try:
+        return dumps(value)
+    except UnicodeEncodeError:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def encode_message(parts: tuple[ir.Part, ...], report: ir.Report) -> dict[str, Any]:

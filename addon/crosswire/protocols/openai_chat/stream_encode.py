@@ -24,27 +24,18 @@ from crosswire import ir
 from crosswire.protocols import openai_errors
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
-from crosswire.protocols.openai_chat.response import completion_id, image_out
+from crosswire.protocols.openai_chat.response import completion_id, image_out, safe_dumps
 from crosswire.protocols.openai_chat.usage import finish_out, usage_out
 
 _DONE = b"data: [DONE]\n\n"
 
 
 def _str(text: str) -> bytes:
-    """A JSON string literal. Lone surrogates (an upstream's ``"\\ud800"``) become U+FFFD:
-    strict JSON parsers in the SDKs reject them."""
+    """A JSON string literal (lone surrogates become U+FFFD, see ``safe_dumps``)."""
     try:
         return json.dumps(text, ensure_ascii=False).encode()
     except UnicodeEncodeError:
-        clean = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return json.dumps(clean, ensure_ascii=False).encode()
-
-
-def _obj(value: Any) -> bytes:
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode()
+        return safe_dumps(text)
 
 
 class ChatStreamEncoder:
@@ -82,7 +73,7 @@ class ChatStreamEncoder:
             "created": self._created,
             "model": self._model,
         }
-        self._head = b"data: " + _obj(head)[:-1] + b',"choices":[{"index":0,"delta":'
+        self._head = b"data: " + safe_dumps(head)[:-1] + b',"choices":[{"index":0,"delta":'
         usage = b',"usage":null' if self._include_usage else b""
         self._tail = b',"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
         self._finish_tail = b"}]" + usage + b"}\n\n"
@@ -104,7 +95,7 @@ class ChatStreamEncoder:
         )
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
-        return self._head + _obj(delta) + self._tail
+        return self._head + safe_dumps(delta) + self._tail
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -130,7 +121,7 @@ class ChatStreamEncoder:
                 return self._finish(event)
             case ir.StreamError():
                 self._done = True
-                return b"data: " + _obj(openai_errors.body(event.error)) + b"\n\n"
+                return b"data: " + safe_dumps(openai_errors.body(event.error)) + b"\n\n"
         return b""
 
     def _part_start(self, index: int, part: ir.Part) -> bytes:
@@ -220,7 +211,7 @@ class ChatStreamEncoder:
                 "choices": [],
                 "usage": usage_out(usage),
             }
-            out += b"data: " + _obj(final) + b"\n\n"
+            out += b"data: " + safe_dumps(final) + b"\n\n"
         return out + _DONE
 
     def close(self) -> bytes:

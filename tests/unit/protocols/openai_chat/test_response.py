@@ -307,3 +307,12 @@ def test_custom_tool_calls_round_trip() -> None:
 def test_unparsable_answers_are_upstream_protocol_errors(body: bytes) -> None:
     with pytest.raises(ir.UpstreamProtocolError):
         C.decode_response(body, ir.Report())
+
+
+def test_lone_surrogates_from_upstream_become_replacement_characters() -> None:
+    response = C.decode_response(
+        b'{"id":"x","model":"m","choices":[{"index":0,"message":{"content":"a\\ud800b"},'
+        b'"finish_reason":"stop"}]}',
+        ir.Report(),
+    )
+    assert _encode(response)["choices"][0]["message"]["content"] == "a\ufffdb"
