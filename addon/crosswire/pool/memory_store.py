@@ -155,20 +155,24 @@ class MemoryStore:
                         if i:
                             order = [c, *keys[:i], *keys[i + 1 :]]
                         break
+        states = self._keys.get(backend)
+        if states is None:
+            states = self._keys[backend] = {}
         if ask.least_busy and len(order) > 1:
             order = list(order)
             head = 1 if stuck is not None and order[0].spec.name == stuck else 0
             ranked = []
             for pos in range(head, len(order)):
                 c = order[pos]
-                k = self._key(backend, c.spec.name)
+                k = states.get(c.spec.name) or self._key(backend, c.spec.name)
                 k.expire(now)
                 ranked.append((len(k.leases), pos, c))
             ranked.sort(key=_first_two)
             order[head:] = [c for _, _, c in ranked]
         refusals: list[Refusal] = []
         for c in order:
-            refusal = self._try(backend, c, ask)
+            k = states.get(c.spec.name) or self._key(backend, c.spec.name)
+            refusal = self._try(k, c, ask)
             if refusal is None:
                 name = c.spec.name
                 if ask.session is not None:
@@ -193,9 +197,8 @@ class MemoryStore:
         while len(sticky) > STICKY_MAX:
             sticky.popitem(last=False)
 
-    def _try(self, backend: str, c: Candidate, ask: Ask) -> Refusal | None:
+    def _try(self, k: _Key, c: Candidate, ask: Ask) -> Refusal | None:
         spec, now, est = c.spec, ask.now, ask.est_tokens
-        k = self._key(backend, spec.name)
         if k.fp != c.fp:
             if k.fp:
                 k.reset_health()
