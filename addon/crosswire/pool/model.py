@@ -47,6 +47,8 @@ class Lease:
     lease_id: str = ""
     started: float = 0.0
     est_tokens: int = 0
+    #: Granted by this process's fallback store while the shared store was unreachable.
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)

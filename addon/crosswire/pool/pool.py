@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 STICKY_TTL = 3600.0
 #: With a shared store another instance may free a slot: re-check at least this often.
 SHARED_POLL = 0.1
+#: After the shared store fails, use this process's own store for this long (seconds) before
+#: trying the shared one again.
+DEGRADED_FOR = 5.0
 #: Heartbeats stop for a lease held this long (seconds): one the addon never released lapses.
 MAX_HOLD = 7200.0
 #: The most jitter added to a cooldown's end (10 % of the cooldown plus 50 ms, up to this).
@@ -99,6 +102,8 @@ class Pool:
         self._beat: asyncio.Task[None] | None = None
         self._ids = itertools.count()
         self._instance = uuid.uuid4().hex[:12]
+        self._local: Store | None = None  # fallback while a shared store is unreachable
+        self._degraded_until = 0.0  # monotonic
 
     # ---- configuration ------------------------------------------------------------------
 
@@ -158,19 +163,26 @@ class Pool:
                 session,
                 self.sticky_ttl,
             )
-            got = await self.store.acquire(backend, self._order(spec, cands, bool(exclude)), ask)
+            store = self._current_store()
+            order = self._order(spec, cands, bool(exclude))
+            try:
+                got = await store.acquire(backend, order, ask)
+            except Exception as exc:
+                store = self._degrade(exc)
+                got = await store.acquire(backend, order, ask)
+            local = store is not self.store
             if isinstance(got, str):
                 if spec.strategy == "weighted":
                     smooth = self._smooth[backend]
                     smooth[got] = smooth.get(got, 0.0) - sum(c.spec.weight for c in cands)
-                if self.store.shared:
+                if store.shared:
                     self._held[lease_id] = (backend, got, now)
                     if self._beat is None:
                         self._start_heartbeats()
                 if self._probe_at:  # enabled again (maybe by another instance)
                     self._probe_at.pop((backend, got), None)
                 secret = self._keys[backend][got].secret
-                return Lease(backend, got, secret, lease_id, now, est_tokens)
+                return Lease(backend, got, secret, lease_id, now, est_tokens, local)
             self._note_disabled(backend, got, now)
             mono = time.monotonic()
             if deadline is None:
@@ -183,9 +195,12 @@ class Pool:
                 waited = spec.max_wait - max(0.0, left) if spec.max_wait > 0 else 0.0
                 return self._refusal(spec, got, now, exclude, waited)
             timeout = left if soonest is None else min(left, max(soonest, 0.001))
-            if self.store.shared:
+            if store.shared:
                 timeout = min(timeout, SHARED_POLL)
-            await self.store.wait_freed(backend, timeout)
+            try:
+                await store.wait_freed(backend, timeout)
+            except Exception as exc:
+                self._degrade(exc)
 
     def _order(
         self, spec: BackendSpec, cands: tuple[Candidate, ...], failover: bool
@@ -206,6 +221,38 @@ class Pool:
         start = self._rr[spec.name] % n
         self._rr[spec.name] += 1
         return cands[start:] + cands[:start] if start else cands
+
+    def _current_store(self) -> Store:
+        if self._local is not None and time.monotonic() < self._degraded_until:
+            return self._local
+        return self.store
+
+    def _degrade(self, exc: Exception) -> Store:
+        """The shared store failed: serve from this process's own state for a few seconds
+        (limits then hold per instance only) rather than stop every request."""
+        if self._local is None:
+            from crosswire.pool.memory_store import MemoryStore
+
+            self._local = MemoryStore()
+        if time.monotonic() >= self._degraded_until:
+            log.warning(
+                "crosswire: the shared key-pool store failed (%s: %s); this instance uses its "
+                "own pool state for %.0f s",
+                type(exc).__name__,
+                exc,
+                DEGRADED_FOR,
+            )
+        self._degraded_until = time.monotonic() + DEGRADED_FOR
+        return self._local
+
+    async def _settle(self, lease: Lease, settlement: Settlement) -> None:
+        if lease.local and self._local is not None:
+            await self._local.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+            return
+        try:
+            await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+        except Exception as exc:  # the lease lapses by its TTL; what it taught is lost
+            self._degrade(exc)
 
     def _refusal(
         self,
@@ -244,8 +291,7 @@ class Pool:
         now = self.clock()
         status = outcome.status
         if status == 0:  # never sent: give the reservations back, count and learn nothing
-            settlement = Settlement(now=now, sent=False, est_tokens=lease.est_tokens)
-            await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+            await self._settle(lease, Settlement(now=now, sent=False, est_tokens=lease.est_tokens))
             return
         lesson = limits.learn(status, outcome.headers, outcome.body, now, lease.secret)
         usage = outcome.usage
@@ -278,7 +324,7 @@ class Pool:
             failure=lesson.kind in _FAILURES,
             buckets=lesson.buckets,
         )
-        await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+        await self._settle(lease, settlement)
         if lesson.disable is not None:
             self._schedule_probe(lease.backend, lease.key_name, now)
 
@@ -286,8 +332,9 @@ class Pool:
         """Keep a long request's lease alive. With a shared store the pool already does this
         for every running lease, every third of the lease TTL, so that only a crashed
         instance's leases lapse."""
+        store = self._local if lease.local and self._local is not None else self.store
         until = self.clock() + self.lease_ttl
-        await self.store.heartbeat(
+        await store.heartbeat(
             lease.backend, [(lease.key_name, lease.lease_id)], until, self.lease_ttl
         )
 
@@ -347,13 +394,19 @@ class Pool:
     ) -> None:
         """A probe's result: ``ok`` re-enables the key (its cooldowns stay); a failure may
         update the reason shown."""
+        stores = [self.store] + ([self._local] if self._local is not None else [])
         if ok:
             self._probe_at.pop((backend, key_name), None)
-            await self.store.enable(backend, key_name)
-        elif reason:
-            key = self._keys.get(backend, {}).get(key_name)
-            secret = key.secret if key is not None else ""
-            await self.store.disable(backend, key_name, limits.scrub(reason, secret))
+        key = self._keys.get(backend, {}).get(key_name)
+        scrubbed = limits.scrub(reason or "", key.secret if key is not None else "")
+        for store in stores:
+            try:
+                if ok:
+                    await store.enable(backend, key_name)
+                elif scrubbed:
+                    await store.disable(backend, key_name, scrubbed)
+            except Exception as exc:
+                self._degrade(exc)
 
     # ---- visibility ---------------------------------------------------------------------
 
@@ -362,7 +415,12 @@ class Pool:
         now = self.clock()
         out: list[KeyState] = []
         for spec in self.backends.values():
-            for state in await self.store.states(spec.name, spec.keys, now):
+            store = self._current_store()
+            try:
+                states = await store.states(spec.name, spec.keys, now)
+            except Exception as exc:
+                states = await self._degrade(exc).states(spec.name, spec.keys, now)
+            for state in states:
                 if state.disabled:
                     self._schedule_probe(spec.name, state.name, now)
                 else:
@@ -372,7 +430,11 @@ class Pool:
 
     async def route_usage(self) -> list[RouteUsage]:
         """Usage per route and backend (a route with a fallback chain has a row per backend)."""
-        return await self.store.routes(list(self.backends))
+        store = self._current_store()
+        try:
+            return await store.routes(list(self.backends))
+        except Exception as exc:
+            return await self._degrade(exc).routes(list(self.backends))
 
     def prometheus(self, states: Sequence[KeyState], routes: Sequence[RouteUsage] = ()) -> str:
         """Prometheus text exposition: per backend and key *name* (never a secret)."""
@@ -385,6 +447,8 @@ class Pool:
                 await self._beat
             self._beat = None
         await self.store.close()
+        if self._local is not None:
+            await self._local.close()
 
 
 def _describe(r: Refusal, *, with_verdict: bool) -> str:

@@ -31,6 +31,9 @@ from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, bucket_vie
 
 log = logging.getLogger(__name__)
 
+#: Seconds to connect to Redis, and for one command, before the pool falls back.
+CONNECT_TIMEOUT = 1.0
+COMMAND_TIMEOUT = 2.0
 #: Leases live this long without a heartbeat (the pool refreshes running ones every third):
 #: a crashed instance's slots come back within this time.
 REDIS_LEASE_TTL = 30.0
@@ -42,7 +45,16 @@ class RedisStore:
     lease_ttl = REDIS_LEASE_TTL
 
     def __init__(self, url: str, *, prefix: str = "crosswire:") -> None:
-        self._redis = aioredis.from_url(url, decode_responses=True)
+        # Bounded waits: an unreachable Redis must fail fast (the pool then serves from its
+        # own state for a while) instead of holding every request. The wake-up channel has
+        # its own client, as it blocks on reads by design.
+        self._url = url
+        self._redis = aioredis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT,
+        )
         self._prefix = prefix
         self._channel = f"{prefix}freed"
         self._acquire = self._redis.register_script(ACQUIRE)
@@ -254,18 +266,31 @@ class RedisStore:
     async def _listen(self) -> None:
         """Wake local waiters when any instance ends a lease (``PUBLISH`` in the settle
         script). Waiters also re-check on a short timer, so a lost message only delays."""
+        client = aioredis.from_url(
+            self._url, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT
+        )
+        try:
+            await self._relay_wakeups(client)
+        finally:
+            await client.aclose()
+
+    async def _relay_wakeups(self, client: aioredis.Redis) -> None:
+        delay = 1.0
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
+                delay = 1.0
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._wake(str(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("crosswire: pool wake-up channel lost (%s); retrying", exc)
-                await asyncio.sleep(1)
+                if delay == 1.0:
+                    log.warning("crosswire: pool wake-up channel lost (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -189,4 +190,28 @@ async def test_a_lease_never_released_stops_being_refreshed_and_lapses(
         assert time.monotonic() - started < 2.0
         await asyncio.sleep(0.05)
     assert time.monotonic() - started > 0.6
+    await pool.close()
+
+
+async def test_an_unreachable_shared_store_degrades_to_this_instances_own_state(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis down must not stop every request: the pool serves from its own state for a
+    while (budgets then hold per instance), says so once, and tries Redis again later."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    clock = Clock()
+    pool = make_pool(RedisStore(f"redis://127.0.0.1:{port}/0"), key("a", rpm=2), clock=clock)
+    started = time.monotonic()
+    first = await take(pool)
+    assert first.local
+    await pool.release(first, Outcome(status=200, usage=TokenUsage(1, 2, 3)))
+    await take(pool)
+    assert isinstance(await pool.acquire("b"), NoKey), "the rpm budget still holds locally"
+    [state] = await pool.snapshot()
+    assert state.requests == 1 and state.rpm_used == 2
+    await pool.mark_probe("b", "a", True)
+    assert time.monotonic() - started < 2
+    assert caplog.text.count("uses its own pool state") == 1
     await pool.close()
