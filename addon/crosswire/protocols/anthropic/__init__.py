@@ -1,4 +1,4 @@
-"""Anthropic Messages, both directions."""
+"""Anthropic Messages, both directions (see ``codec``)."""
 
 from crosswire.protocols.anthropic.codec import AnthropicCodec
 

@@ -1,13 +1,19 @@
-"""The Anthropic Messages codec."""
+"""The Anthropic Messages codec: the ``Codec`` contract wired to this package's modules.
+
+Client side (Claude Code, the anthropic SDK): ``/v1/messages`` and
+``/v1/messages/count_tokens`` bodies, whole and streamed answers, errors, the model list.
+Backend side: ``POST /v1/messages`` with ``anthropic-version``, whole and streamed answers,
+error bodies (429/529 kept).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from crosswire import ir
-from crosswire.protocols.anthropic import errors, request, response
-from crosswire.protocols.anthropic.stream import MessagesStreamDecoder, MessagesStreamEncoder
+from crosswire.protocols.anthropic import errors, request_decode, request_encode, response
+from crosswire.protocols.anthropic.stream_decode import MessagesStreamDecoder
+from crosswire.protocols.anthropic.stream_encode import MessagesStreamEncoder
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -18,22 +24,27 @@ from crosswire.protocols.base import (
 )
 from crosswire.protocols.common import dumps
 
+#: ``created_at`` of listed models: the list is crosswire's, not a release history.
+MODELS_CREATED_AT = "2024-01-01T00:00:00Z"
+
 
 class AnthropicCodec(Codec):
     name = "anthropic"
 
+    # ---- client side -----------------------------------------------------------------------
+
     def decode_request(self, call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
-        return request.decode(call, body, report)
+        return request_decode.decode(call, body, report)
 
     def encode_response(
-        self, call: ClientCall, req: ir.Request, resp: ir.Response, report: ir.Report
+        self, call: ClientCall, request: ir.Request, resp: ir.Response, report: ir.Report
     ) -> bytes:
-        return response.encode(resp, req)
+        return response.encode(resp, request, report)
 
     def stream_encoder(
-        self, call: ClientCall, req: ir.Request, report: ir.Report
+        self, call: ClientCall, request: ir.Request, report: ir.Report
     ) -> MessagesStreamEncoder:
-        return MessagesStreamEncoder(req, report)
+        return MessagesStreamEncoder(request, report)
 
     def encode_error(self, call: ClientCall | None, error: ir.Error) -> EncodedError:
         return errors.encode(error)
@@ -42,13 +53,13 @@ class AnthropicCodec(Codec):
         return dumps({"input_tokens": input_tokens})
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
-        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        """``GET /v1/models`` in Anthropic's shape (edge 89)."""
         data = [
             {
                 "type": "model",
                 "id": m.id,
                 "display_name": m.display_name or m.id,
-                "created_at": created,
+                "created_at": MODELS_CREATED_AT,
             }
             for m in models
         ]
@@ -61,14 +72,18 @@ class AnthropicCodec(Codec):
             }
         )
 
-    def encode_request(self, req: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
-        return request.encode(req, target, report)
+    # ---- backend side ----------------------------------------------------------------------
+
+    def encode_request(
+        self, request: ir.Request, target: Target, report: ir.Report
+    ) -> UpstreamCall:
+        return request_encode.encode(request, target, report)
 
     def decode_response(self, body: bytes, report: ir.Report) -> ir.Response:
         return response.decode(body, report)
 
-    def stream_decoder(self, req: ir.Request, report: ir.Report) -> MessagesStreamDecoder:
-        return MessagesStreamDecoder()
+    def stream_decoder(self, request: ir.Request, report: ir.Report) -> MessagesStreamDecoder:
+        return MessagesStreamDecoder(report)
 
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         return errors.decode(status, headers, body)

@@ -1,62 +1,102 @@
-"""Anthropic error bodies ⇄ IR: ``{"type":"error","error":{"type","message"},"request_id"}``."""
+"""Anthropic error bodies ⇄ IR: ``{"type":"error","error":{"type","message"},"request_id"}``.
+
+https://docs.anthropic.com/en/api/errors — 429 and 529 keep their status so that clients retry
+(Claude Code retries on 529; edge 90); an ``event: error`` inside a 200 stream gets the status
+its type implies (edge 10).
+"""
 
 from __future__ import annotations
 
-import contextlib
+import email.utils
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from crosswire import ir
-from crosswire.ir.errors import kind_for_status
+from crosswire.ir.errors import STATUS_FOR_KIND, kind_for_status
 from crosswire.protocols.anthropic.mapping import ERROR_KIND, ERROR_TYPE
 from crosswire.protocols.base import EncodedError
 from crosswire.protocols.common import dumps
 
+#: How much of a non-JSON error body (an HTML page from a gateway) becomes the message.
+_MAX_MESSAGE = 500
 
-def from_object(data: Any, status: int) -> ir.Error:
+
+def from_object(data: Any, status: int | None) -> ir.Error:
+    """An error object as Anthropic sends it, in a body (``status`` known) or an
+    ``event: error`` (``status`` None: taken from the type)."""
     err = data.get("error") if isinstance(data, dict) else None
     message, etype = "", None
     if isinstance(err, dict):
-        message = str(err.get("message") or "")
-        etype = err.get("type") if isinstance(err.get("type"), str) else None
+        raw_message, raw_type = err.get("message"), err.get("type")
+        message = raw_message if isinstance(raw_message, str) else ""
+        etype = raw_type if isinstance(raw_type, str) else None
     elif isinstance(err, str):
         message = err
-    kind = ERROR_KIND.get(etype or "", kind_for_status(status))
-    if kind == "overloaded" and status == 500:
-        status = 529
-    if etype == "rate_limit_error" and status < 400:
-        status = 429
+    known = ERROR_KIND.get(etype or "")
+    if status is None or status < 400:
+        status = known[1] if known else 500
+    kind = known[0] if known else kind_for_status(status)
     return ir.Error(
-        kind=kind, message=message or f"upstream error {etype or status}", status=status, code=etype
+        kind=kind,
+        message=message or f"upstream error {etype or status}",
+        status=status,
+        code=etype,
     )
 
 
 def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
+    """Any body: Anthropic's shape, another JSON shape, HTML, or nothing."""
     try:
-        data = json.loads(body) if body else None
-    except ValueError:
+        data = json.loads(body) if body.strip() else None
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and "error" in data:
         err = from_object(data, status)
     else:
+        text = body.decode("utf-8", "replace").strip()
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            text = data["message"]
         err = ir.Error(
             kind=kind_for_status(status),
             status=status,
-            message=body.decode("utf-8", "replace")[:500].strip()
-            or f"upstream answered HTTP {status}",
+            message=text[:_MAX_MESSAGE] or f"upstream answered HTTP {status}",
         )
-    retry = headers.get("retry-after")
-    if retry:
-        with contextlib.suppress(ValueError):
-            err = ir.Error(
-                kind=err.kind,
-                message=err.message,
-                status=err.status,
-                code=err.code,
-                retry_after=float(retry),
-            )
-    return err
+    retry = retry_after(headers)
+    if retry is None:
+        return err
+    return ir.Error(
+        kind=err.kind,
+        message=err.message,
+        status=err.status,
+        code=err.code,
+        param=err.param,
+        retry_after=retry,
+    )
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """``retry-after`` in seconds or as an HTTP date (``retry-after-ms`` wins when present)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    millis = lowered.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def body(error: ir.Error) -> dict[str, Any]:
@@ -66,13 +106,19 @@ def body(error: ir.Error) -> dict[str, Any]:
     }
 
 
-def encode(error: ir.Error) -> EncodedError:
-    status = error.status
-    if error.kind == "overloaded":
+def status_for(error: ir.Error) -> int:
+    """The HTTP status to answer with: the upstream's, except an overload without a 5xx of
+    its own becomes Anthropic's 529."""
+    status = error.status if 400 <= error.status <= 599 else STATUS_FOR_KIND[error.kind]
+    if error.kind == "overloaded" and status not in (503, 529):
         status = 529
+    return status
+
+
+def encode(error: ir.Error) -> EncodedError:
     headers = (
         {"retry-after": str(max(1, int(error.retry_after + 0.999)))}
         if error.retry_after is not None
         else {}
     )
-    return EncodedError(status=status, body=dumps(body(error)), headers=headers)
+    return EncodedError(status=status_for(error), body=dumps(body(error)), headers=headers)

@@ -1,0 +1,252 @@
+"""Anthropic ``/v1/messages`` SSE → IR events.
+
+Streaming: https://docs.anthropic.com/en/docs/build-with-claude/streaming
+
+``message_start`` → ``ResponseStart`` (the input count is known there); ``content_block_*`` →
+parts, wire indices mapped to dense IR indices; ``message_delta`` → ``UsageUpdate`` (cumulative,
+only the fields present: edge 79) and the stop reason; ``message_stop`` → ``StreamFinish``;
+``event: error`` → ``StreamError``; an EOF before ``message_stop`` → ``StreamError`` (edge 11).
+
+Tolerated on the wire (tests/fixtures/INDEX.md quirks): JSON padded with spaces before its last
+brace; ``ping`` anywhere (swallowed, edge 5); ``"partial_json":""`` for argument-less tools;
+an empty ``thinking_delta`` before the signature; ``citations_delta`` and delta or event types
+added after this was written (skipped, edge 92). Text, thinking and tool arguments are
+forwarded as they arrive (edge 15). Blocks the IR has no part for (``server_tool_use``,
+``web_search_tool_result``…) are collected until their ``content_block_stop`` and passed on whole
+as one ``Opaque`` part — they are the provider's own, not something a client executes. A
+``tool_use`` whose input came whole in ``content_block_start`` (some Anthropic-compatible
+servers) gets it as one arguments delta.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from crosswire import ir
+from crosswire.protocols.anthropic import errors
+from crosswire.protocols.anthropic.mapping import NAME
+from crosswire.protocols.anthropic.usage import WireUsage, finish_in
+from crosswire.protocols.common import as_dict, dumps_str
+from crosswire.streams import SSEEventDecoder
+
+_TEXT_KEYS = frozenset({"type", "text"})
+
+
+@dataclass(slots=True)
+class _Block:
+    """One wire content block while it is open."""
+
+    index: int | None  # the IR index; None while an opaque block is being collected
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)  # an opaque block / a tool's start input
+    json: list[str] = field(default_factory=list)
+    got_arguments: bool = False
+
+
+class MessagesStreamDecoder(SSEEventDecoder):
+    def __init__(self, report: ir.Report) -> None:
+        super().__init__()
+        self._report = report
+        self._started = False
+        self._blocks: dict[int, _Block] = {}  # wire index → open block
+        self._next = 0
+        self._usage = WireUsage()
+        self._stop_reason: Any = None
+        self._stop_sequence: Any = None
+        self._any_tool = False
+
+    # ---- frames ----------------------------------------------------------------------------
+
+    def _frame(self, data: str, out: list[ir.Event]) -> None:
+        if not data.strip():
+            return
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            self._fail(out, f"invalid JSON in an Anthropic stream event: {exc}")
+            return
+        if not isinstance(event, dict):
+            return
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            self._delta(event, out)
+        elif kind == "content_block_start":
+            self._block_start(event, out)
+        elif kind == "content_block_stop":
+            self._block_stop(event.get("index"), out)
+        elif kind == "message_start":
+            self._message_start(as_dict(event.get("message")), out)
+        elif kind == "message_delta":
+            self._message_delta(event, out)
+        elif kind == "message_stop":
+            self._message_stop(out)
+        elif kind == "error":
+            self._ensure_start(out)
+            out.append(ir.StreamError(error=errors.from_object(event, None)))
+            self._done = True
+        # ping and unknown event types carry nothing for the IR
+
+    def _eof(self, out: list[ir.Event]) -> None:
+        self._fail(out, "the Anthropic stream ended before message_stop")
+
+    def _fail(self, out: list[ir.Event], message: str) -> None:
+        self._ensure_start(out)
+        out.append(ir.StreamError(error=ir.Error(kind="api_error", message=message, status=502)))
+        self._done = True
+
+    # ---- message ---------------------------------------------------------------------------
+
+    def _ensure_start(self, out: list[ir.Event]) -> None:
+        if not self._started:
+            self._started = True
+            out.append(ir.ResponseStart(id="", model=""))
+
+    def _message_start(self, message: dict[str, Any], out: list[ir.Event]) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._usage.update(message.get("usage"))
+        out.append(
+            ir.ResponseStart(
+                id=str(message.get("id") or ""),
+                model=str(message.get("model") or ""),
+                usage=self._usage.ir(),
+            )
+        )
+
+    def _message_delta(self, event: dict[str, Any], out: list[ir.Event]) -> None:
+        self._ensure_start(out)
+        delta = as_dict(event.get("delta"))
+        if "stop_reason" in delta:
+            self._stop_reason = delta.get("stop_reason")
+            self._stop_sequence = delta.get("stop_sequence")
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            self._usage.update(usage)
+            out.append(ir.UsageUpdate(usage=self._usage.ir()))
+
+    def _message_stop(self, out: list[ir.Event]) -> None:
+        self._ensure_start(out)
+        for wire in list(self._blocks):  # blocks the upstream never closed
+            self._block_stop(wire, out)
+        out.append(
+            ir.StreamFinish(
+                finish=finish_in(self._stop_reason, self._stop_sequence, self._any_tool),
+                usage=self._usage.ir(),
+            )
+        )
+        self._done = True
+
+    # ---- content blocks --------------------------------------------------------------------
+
+    def _block_start(self, event: dict[str, Any], out: list[ir.Event]) -> None:
+        self._ensure_start(out)
+        wire = event.get("index")
+        block = as_dict(event.get("content_block"))
+        if not isinstance(wire, int):
+            return
+        for other in [w for w, b in self._blocks.items() if b.index is not None]:
+            self._block_stop(other, out)  # one part open at a time, whatever the wire does
+        btype = block.get("type")
+        part: ir.Part
+        if btype == "text":
+            extra = {k: v for k, v in block.items() if k not in _TEXT_KEYS}
+            text = block.get("text")
+            part = ir.Text(
+                text=text if isinstance(text, str) else "", native={NAME: extra} if extra else {}
+            )
+        elif btype == "thinking":
+            text, signature = block.get("thinking"), block.get("signature")
+            part = ir.Reasoning(
+                text=text if isinstance(text, str) else "",
+                signature=signature if isinstance(signature, str) and signature else None,
+                origin=NAME,
+            )
+        elif btype == "redacted_thinking":
+            data = block.get("data")
+            part = ir.Reasoning(redacted=data if isinstance(data, str) else "", origin=NAME)
+        elif btype == "tool_use":
+            part = ir.ToolCall(
+                id=str(block.get("id") or ""), name=str(block.get("name") or ""), arguments=""
+            )
+            self._any_tool = True
+            start_input = block.get("input")
+            self._blocks[wire] = _Block(
+                index=self._next,
+                kind="tool",
+                data={"input": start_input} if start_input not in (None, {}) else {},
+            )
+            out.append(ir.PartStart(index=self._next, part=part))
+            self._next += 1
+            return
+        else:
+            self._blocks[wire] = _Block(index=None, kind="opaque", data=dict(block))
+            return
+        self._blocks[wire] = _Block(index=self._next, kind=btype)
+        out.append(ir.PartStart(index=self._next, part=part))
+        self._next += 1
+
+    def _delta(self, event: dict[str, Any], out: list[ir.Event]) -> None:
+        wire = event.get("index")
+        block = self._blocks.get(wire) if isinstance(wire, int) else None
+        if block is None:
+            return
+        delta = as_dict(event.get("delta"))
+        dtype = delta.get("type")
+        if block.index is None:  # an opaque block: only its input arrives in pieces
+            if dtype == "input_json_delta" and isinstance(delta.get("partial_json"), str):
+                block.json.append(delta["partial_json"])
+            return
+        if dtype == "text_delta":
+            value, kind = delta.get("text"), "text"
+        elif dtype == "thinking_delta":
+            value, kind = delta.get("thinking"), "reasoning"
+        elif dtype == "signature_delta":
+            value, kind = delta.get("signature"), "signature"
+        elif dtype == "input_json_delta":
+            value, kind = delta.get("partial_json"), "arguments"
+            if isinstance(value, str) and value:
+                block.got_arguments = True
+        else:
+            if dtype == "citations_delta":
+                self._report.dropped("citations", "streamed citations have no place in the IR")
+            return
+        if isinstance(value, str) and value and _fits(block.kind, kind):
+            out.append(ir.PartDelta(index=block.index, kind=kind, text=value))  # type: ignore[arg-type]
+
+    def _block_stop(self, wire: Any, out: list[ir.Event]) -> None:
+        block = self._blocks.pop(wire, None) if isinstance(wire, int) else None
+        if block is None:
+            return
+        if block.index is not None:
+            if block.kind == "tool" and not block.got_arguments and "input" in block.data:
+                out.append(
+                    ir.PartDelta(
+                        index=block.index, kind="arguments", text=dumps_str(block.data["input"])
+                    )
+                )
+            out.append(ir.PartEnd(index=block.index))
+            return
+        data = block.data
+        raw = "".join(block.json)
+        if raw:
+            try:
+                data["input"] = json.loads(raw)
+            except ValueError:
+                data["input"] = raw
+        out.append(ir.PartStart(index=self._next, part=ir.Opaque(origin=NAME, data=data)))
+        out.append(ir.PartEnd(index=self._next))
+        self._next += 1
+
+
+def _fits(block_kind: str, delta_kind: str) -> bool:
+    """A delta of the wrong kind for its block (a text delta on a tool block) is dropped."""
+    if block_kind == "text":
+        return delta_kind == "text"
+    if block_kind == "thinking":
+        return delta_kind in ("reasoning", "signature")
+    if block_kind == "tool":
+        return delta_kind == "arguments"
+    return False
