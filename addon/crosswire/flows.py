@@ -142,7 +142,7 @@ class Engine:
                     f"{host_protocol(host)} (refused) · unknown endpoint {req.method} {path}"
                 )
             return
-        call = to_call(detected, req.method, path, query, headers)
+        call = to_call(detected, req.method, path, query, headers, host)
         try:
             body = req.content or b""
         except ValueError:

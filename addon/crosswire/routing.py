@@ -110,8 +110,20 @@ def detect(
     return None
 
 
+#: The app-side dialect of a host whose SDK expects a provider's own flavour of a protocol.
+HOST_DIALECT: Mapping[str, str] = {
+    "api.mistral.ai": "mistral",
+    "codestral.mistral.ai": "mistral",
+}
+
+
 def to_call(
-    d: Detected, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+    d: Detected,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    host: str = "",
 ) -> ClientCall:
     return ClientCall(
         protocol=d.protocol,
@@ -123,6 +135,7 @@ def to_call(
         model=d.model,
         stream=d.stream,
         variant=d.variant,
+        dialect=HOST_DIALECT.get(host.lower(), "openai"),
     )
 
 

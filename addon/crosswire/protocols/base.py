@@ -49,6 +49,9 @@ class ClientCall:
 
     ``variant`` distinguishes endpoints of one protocol that share a codec: Ollama
     ``chat``/``generate``; Gemini ``sse``/``json-array`` streaming; FIM ``fim``/``completions``.
+    ``dialect`` is the app-side flavour of a shared protocol, read from the host the app
+    called: ``mistral`` for api.mistral.ai / codestral.mistral.ai (its SDK wants each streamed
+    tool call whole and Mistral's error shape), ``openai`` otherwise.
     """
 
     protocol: ProtocolName
@@ -60,6 +63,7 @@ class ClientCall:
     model: str | None = None
     stream: bool | None = None
     variant: str | None = None
+    dialect: str = "openai"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
