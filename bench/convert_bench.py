@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addon"))
 
 from crosswire import ir
 from crosswire.convert import Exchange
-from crosswire.protocols import available, codec
+from crosswire.protocols import PROTOCOLS, codec
 from crosswire.protocols.base import ClientCall, Target
-from crosswire.usage import Tap
+from crosswire.engine.passthrough import Tap
 
 EVENTS = 1000
 VARIANT = {"ollama": "chat", "fim": "fim", "openai-completions": "completions", "gemini": "sse"}
@@ -55,7 +55,7 @@ def wire_stream(protocol: str) -> list[bytes]:
 
 
 def main() -> None:
-    protocols = [p for p in CHAT if p in available()]
+    protocols = [p for p in CHAT if p in PROTOCOLS]
     print(f"{'backend → client':<40} µs/event")
     for backend in protocols:
         chunks = wire_stream(backend)

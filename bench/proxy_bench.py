@@ -144,9 +144,9 @@ def in_process(rounds: int) -> dict[str, float]:
     """µs per stream event and per whole response, converting without a proxy."""
     from crosswire import ir
     from crosswire.convert import Exchange
-    from crosswire.protocols import available, codec
+    from crosswire.protocols import PROTOCOLS, codec
     from crosswire.protocols.base import ClientCall, Target
-    from crosswire.usage import Tap
+    from crosswire.engine.passthrough import Tap
 
     results: dict[str, float] = {}
     streams = {
@@ -154,7 +154,7 @@ def in_process(rounds: int) -> dict[str, float]:
         "anthropic": b"".join(sse_1000("anthropic").body),
     }  # type: ignore[arg-type]
     wholes = {"openai-chat": SMALL.body, "anthropic": ANTH_SMALL.body}
-    protos = [p for p in ("openai-chat", "anthropic", "gemini") if p in available()]
+    protos = [p for p in ("openai-chat", "anthropic", "gemini") if p in PROTOCOLS]
     for backend, body in streams.items():
         chunks = [c + b"\n\n" for c in body.split(b"\n\n") if c]
         for client in protos:

@@ -1,82 +1,163 @@
 """Client access: which apps may use the proxy, on which routes, within which quota.
 
-When the config lists ``clients``, an app must present one of their tokens as its own API key
-(in whichever header its protocol uses); anything else is refused with a 401 in the app's own
-protocol *before* any pool key is leased. Tokens compare in constant time. Quotas count in
-this process (a shared deployment with several instances divides them; documented).
+Shaped like mitmproxy's own ``proxyauth`` addon: ``ClientAccess`` runs before the engine and
+refuses, in the app's own protocol, a routed request without a valid crosswire client token —
+before any pool key is leased. A token comes either as the app's API key (whatever header its
+protocol uses) or as proxy credentials (``HTTPS_PROXY=http://NAME:TOKEN@host:port``). A client
+token is a crosswire credential and never reaches a provider: given as the API key it is
+removed from the request; a route that would forward the app's own provider key then has none
+to forward, so such a request is refused with a message that says to use proxy credentials.
+
+``ClientQuota`` runs after the engine and counts each exchange's tokens. Request and token
+quotas count per client in the pool's state: this process's memory, or Redis when
+``state: redis://…`` so that several instances share them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+from dataclasses import replace
+from typing import Any
+
+from mitmproxy import http
 
 from crosswire.config import ClientConfig
+from crosswire.engine import answer
+from crosswire.engine.dispatch import incoming
+from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Generic, Routed, Upgrade
+from crosswire.engine.record import META
+from crosswire.engine.runtime import Hub, Runtime
 from crosswire.ir import Error
+from crosswire.routing import host_protocol
+
+log = logging.getLogger("crosswire")
 
 
-@dataclass(slots=True)
-class _Counter:
-    requests: int = 0
-    tokens: int = 0
+class ClientAccess:
+    """Admission by client token (a mitmproxy addon that runs before the engine)."""
 
-
-class Access:
-    def __init__(self, clients: Sequence[ClientConfig]) -> None:
-        self.clients = tuple(clients)
-        self._counters: dict[str, _Counter] = {}
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._proxy_tokens: dict[str, str] = {}
 
     @property
-    def enabled(self) -> bool:
-        return bool(self.clients)
+    def clients(self) -> tuple[ClientConfig, ...]:
+        rt = self.hub.runtime
+        return rt.cfg.file.clients if rt is not None else ()
 
-    def admit(
-        self, credential: str | None, route_number: int
-    ) -> tuple[ClientConfig | None, Error | None]:
-        """(the client, None) when admitted, (None, the error to answer) otherwise."""
-        if not self.clients:
-            return None, None
-        client = self._find(credential)
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """A token given as proxy credentials arrives once, on the CONNECT: keep it for the
+        requests inside the tunnel, and never pass it on."""
+        token = _proxy_token(flow.request.headers.get("proxy-authorization", ""))
+        if token is not None and self.clients:
+            self._proxy_tokens[flow.client_conn.id] = token
+            flow.request.headers.pop("proxy-authorization", None)
+
+    def client_disconnected(self, client: Any) -> None:
+        self._proxy_tokens.pop(client.id, None)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        rt = self.hub.runtime
+        if rt is None or not self.clients or flow.response or flow.error or not flow.live:
+            return
+        intake = rt.intake(flow.id, incoming(flow))
+        if not isinstance(intake, Routed | Generic | Upgrade):
+            return
+        by_proxy = self._proxy_tokens.get(flow.client_conn.id) or _proxy_token(
+            flow.request.headers.get("proxy-authorization", "")
+        )
+        flow.request.headers.pop("proxy-authorization", None)
+        as_key = None
+        if isinstance(intake, Routed):
+            as_key = intake.credential
+        else:
+            from crosswire.engine.intake import client_credential
+
+            as_key = client_credential(
+                {k.lower(): v for k, v in flow.request.headers.items()},
+                dict(flow.request.query.items()),
+            )
+        client = self._find(by_proxy) if by_proxy else self._find(as_key)
+        protocol = (
+            intake.call.protocol
+            if isinstance(intake, Routed)
+            else host_protocol(flow.request.pretty_host)
+        )
+        call = intake.call if isinstance(intake, Routed) else None
+        route = intake.route
+        denied = await self._admit(rt, client, by_proxy or as_key, route.index + 1)
+        if denied is None and client is not None and not by_proxy:
+            _strip_credentials(flow)
+            backend = route.backends[0]
+            if backend.config.client_auth and not backend.keys:
+                denied = Error(
+                    kind="authentication",
+                    status=401,
+                    message=(
+                        f"crosswire: {route.label} forwards the app's own provider key, but the "
+                        "app gave its crosswire client token as its key; give the client token "
+                        "as proxy credentials instead (HTTPS_PROXY=http://NAME:TOKEN@HOST:PORT)"
+                    ),
+                )
+        if denied is not None:
+            rt.forget_intake(flow.id)
+            answer.refuse(
+                flow,
+                protocol,
+                call,
+                denied,
+                f"{protocol} (refused) · {route.label} · {denied.message}",
+            )
+            return
+        assert client is not None
+        if isinstance(intake, Routed):
+            rt.replace_intake(
+                flow.id,
+                replace(
+                    intake,
+                    client=client.name,
+                    credential=None if not by_proxy else intake.credential,
+                ),
+            )
+
+    async def _admit(
+        self, rt: Runtime, client: ClientConfig | None, given: str | None, route_number: int
+    ) -> Error | None:
         if client is None:
-            return None, Error(
+            return Error(
                 kind="authentication",
                 status=401,
                 message=(
                     "crosswire: this proxy requires a client token; present it as your API key"
-                    if not credential
+                    if not given
                     else "crosswire: unknown client token"
                 ),
             )
         if client.routes is not None and route_number not in client.routes:
-            return None, Error(
+            return Error(
                 kind="permission",
                 status=403,
                 message=f"crosswire: client '{client.name}' may not use route {route_number}",
             )
-        counter = self._counters.setdefault(client.name, _Counter())
-        if client.max_requests is not None and counter.requests >= client.max_requests:
-            return None, Error(
-                kind="quota_exhausted",
-                status=429,
-                message=f"crosswire: client '{client.name}' used its {client.max_requests} requests",
-            )
-        if client.max_tokens is not None and counter.tokens >= client.max_tokens:
-            return None, Error(
+        if (
+            client.max_tokens is not None
+            and await rt.quotas.tokens(client.name) >= client.max_tokens
+        ):
+            return Error(
                 kind="quota_exhausted",
                 status=429,
                 message=f"crosswire: client '{client.name}' used its {client.max_tokens} tokens",
             )
-        counter.requests += 1
-        return client, None
-
-    def account(self, client_name: str, tokens: int) -> None:
-        self._counters.setdefault(client_name, _Counter()).tokens += tokens
-
-    def usage(self) -> dict[str, dict[str, int]]:
-        return {
-            name: {"requests": c.requests, "tokens": c.tokens} for name, c in self._counters.items()
-        }
+        if not await rt.quotas.take_request(client.name, client.max_requests):
+            return Error(
+                kind="quota_exhausted",
+                status=429,
+                message=f"crosswire: client '{client.name}' used its {client.max_requests} requests",
+            )
+        return None
 
     def _find(self, credential: str | None) -> ClientConfig | None:
         if not credential:
@@ -86,3 +167,47 @@ class Access:
             if hmac.compare_digest(client.token.encode(), credential.encode()):
                 found = client
         return found
+
+
+class ClientQuota:
+    """Counts each finished exchange's tokens against its client (runs after the engine)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        await self._count(flow)
+
+    async def error(self, flow: http.HTTPFlow) -> None:
+        await self._count(flow)
+
+    async def _count(self, flow: http.HTTPFlow) -> None:
+        rt = self.hub.runtime
+        record = flow.metadata.get(META)
+        if rt is None or not isinstance(record, dict) or not record.get("client"):
+            return
+        usage = record.get("usage") or {}
+        tokens = (usage.get("input") or 0) + (usage.get("output") or 0)
+        await rt.quotas.add_tokens(str(record["client"]), tokens)
+
+
+def _proxy_token(value: str) -> str | None:
+    """The password of ``Proxy-Authorization: Basic base64(name:token)`` (or a Bearer token)."""
+    scheme, _, data = value.partition(" ")
+    if scheme.lower() == "bearer" and data.strip():
+        return data.strip()
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(data.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, sep, password = decoded.partition(":")
+    return password if sep and password else None
+
+
+def _strip_credentials(flow: http.HTTPFlow) -> None:
+    for name in CLIENT_CREDENTIAL_HEADERS:
+        flow.request.headers.pop(name, None)
+    if "key" in flow.request.query:
+        del flow.request.query["key"]

@@ -1,10 +1,10 @@
-"""The mitmproxy hooks, and nothing else: options, guards, calls into the rest.
+"""The crosswire mitmproxy addon: options, the config (with hot reload), and the engine's hooks.
 
-One routed flow: ``request`` detects the app's protocol, matches a route, converts (or passes
-through) and leases a key; ``responseheaders`` installs the stream converter; ``response``
-converts whole answers and errors, releases the lease, redacts the secret; ``error`` releases
-and marks. Hooks that wait (the pool, config reload) are async so they delay only their own
-flow; the stream callable is sync and cheap.
+Glue only. The config becomes a ``Runtime`` (router, pool, relay, upstream client); the hooks
+hand each flow to the ``Engine``, which gives it to the right kind of flight. Hooks that wait
+(the pool, failover) are async so they delay only their own flow; stream callables are sync
+and cheap. The addons around it — the metrics endpoint, client access, client quotas — share
+the same runtime through this object (see ``mitm.py`` for their order).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http
 
 from crosswire import config as configmod
-from crosswire import flows, ir
-from crosswire.routing import Router
+from crosswire.engine import layer_patch
+from crosswire.engine.dispatch import Engine
+from crosswire.engine.runtime import Runtime
 
 log = logging.getLogger("crosswire")
 
@@ -27,10 +28,9 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "crosswire.yam
 
 
 class Crosswire:
-    """The addon. State lives in ``flows.Engine``; this class only adapts mitmproxy to it."""
-
     def __init__(self) -> None:
-        self.engine: flows.Engine | None = None
+        self.runtime: Runtime | None = None
+        self.engine: Engine | None = None
         self._config_path: Path | None = None
         self._mtime: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -45,14 +45,12 @@ class Crosswire:
             "crosswire config file (default: $CROSSWIRE_CONFIG or config/crosswire.yaml)",
         )
         loader.add_option(
-            "crosswire_reload",
-            bool,
-            True,
-            "Reload the crosswire config file when it changes",
+            "crosswire_reload", bool, True, "Reload the crosswire config file when it changes"
         )
+        layer_patch.install()
 
     def configure(self, updated: set[str]) -> None:
-        if "crosswire_config" in updated or self.engine is None:
+        if "crosswire_config" in updated or self.runtime is None:
             path = Path(
                 ctx.options.crosswire_config or os.environ.get("CROSSWIRE_CONFIG") or DEFAULT_CONFIG
             )
@@ -65,7 +63,7 @@ class Crosswire:
             self._apply(cfg)
         if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
             # It sends large requests to the original host before `request` can retarget them:
-            # a key and prompt leak (MITMPROXY_NOTES §1.5).
+            # a key and prompt leak (docs/mitmproxy.md).
             log.warning(
                 "crosswire: stream_large_bodies is ignored for routed hosts; turning it off"
             )
@@ -75,14 +73,22 @@ class Crosswire:
                 "crosswire: connection_strategy must be lazy (routed hosts need not resolve)"
             )
             ctx.options.update(connection_strategy="lazy")
+        if self.runtime is not None:
+            # Copies of streamed bodies serve the content view: mitmweb, or saved flows.
+            self.runtime.keep_copies = bool(
+                ctx.master.addons.get("webaddon")
+                or getattr(ctx.options, "save_stream_file", None)
+                or getattr(ctx.options, "hardump", None)
+            )
 
     def _apply(self, cfg: configmod.Config) -> None:
-        if self.engine is None:
-            self.engine = flows.Engine(cfg)
+        if self.runtime is None:
+            self.runtime = Runtime(cfg)
+            self.engine = Engine(self.runtime)
         else:
-            self.engine.reconfigure(cfg)
-        router: Router = self.engine.router
-        metrics = self.engine.cfg.file.metrics_host.replace(".", r"\.")
+            self.runtime.reconfigure(cfg)
+        router = self.runtime.router
+        metrics = cfg.file.metrics_host.replace(".", r"\.")
         allow = [*router.allow_hosts_patterns(), f"^{metrics}(:\\d+)?$"]
         updates: dict[str, Any] = {}
         if list(ctx.options.allow_hosts) != allow:
@@ -95,19 +101,30 @@ class Crosswire:
             ctx.options.update(**updates)
 
     def running(self) -> None:
+        rt = self.runtime
+        assert rt is not None
         if ctx.options.crosswire_reload:
             self._tasks.append(asyncio.create_task(self._watch_config()))
-        assert self.engine is not None
-        self._tasks.append(asyncio.create_task(self.engine.background()))
-        log.info("crosswire: %s", self.engine.summary())
+        self._tasks.append(asyncio.create_task(self._background(rt)))
+        log.info("crosswire: %s", rt.summary())
+
+    async def _background(self, rt: Runtime) -> None:
+        if not rt.relay.running:
+            await rt.relay.start()
+        probes = asyncio.create_task(rt.keeper.probe_loop())
+        try:
+            await ctx.master.should_exit.wait()
+        finally:
+            probes.cancel()
+            await rt.close()  # the upstream client, the relay, Redis
 
     def done(self) -> None:
-        # Sync on purpose: an async `done` breaks script hot-reload (MITMPROXY_NOTES §4).
+        # Sync on purpose: an async `done` breaks script hot-reload (docs/mitmproxy.md).
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
-        if self.engine is not None:
-            self.engine.relay.stop_listening()
+        if self.runtime is not None:
+            self.runtime.relay.stop()
 
     async def _watch_config(self) -> None:
         while True:
@@ -135,39 +152,32 @@ class Crosswire:
         if flow.response or flow.error or not flow.live or self.engine is None:
             return
         try:
-            await self.engine.on_request(flow)
+            await self.engine.request(flow)
         except Exception:
             # Fail closed: a routed request must never fall through to its original host.
             log.exception("crosswire: routing %s failed", flow.request.pretty_url)
             self.engine.fail_closed(flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        live = self.engine.live.get(flow.id) if self.engine else None
-        if live is not None:
+        if self.engine is not None:
             try:
-                self.engine.on_responseheaders(flow, live)  # type: ignore[union-attr]
+                self.engine.responseheaders(flow)
             except Exception:
-                log.exception(
-                    "crosswire: responseheaders hook failed for %s", flow.request.pretty_url
-                )
+                log.exception("crosswire: responseheaders failed for %s", flow.request.pretty_url)
 
     async def response(self, flow: http.HTTPFlow) -> None:
-        live = self.engine.live.get(flow.id) if self.engine else None
-        if live is not None:
+        if self.engine is not None:
             try:
-                await self.engine.on_response(flow, live)  # type: ignore[union-attr]
+                await self.engine.response(flow)
             except Exception:
-                log.exception(
-                    "crosswire: %s hook failed for %s", "response", flow.request.pretty_url
-                )
+                log.exception("crosswire: response failed for %s", flow.request.pretty_url)
 
     async def error(self, flow: http.HTTPFlow) -> None:
-        live = self.engine.live.get(flow.id) if self.engine else None
-        if live is not None:
+        if self.engine is not None:
             try:
-                await self.engine.on_error(flow, live)  # type: ignore[union-attr]
+                await self.engine.error(flow)
             except Exception:
-                log.exception("crosswire: %s hook failed for %s", "error", flow.request.pretty_url)
+                log.exception("crosswire: error hook failed for %s", flow.request.pretty_url)
 
 
 def _mtime(path: Path) -> float | None:
@@ -175,6 +185,3 @@ def _mtime(path: Path) -> float | None:
         return path.stat().st_mtime
     except OSError:
         return None
-
-
-__all__ = ["Crosswire", "ir"]

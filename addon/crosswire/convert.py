@@ -54,6 +54,7 @@ class Exchange:
         self._fim_bridged = False
         self._estimate: int | None = None
         self.last_usage: ir.Usage | None = None
+        self.last_finish: ir.Finish | None = None
 
     # ---- request ------------------------------------------------------------------------
 
@@ -173,6 +174,7 @@ class Exchange:
             response = dataclasses.replace(response, model=self.target.model)
         response = self.restore(response)
         self.last_usage = response.usage
+        self.last_finish = response.finish
         if self.request.stream:
             encoder = self.client.stream_encoder(self.call, self.request, self.report)
             return b"".join(encoder.encode(e) for e in replay(response)) + encoder.close()

@@ -28,13 +28,14 @@ async def fetch(cfg: Config, host: str, port: int) -> list[dict[str, Any]]:
                 f"crosswire keys: no crosswire is running at {host}:{port} "
                 "(with state: memory the pool lives in the running proxy)"
             ) from None
-    from crosswire.flows import _pool_specs, _state_dict
+    from crosswire.endpoint import state_dict
+    from crosswire.engine.keeper import pool_specs
     from crosswire.pool import Pool, make_store
 
     pool = Pool(make_store(cfg.file.state))
-    pool.configure(_pool_specs(cfg))
+    pool.configure(pool_specs(cfg))
     try:
-        return [_state_dict(s) for s in await pool.snapshot()]
+        return [state_dict(s) for s in await pool.snapshot()]
     finally:
         await pool.close()
 

@@ -8,7 +8,7 @@ clamped or moved, with the reason. Same-protocol flows show what crosswire chang
 key name) above the body.
 
 The view reads only what the addon stored with the flow (``flow.metadata``: the secret-free
-record and bounded body copies, see ``exchange_state``) and the flow's own, already redacted,
+record and bounded body copies, see ``engine.record``) and the flow's own, already redacted,
 messages; it never sees a key. Rendering is bounded (long base64 and text are abbreviated, each
 side stops after ``MAX_LINES``) and never raises: odd or missing data becomes a short note.
 """
@@ -25,7 +25,7 @@ from typing import Any
 from mitmproxy import contentviews, http
 from mitmproxy.contentviews import Metadata
 
-from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY
+from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY
 
 #: Characters per line of the whole rendering. mitmweb's detail pane, at half of a 1600 px
 #: window, shows about 95 monospace characters before it scrolls sideways.

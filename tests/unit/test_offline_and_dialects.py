@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crosswire import ir, offline, upstream
+from crosswire import ir, offline
 from crosswire.convert import infer_dialect
 from crosswire.protocols import codec
 from crosswire.protocols.base import Target
@@ -82,7 +82,7 @@ def test_azure_dialect_uses_deployment_urls_api_version_and_api_key() -> None:
         "api-version": "2024-10-21"
     }
     assert "model" not in json.loads(up.body)
-    assert upstream.auth_header("openai-chat", "azure", "k") == ("api-key", "k")
+    assert codec("openai-chat").wire.credential("k", "azure") == ("api-key", "k")
     assert infer_dialect("openai-chat", "https://x.openai.azure.com", None) == "azure"
     assert infer_dialect("openai-chat", "https://api.mistral.ai/v1", None) == "mistral"
     assert infer_dialect("openai-chat", "https://api.deepseek.com", None) == "deepseek"

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from crosswire import upstream
+from crosswire.engine.intake import client_credential
+from crosswire.protocols import codec
+from crosswire.protocols.base import ProtocolName
 
 
 def test_passthrough_path_maps_the_sdk_base() -> None:
@@ -28,15 +31,18 @@ def test_passthrough_path_maps_the_sdk_base() -> None:
 
 
 def test_client_credential_from_every_place() -> None:
-    assert upstream.client_credential({"authorization": "Bearer sk-1"}, {}) == "sk-1"
-    assert upstream.client_credential({"x-api-key": "a"}, {}) == "a"
-    assert upstream.client_credential({"x-goog-api-key": "g"}, {}) == "g"
-    assert upstream.client_credential({}, {"key": "q"}) == "q"
-    assert upstream.client_credential({}, {}) is None
+    assert client_credential({"authorization": "Bearer sk-1"}, {}) == "sk-1"
+    assert client_credential({"x-api-key": "a"}, {}) == "a"
+    assert client_credential({"x-goog-api-key": "g"}, {}) == "g"
+    assert client_credential({}, {"key": "q"}) == "q"
+    assert client_credential({}, {}) is None
 
 
-def test_auth_header_per_protocol() -> None:
-    assert upstream.auth_header("anthropic", "openai", "s") == ("x-api-key", "s")
-    assert upstream.auth_header("gemini", "openai", "s") == ("x-goog-api-key", "s")
-    assert upstream.auth_header("openai-chat", "azure", "s") == ("api-key", "s")
-    assert upstream.auth_header("ollama", "openai", "s") == ("authorization", "Bearer s")
+def test_credential_header_per_protocol() -> None:
+    def auth(protocol: ProtocolName, dialect: str, secret: str) -> tuple[str, str]:
+        return codec(protocol).wire.credential(secret, dialect)
+
+    assert auth("anthropic", "openai", "s") == ("x-api-key", "s")
+    assert auth("gemini", "openai", "s") == ("x-goog-api-key", "s")
+    assert auth("openai-chat", "azure", "s") == ("api-key", "s")
+    assert auth("ollama", "openai", "s") == ("authorization", "Bearer s")

@@ -1,7 +1,7 @@
 """The "crosswire" content view, on flows carrying exactly what the addon stores.
 
 Flows come from mitmproxy's own test helpers (``tflow``/``tutils``); the metadata is the
-secret-free record ``Live.record()`` builds plus the stored bodies (``exchange_state``).
+secret-free record ``Record.to_dict()`` builds plus the stored bodies (``engine.record``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mitmproxy.contentviews import Metadata
 from mitmproxy.test import taddons, tflow, tutils
 
 from crosswire import view
-from crosswire.exchange_state import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY
+from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SECRET = "sk-ant-api03-NEVERSHOWN-999"

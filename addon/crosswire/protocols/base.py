@@ -14,11 +14,11 @@ decode_error.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from crosswire.ir import Error, Event, Report, Request, Response
+from crosswire.ir import Error, Event, Report, Request, Response, Usage
 
 ProtocolName = Literal[
     "openai-chat",
@@ -134,12 +134,49 @@ class ModelInfo:
     display_name: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wire:
+    """What the engine must know of a protocol's wire *without* decoding a body: how a
+    same-protocol request is retargeted, authenticated, clamped and accounted.
+
+    Each codec package owns its descriptor (``Codec.wire``), so a new protocol brings its wire
+    facts with it instead of adding a row to tables spread over the engine.
+    """
+
+    #: Bytes a complete stream always contains near its end; a passthrough stream without any
+    #: of them was cut short (the app is told in its own framing).
+    stream_terminators: tuple[bytes, ...] = ()
+    #: Top-level request fields that a backend's ``max_output_tokens`` clamps in passthrough.
+    max_tokens_keys: tuple[str, ...] = ()
+    #: The part of the app's path that a backend's ``base_url`` replaces: the official SDKs put
+    #: the API version there (OpenAI-style base URLs end in ``/v1``).
+    sdk_base_prefix: str = ""
+    #: A cheap authenticated GET (relative to ``base_url``): probes a disabled key.
+    probe_path: str = "/models"
+    #: Extra headers a bare authenticated call needs (Anthropic's version header).
+    probe_headers: Mapping[str, str] = field(default_factory=dict)
+    #: Where a pooled key goes: ``authorization`` means ``Bearer <key>``.
+    credential_header: str = "authorization"
+    #: The token usage found in a same-protocol body (whole, or a stream's head and tail),
+    #: read by the codec's own usage reader; ``None`` when none is found.
+    scan_usage: Callable[[bytes], Usage] = field(default=lambda data: Usage())
+
+    def credential(self, secret: str, dialect: str) -> tuple[str, str]:
+        """The (header, value) that carries ``secret`` to a backend of this protocol."""
+        if dialect == "azure":
+            return "api-key", secret
+        if self.credential_header == "authorization":
+            return "authorization", f"Bearer {secret}"
+        return self.credential_header, secret
+
+
 class Codec(ABC):
     """One wire protocol. Instances are stateless and shared; per-stream state lives in the
     decoder/encoder objects they create."""
 
     name: ClassVar[ProtocolName]
-    #: Where the model name sits; Gemini's is in the URL path.
+    #: The wire facts the engine uses without decoding (see ``Wire``).
+    wire: ClassVar[Wire] = Wire()
     content_type: ClassVar[str] = "application/json"
 
     # ---- client side -----------------------------------------------------------------------

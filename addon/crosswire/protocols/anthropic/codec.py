@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from crosswire import ir
+from crosswire.protocols import usage_scan
 from crosswire.protocols.anthropic import errors, request_decode, request_encode, response
+from crosswire.protocols.anthropic import usage as _usage
 from crosswire.protocols.anthropic.stream_decode import MessagesStreamDecoder
 from crosswire.protocols.anthropic.stream_encode import MessagesStreamEncoder
 from crosswire.protocols.base import (
@@ -21,6 +23,7 @@ from crosswire.protocols.base import (
     ModelInfo,
     Target,
     UpstreamCall,
+    Wire,
 )
 from crosswire.protocols.common import dumps
 
@@ -30,6 +33,14 @@ MODELS_CREATED_AT = "2024-01-01T00:00:00Z"
 
 class AnthropicCodec(Codec):
     name = "anthropic"
+    wire = Wire(
+        stream_terminators=(b"message_stop",),
+        max_tokens_keys=("max_tokens",),
+        probe_path="/v1/models",
+        probe_headers={"anthropic-version": "2023-06-01"},
+        credential_header="x-api-key",
+        scan_usage=usage_scan.json_objects(("usage",), _usage.usage_in),
+    )
 
     # ---- client side -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from crosswire import ir
 from crosswire.ir.errors import ClientRequestError, UnsupportedFeature, UpstreamProtocolError
-from crosswire.protocols import openai_errors
+from crosswire.protocols import openai_errors, usage_scan
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -23,6 +23,7 @@ from crosswire.protocols.base import (
     ProtocolName,
     Target,
     UpstreamCall,
+    Wire,
 )
 from crosswire.protocols.common import (
     as_list,
@@ -84,6 +85,13 @@ class _FimFamily(Codec):
 
     path: ClassVar[str]
     chat_shaped: ClassVar[bool]
+    wire = Wire(
+        stream_terminators=(b"[DONE]",),
+        max_tokens_keys=("max_tokens",),
+        sdk_base_prefix="/v1",
+        probe_path="/models",
+        scan_usage=usage_scan.json_objects(("usage",), _usage_in),
+    )
 
     # ---- client side -------------------------------------------------------------------------
 

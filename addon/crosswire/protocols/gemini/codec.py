@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from crosswire.ir import Error, Report, Request, Response
+from crosswire.protocols import usage_scan
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -22,8 +23,9 @@ from crosswire.protocols.base import (
     StreamEncoder,
     Target,
     UpstreamCall,
+    Wire,
 )
-from crosswire.protocols.gemini import errors, request_decode, request_encode, response
+from crosswire.protocols.gemini import errors, request_decode, request_encode, response, tokens
 from crosswire.protocols.gemini.rawjson import dumps
 from crosswire.protocols.gemini.stream_decode import GeminiStreamDecoder
 from crosswire.protocols.gemini.stream_encode import GeminiStreamEncoder
@@ -34,6 +36,12 @@ SUPPORTED_METHODS: tuple[str, ...] = ("generateContent", "countTokens")
 
 class GeminiCodec(Codec):
     name: ClassVar[ProtocolName] = "gemini"
+    wire = Wire(
+        stream_terminators=(b"finishReason",),
+        probe_path="/v1beta/models",
+        credential_header="x-goog-api-key",
+        scan_usage=usage_scan.json_objects(("usageMetadata",), tokens.usage_from_metadata),
+    )
 
     # ---- client side --------------------------------------------------------------------
 

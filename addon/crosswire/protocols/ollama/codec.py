@@ -23,6 +23,7 @@ from crosswire.ir.errors import (
     UpstreamProtocolError,
     kind_for_status,
 )
+from crosswire.protocols import usage_scan
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -30,6 +31,7 @@ from crosswire.protocols.base import (
     ModelInfo,
     Target,
     UpstreamCall,
+    Wire,
 )
 from crosswire.protocols.common import (
     dumps,
@@ -59,6 +61,11 @@ def _now() -> str:
 
 class OllamaCodec(Codec):
     name = "ollama"
+    wire = Wire(
+        stream_terminators=(b'"done":true', b'"done": true'),
+        probe_path="/api/tags",
+        scan_usage=usage_scan.top_level_counts(("prompt_eval_count", "eval_count")),
+    )
     content_type = "application/json"
 
     # ---- client side -------------------------------------------------------------------------

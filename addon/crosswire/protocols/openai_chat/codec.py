@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from crosswire import ir
-from crosswire.protocols import openai_errors
+from crosswire.protocols import openai_errors, usage_scan
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -19,15 +19,24 @@ from crosswire.protocols.base import (
     ModelInfo,
     Target,
     UpstreamCall,
+    Wire,
 )
 from crosswire.protocols.common import dumps
 from crosswire.protocols.openai_chat import errors, request_decode, request_encode, response
+from crosswire.protocols.openai_chat import usage as _usage
 from crosswire.protocols.openai_chat.stream_decode import ChatStreamDecoder
 from crosswire.protocols.openai_chat.stream_encode import ChatStreamEncoder
 
 
 class OpenAIChatCodec(Codec):
     name = "openai-chat"
+    wire = Wire(
+        stream_terminators=(b"[DONE]",),
+        max_tokens_keys=("max_completion_tokens", "max_tokens"),
+        sdk_base_prefix="/v1",
+        probe_path="/models",
+        scan_usage=usage_scan.json_objects(("usage",), _usage.usage_in),
+    )
 
     # ---- client side ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from crosswire import ir
+from crosswire.protocols import usage_scan
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -17,6 +18,7 @@ from crosswire.protocols.base import (
     ModelInfo,
     Target,
     UpstreamCall,
+    Wire,
 )
 from crosswire.protocols.common import dumps
 from crosswire.protocols.openai_responses import (
@@ -25,12 +27,20 @@ from crosswire.protocols.openai_responses import (
     request_encode,
     response,
 )
+from crosswire.protocols.openai_responses import response as _response
 from crosswire.protocols.openai_responses.stream_decode import ResponsesStreamDecoder
 from crosswire.protocols.openai_responses.stream_encode import ResponsesStreamEncoder
 
 
 class OpenAIResponsesCodec(Codec):
     name = "openai-responses"
+    wire = Wire(
+        stream_terminators=(b"response.completed", b"response.incomplete", b"response.failed"),
+        max_tokens_keys=("max_output_tokens",),
+        sdk_base_prefix="/v1",
+        probe_path="/models",
+        scan_usage=usage_scan.json_objects(("usage",), _response.usage_in),
+    )
 
     # ---- client side ----------------------------------------------------------------------
 

@@ -1,25 +1,25 @@
 """Candidates for one routed request: (backend, key) pairs in route order, built lazily.
 
-The first candidate is what the flow shows in mitmweb. When failover is possible the relay
-asks for more: another key of the same backend (the pool excludes keys already tried), then
-the next backend of the route — in another protocol if need be, converted from the same IR
-request, which is decoded once.
+The first candidate is what mitmproxy sends. When it fails before the first byte, failover asks
+for more: another key of the same backend (the pool excludes keys already tried), then the next
+backend of the route — in another protocol if need be, converted from the same IR request,
+which is decoded once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from crosswire import ir, upstream
 from crosswire.config import Backend
 from crosswire.convert import Exchange, infer_dialect
+from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Routed
 from crosswire.jsonpatch import get_top_level, set_top_level
 from crosswire.pool import Lease, NoKey, Outcome, Pool
 from crosswire.protocols import codec
-from crosswire.protocols.base import ClientCall, ProtocolName, Target
-from crosswire.routing import Detected, Route
+from crosswire.protocols.base import ProtocolName, Target
 
 #: Request headers of one protocol that must not reach a backend of another.
 PROTOCOL_HEADER_PREFIXES = ("openai-", "anthropic-", "x-goog-", "x-stainless-helper")
@@ -36,16 +36,9 @@ _DROP = frozenset(
         "te",
         "upgrade",
         "accept-encoding",
-        *upstream.CLIENT_CREDENTIAL_HEADERS,
+        *CLIENT_CREDENTIAL_HEADERS,
     }
 )
-MAX_TOKENS_KEYS: Mapping[str, tuple[str, ...]] = {
-    "openai-chat": ("max_completion_tokens", "max_tokens"),
-    "anthropic": ("max_tokens",),
-    "openai-responses": ("max_output_tokens",),
-    "fim": ("max_tokens",),
-    "openai-completions": ("max_tokens",),
-}
 
 
 @dataclass(slots=True)
@@ -74,32 +67,17 @@ class Candidate:
 
 
 class Planner:
-    def __init__(
-        self,
-        pool: Pool,
-        *,
-        call: ClientCall,
-        detected: Detected,
-        route: Route,
-        body: bytes,
-        model: str | None,
-        headers: list[tuple[str, str]],
-        query: Mapping[str, str],
-        credential: str | None,
-        session: str,
-        stream: bool,
-    ) -> None:
+    def __init__(self, pool: Pool, routed: Routed) -> None:
         self.pool = pool
-        self.call = call
-        self.detected = detected
-        self.route = route
-        self.body = body
-        self.model = model
-        self.client_headers = headers
-        self.query = query
-        self.credential = credential
-        self.session = session
-        self.stream = stream
+        self.routed = routed
+        self.call = routed.call
+        self.detected = routed.detected
+        self.route = routed.route
+        self.body = routed.body
+        self.model = routed.model
+        self.credential = routed.credential
+        self.session = routed.session
+        self.stream = routed.stream
         self.refusals: list[NoKey] = []
         self.skipped: list[str] = []
         self.built: dict[str, Candidate] = {}
@@ -158,9 +136,9 @@ class Planner:
 
     def _build(self, backend: Backend, lease: Lease | None) -> Candidate:
         detected = self.detected
-        protocol: ProtocolName = (
-            detected.protocol if backend.protocol == "auto" else backend.protocol
-        )  # type: ignore[assignment]
+        protocol = cast(
+            ProtocolName, detected.protocol if backend.protocol == "auto" else backend.protocol
+        )
         base = backend.config.base_url
         dialect = infer_dialect(protocol, base, backend.config.dialect)
         model_out = self.route.config.model or self.model or ""
@@ -172,7 +150,7 @@ class Planner:
             key_name, secret = "(app's own key)", self.credential
         else:
             key_name, secret = None, None
-        headers = [(k, v) for k, v in self.client_headers if k.lower() not in _DROP]
+        headers = [(k, v) for k, v in self.routed.header_list if k.lower() not in _DROP]
         exchange: Exchange | None = None
         stream = self.stream
         if protocol == detected.protocol:
@@ -182,13 +160,13 @@ class Planner:
                 path = path.replace(f"/{detected.model}:", f"/{model_out}:", 1)
             url = upstream.with_query(
                 upstream.passthrough_path(detected.protocol, path, base),
-                upstream.clean_query(self.query),
+                upstream.clean_query(self.call.query),
             )
             body = self.body
             if self.model and model_out != self.model and detected.protocol != "gemini":
                 body = set_top_level(body, "model", model_out) or body
             if ceiling is not None:
-                for key in MAX_TOKENS_KEYS.get(detected.protocol, ()):
+                for key in codec(detected.protocol).wire.max_tokens_keys:
                     asked = get_top_level(body, key)
                     if isinstance(asked, int) and asked > ceiling:
                         body = set_top_level(body, key, ceiling) or body
@@ -235,7 +213,7 @@ class Planner:
             method = up.method
         auth_name = None
         if secret:
-            auth_name, value = upstream.auth_header(protocol, dialect, secret)
+            auth_name, value = codec(protocol).wire.credential(secret, dialect)
             headers.append((auth_name, value))
         headers += list(backend.config.headers.items())
         headers.append(("accept-encoding", "identity"))  # the addon reads and rewrites answers

@@ -1,0 +1,51 @@
+"""``http://crosswire.local/metrics`` (Prometheus) and ``/keys`` (JSON), answered through the
+proxy itself — shaped like mitmproxy's ``onboarding`` addon, which serves ``mitm.it``.
+
+Key names and counters only; never a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from mitmproxy import http
+
+from crosswire.engine.runtime import Hub
+
+
+class MetricsEndpoint:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        rt = self.hub.runtime
+        if rt is None or flow.response or flow.error or not flow.live:
+            return
+        if flow.request.pretty_host != rt.cfg.file.metrics_host:
+            return
+        path = flow.request.path.split("?", 1)[0]
+        states = await rt.pool.snapshot()
+        if path == "/metrics":
+            body = rt.pool.prometheus(states, await rt.pool.route_usage()).encode()
+            flow.response = http.Response.make(
+                200, body, {"content-type": "text/plain; version=0.0.4"}
+            )
+        elif path in ("/keys", "/keys.json"):
+            clients = await rt.quotas.usage([c.name for c in rt.cfg.file.clients])
+            data = {"keys": [state_dict(s) for s in states], "clients": clients}
+            flow.response = http.Response.make(
+                200, json.dumps(data, indent=2).encode(), {"content-type": "application/json"}
+            )
+        else:
+            flow.response = http.Response.make(
+                404, b"crosswire: /metrics or /keys\n", {"content-type": "text/plain"}
+            )
+        flow.comment = f"crosswire {path}"
+
+
+def state_dict(state: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        return {k: v for k, v in dataclasses.asdict(state).items() if k != "secret"}
+    return dict(state)

@@ -1,0 +1,48 @@
+"""Answers crosswire gives an app itself: errors in the app's own protocol.
+
+Every refusal (bad body, unknown endpoint, no key free, a client token that is not allowed) and
+every upstream error is turned into the status and body shape the app's SDK expects, so the
+SDK raises its own error type with a readable message instead of failing to parse.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from crosswire import ir
+from crosswire.protocols import codec
+from crosswire.protocols.base import ClientCall, EncodedError, ProtocolName
+
+
+def error_response(protocol: ProtocolName, call: ClientCall | None, err: ir.Error) -> http.Response:
+    encoded = codec(protocol).encode_error(call, err)
+    headers = {"content-type": "application/json", **encoded.headers}
+    if err.retry_after is not None:
+        headers["retry-after"] = str(max(1, int(err.retry_after + 0.999)))
+        headers["retry-after-ms"] = str(max(1, int(err.retry_after * 1000)))
+    return http.Response.make(encoded.status, encoded.body, headers)
+
+
+def refuse(
+    flow: http.HTTPFlow,
+    protocol: ProtocolName,
+    call: ClientCall | None,
+    err: ir.Error,
+    label: str,
+) -> None:
+    """Answer the app with ``err`` and send nothing upstream."""
+    flow.response = error_response(protocol, call, err)
+    flow.comment = label
+    flow.marked = ":no_entry:"
+
+
+def replace_with_error(resp: http.Response, encoded: EncodedError) -> None:
+    """Turn an upstream answer into an error in the app's shape, keeping its retry-after."""
+    retry_after = resp.headers.get("retry-after")
+    resp.status_code = encoded.status
+    resp.content = encoded.body
+    resp.headers["content-type"] = "application/json"
+    for name, value in encoded.headers.items():
+        resp.headers[name] = value
+    if retry_after and "retry-after" not in resp.headers:
+        resp.headers["retry-after"] = retry_after

@@ -1,0 +1,178 @@
+"""From a mitmproxy flow to the right kind of flight, and each later hook to that flight.
+
+``request``: intake decides (not ours / refused / generic / upgrade / routed); a routed request
+gets a planner and its first candidate — or a local answer, for a side endpoint of another
+protocol — and becomes a ``Flight``. The later hooks find the flight by flow id. Nothing here
+converts, leases or retries itself: those jobs live in the modules the flights call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from mitmproxy import http
+
+from crosswire import ir
+from crosswire.engine import answer, local, redact, websocket
+from crosswire.engine.flight import Flight
+from crosswire.engine.generic import GenericFlight
+from crosswire.engine.intake import Generic, Incoming, Refused, Routed, Upgrade
+from crosswire.engine.planner import Planner
+from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, Record
+from crosswire.engine.runtime import Runtime
+from crosswire.routing import detect, host_protocol
+
+log = logging.getLogger("crosswire")
+
+
+class Flying(Protocol):
+    record: Record
+
+    def on_headers(self, flow: http.HTTPFlow) -> None: ...
+
+    async def on_response(self, flow: http.HTTPFlow) -> None: ...
+
+    async def on_error(self, flow: http.HTTPFlow) -> None: ...
+
+
+def incoming(flow: http.HTTPFlow) -> Incoming:
+    """The request as intake sees it (plain values, lower-case header names)."""
+    req = flow.request
+    try:
+        body: bytes | None = req.content or b""
+    except ValueError:  # a content-encoding that does not decode
+        body = None
+    pairs = tuple((k, v) for k, v in req.headers.items())
+    return Incoming(
+        method=req.method,
+        host=req.pretty_host,
+        path=req.path.split("?", 1)[0],
+        query={k: v for k, v in req.query.items()},
+        headers={k.lower(): v for k, v in pairs},
+        header_list=pairs,
+        body=body,
+    )
+
+
+class Engine:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.flights: dict[str, Flying] = {}
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        rt = self.runtime
+        intake = rt.intake(flow.id, incoming(flow))
+        rt.forget_intake(flow.id)
+        match intake:
+            case Refused():
+                answer.refuse(flow, intake.protocol, intake.call, intake.error, intake.label)
+            case Upgrade():
+                websocket.upgrade(flow, intake)
+            case Generic():
+                record = Record(
+                    mode="passthrough",
+                    client_protocol="http",
+                    backend_protocol="http",
+                    route=intake.route.label,
+                )
+                generic = GenericFlight(rt, record)
+                await generic.send(flow, intake)
+                self.flights[flow.id] = generic
+            case Routed():
+                await self._routed(flow, intake)
+
+    async def _routed(self, flow: http.HTTPFlow, routed: Routed) -> None:
+        rt = self.runtime
+        call = routed.call
+        route = routed.route
+        planner = Planner(rt.pool, routed)
+        try:
+            first = await planner.next()
+        except ir.ClientRequestError as exc:
+            err = exc.to_error()
+            answer.refuse(
+                flow, call.protocol, call, err, f"{call.protocol} (refused) · {route.label} · {exc}"
+            )
+            return
+        if first is None:
+            reason = (
+                "; ".join([r.reason for r in planner.refusals] + planner.skipped)
+                or "no usable backend"
+            )
+            err = ir.Error(
+                kind="rate_limit",
+                message=f"crosswire: no key available right now ({reason})",
+                status=429,
+                retry_after=min(
+                    (r.retry_after for r in planner.refusals if r.retry_after is not None),
+                    default=None,
+                ),
+            )
+            answer.refuse(
+                flow,
+                call.protocol,
+                call,
+                err,
+                f"{call.protocol} (refused) · {route.label} · {reason}",
+            )
+            return
+        record = Record(
+            mode=first.mode,
+            client_protocol=call.protocol,
+            backend_protocol=first.protocol,
+            route=route.label,
+            client=routed.client,
+            model_in=planner.model,
+            attempts=[first.label],
+        )
+        flow.metadata[ORIGINAL_URL] = f"{flow.request.method} {redact.url(flow.request.pretty_url)}"
+        if first.mode == "convert":
+            flow.metadata[ORIGINAL_REQUEST] = routed.body[: rt.cfg.file.limits.store_stream_bytes]
+            if call.endpoint != "generate":
+                local.respond(flow, planner, rt.router.models(), route.label)
+                await rt.keeper.release(first.lease, 0, route.label)
+                record.mode = "local"
+                flow.metadata[META] = record.to_dict()
+                return
+        flight = Flight(rt, planner, first, record)
+        flight.send(flow)
+        self.flights[flow.id] = flight
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        flight = self.flights.get(flow.id)
+        if flight is not None:
+            flight.on_headers(flow)
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        flight = self.flights.pop(flow.id, None)
+        if flight is not None:
+            await flight.on_response(flow)
+
+    async def error(self, flow: http.HTTPFlow) -> None:
+        flight = self.flights.pop(flow.id, None)
+        if flight is not None:
+            await flight.on_error(flow)
+
+    def fail_closed(self, flow: http.HTTPFlow) -> None:
+        """After an internal error: answer the app (in its protocol when known) and send
+        nothing anywhere — above all not to the original host."""
+        flight = self.flights.pop(flow.id, None)
+        self.runtime.forget_intake(flow.id)
+        req = flow.request
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        detected = detect(
+            req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers
+        )
+        protocol = detected.protocol if detected else host_protocol(req.pretty_host)
+        err = ir.Error.of(
+            "api_error", "crosswire: internal error while routing this request (see the proxy log)"
+        )
+        answer.refuse(flow, protocol, None, err, f"{protocol} (crosswire internal error)")
+        flow.marked = ":x:"
+        if isinstance(flight, Flight) and flight.candidate.lease is not None:
+            lease, flight.candidate.lease = flight.candidate.lease, None
+            asyncio.get_running_loop().create_task(
+                self.runtime.keeper.release(lease, 0, flight.record.route)
+            )

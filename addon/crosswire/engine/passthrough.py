@@ -1,0 +1,119 @@
+"""Serving a same-protocol answer: forwarded byte for byte, with usage read on the side.
+
+The app and the backend speak one protocol, so nothing is decoded per event: a stream's bytes
+go straight through while a ``Tap`` keeps a bounded head and tail, from which the codec's
+``Wire.scan_usage`` reads the token counts once, at the end. A stream that ends without its
+protocol's terminator was cut short upstream; the app is told with its protocol's error event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mitmproxy import http
+
+from crosswire import ir
+from crosswire.engine import redact
+from crosswire.engine.streaming import StreamCallable
+from crosswire.protocols import codec
+from crosswire.protocols.base import ProtocolName
+
+if TYPE_CHECKING:
+    from crosswire.engine.flight import Flight
+
+#: How much of a whole same-protocol body is scanned for usage (it sits at the end).
+WHOLE_SCAN_BYTES = 65536
+
+
+class Tap:
+    """Keeps the head and a rolling tail of a stream: O(1) work per chunk, bounded memory."""
+
+    __slots__ = ("head", "limit", "tail")
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.limit = limit
+
+    def add(self, data: bytes) -> None:
+        if len(self.head) < self.limit:
+            room = self.limit - len(self.head)
+            self.head += data[:room]
+            data = data[room:]
+            if not data:
+                return
+        self.tail += data
+        if len(self.tail) > 2 * self.limit:
+            del self.tail[: len(self.tail) - self.limit]
+
+    def seen(self) -> bytes:
+        return bytes(self.tail or self.head)
+
+    def usage(self, protocol: ProtocolName) -> ir.Usage:
+        """The usage in what was kept, read by the protocol's own scanner."""
+        scan = codec(protocol).wire.scan_usage
+        return scan(bytes(self.head)).merged(scan(bytes(self.tail)))
+
+
+class Passthrough:
+    def __init__(self, flight: Flight) -> None:
+        self.flight = flight
+        self.tap: Tap | None = None
+        self.copy: bytearray | None = None
+
+    def stream(self, flow: http.HTTPFlow) -> StreamCallable | None:
+        flight = self.flight
+        tap = self.tap = Tap()
+        copy = self.copy = bytearray() if flight.keep_copies else None
+        limit = flight.copy_limit
+        terminators = codec(flight.client_protocol).wire.stream_terminators
+
+        def stream(data: bytes) -> bytes | list[bytes]:
+            if data:
+                tap.add(data)
+                if copy is not None and len(copy) < limit:
+                    copy.extend(data[: limit - len(copy)])
+                return data
+            if terminators and not any(t in tap.seen() for t in terminators):
+                flight.record.cut_short = True
+                return self.closing(
+                    ir.Error.of(
+                        "api_error", "crosswire: the upstream stream ended before it was complete"
+                    )
+                )
+            return b""
+
+        return stream
+
+    def closing(self, error: ir.Error) -> bytes:
+        """The app protocol's error event that ends a broken stream."""
+        flight = self.flight
+        encoder = codec(flight.client_protocol).stream_encoder(
+            flight.call, ir.Request(model=flight.record.model_out or ""), flight.record.report
+        )
+        return encoder.encode(ir.StreamError(error=error)) + encoder.close()
+
+    def finish_stream(self, flow: http.HTTPFlow) -> ir.Usage | None:
+        if self.copy is not None and flow.response is not None:
+            flow.response.raw_content = bytes(self.copy)  # the bytes as the app received them
+        if self.tap is None:
+            return None
+        return self.tap.usage(self.flight.candidate.protocol)
+
+    def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
+        resp = flow.response
+        assert resp is not None
+        if not resp.content:
+            return None
+        scan = codec(self.flight.candidate.protocol).wire.scan_usage
+        return scan(resp.content[-WHOLE_SCAN_BYTES:])
+
+    def error(self, flow: http.HTTPFlow) -> bytes:
+        """An upstream error goes to the app as it is (same protocol), minus any pool key."""
+        resp = flow.response
+        assert resp is not None
+        body = resp.content or b""
+        scrubbed = redact.scrub(body, self.flight.candidate.secret)
+        if scrubbed is not body:
+            resp.content = scrubbed
+        return body

@@ -1,0 +1,39 @@
+"""What every streamed answer needs from mitmproxy: its callable type and framing headers.
+
+mitmproxy calls a response's ``stream`` callable once per received chunk and once with ``b""``
+at the end. Two rules from its HTTP/1 server: never return ``b""`` mid-stream (it becomes the
+chunked terminator and cuts the body — return ``[]``), and drop ``content-length`` (the body
+changes) while keeping keep-alive with ``transfer-encoding: chunked`` for HTTP/1 clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mitmproxy import http
+
+StreamCallable = Callable[[bytes], bytes | list[bytes]]
+
+#: Content types of streamed answers (SSE, Ollama's NDJSON).
+STREAM_TYPES = (b"text/event-stream", b"application/x-ndjson", b"application/jsonl")
+
+
+def is_stream(resp: http.Response, protocol: str, upstream_url: str) -> bool:
+    """Whether an upstream answer is a stream (Gemini's JSON-array stream is application/json)."""
+    content_type = resp.headers.get("content-type", "").encode()
+    return content_type.startswith(STREAM_TYPES) or (
+        protocol == "gemini"
+        and content_type.startswith(b"application/json")
+        and ":streamGenerateContent" in upstream_url
+    )
+
+
+def reframe(flow: http.HTTPFlow, content_type: str) -> None:
+    """Headers for a converted stream: its own content type, no length, chunked for HTTP/1."""
+    resp = flow.response
+    assert resp is not None
+    resp.headers["content-type"] = content_type
+    for name in ("content-length", "content-encoding"):
+        resp.headers.pop(name, None)
+    if not flow.request.is_http2:
+        resp.headers["transfer-encoding"] = "chunked"

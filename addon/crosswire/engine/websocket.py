@@ -1,0 +1,45 @@
+"""WebSocket upgrades on routed hosts: Codex CLI's Responses socket.
+
+Codex first tries the Responses API over a WebSocket. A route whose backend speaks Responses
+(or passes the app's protocol through) gets the upgrade retargeted to that backend; any other
+backend gets a quick refusal in the Responses error shape so that the app falls back to HTTPS
+at once.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from crosswire import ir, upstream
+from crosswire.engine import answer
+from crosswire.engine.intake import Upgrade
+
+
+def upgrade(flow: http.HTTPFlow, intake: Upgrade) -> None:
+    route = intake.route
+    backend = route.backends[0]
+    if backend.protocol in ("auto", "openai-responses") and not backend.keys:
+        path = intake.path
+        rel = (
+            path[3:]
+            if path.startswith("/v1/") and backend.config.base_url.endswith("/v1")
+            else path
+        )
+        flow.request.url = upstream.with_query(
+            upstream.join(backend.config.base_url, rel), intake.query
+        )
+        flow.comment = (
+            f"openai-responses websocket (passthrough) · {route.label} · backend {backend.name}"
+        )
+        return
+    err = ir.Error.of(
+        "not_found", "crosswire: Responses over WebSocket is not converted here; use HTTPS"
+    )
+    answer.refuse(
+        flow,
+        "openai-responses",
+        None,
+        err,
+        f"websocket refused (the app falls back to HTTPS) · {route.label}",
+    )
+    flow.marked = ""
