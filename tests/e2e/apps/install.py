@@ -76,7 +76,7 @@ def status(app: App) -> tuple[Path | None, str]:
 
 def install(app: App, *, timeout: float = 600) -> tuple[Path | None, str]:
     """Install ``app`` unless it already is; a lock keeps parallel test workers apart."""
-    exe, why = status(app)
+    exe, _ = status(app)
     if exe is not None:
         return exe, ""
     if app is NODE and (platform.system(), platform.machine()) != ("Linux", "x86_64"):
@@ -87,7 +87,7 @@ def install(app: App, *, timeout: float = 600) -> tuple[Path | None, str]:
     prefix.mkdir(parents=True, exist_ok=True)
     with open(prefix.parent / f".{app.slug}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        exe, why = status(app)
+        exe, _ = status(app)
         if exe is not None:
             return exe, ""
         (prefix / "failed").unlink(missing_ok=True)

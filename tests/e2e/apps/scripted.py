@@ -274,7 +274,7 @@ def _json_schema(protocol: str, body: dict[str, Any]) -> dict[str, Any] | None:
 
 def _instance(schema: dict[str, Any]) -> Any:
     """A minimal value that satisfies ``schema`` (first enum value, required properties)."""
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     kind = schema.get("type")
     if isinstance(kind, list):
