@@ -16,11 +16,14 @@ from crosswire.protocols.anthropic.mapping import ANTHROPIC_VERSION, LEGACY_VERS
 from crosswire.protocols.base import Target
 from tests.unit.protocols.anthropic.support import (
     CALL,
+    MESSAGE_STOP,
     C,
     assistant,
     decode_request,
     encode_request,
+    message_start,
     request,
+    sse,
     user,
 )
 
@@ -300,3 +303,24 @@ def test_answers_for_a_new_sdk_app_parse_with_its_types() -> None:
     assert out.stop_details is not None and out.stop_details.category == "cyber"
     assert out.usage.output_tokens_details is not None
     assert out.usage.output_tokens_details.thinking_tokens == 4
+
+
+def test_a_streamed_refusal_names_its_stop_details_in_the_report() -> None:
+    delta = {
+        "type": "message_delta",
+        "delta": {
+            "stop_reason": "refusal",
+            "stop_sequence": None,
+            "stop_details": {"type": "refusal", "category": "bio", "explanation": "not this"},
+        },
+        "usage": {"output_tokens": 3, "output_tokens_details": {"thinking_tokens": 1}},
+    }
+    report = ir.Report()
+    decoder = C.stream_decoder(request(user("x")), report)
+    events = decoder.feed(sse([message_start(), delta, MESSAGE_STOP])) + decoder.flush()
+    finish = events[-1]
+    assert isinstance(finish, ir.StreamFinish) and finish.finish.reason == "refusal"
+    assert finish.usage.reasoning_tokens == 1
+    assert [(n.field, n.reason) for n in report.notes] == [
+        ("stop_details", "refusal (bio): not this")
+    ]
