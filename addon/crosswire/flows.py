@@ -18,7 +18,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from crosswire import ir, upstream, usage
+from crosswire import ir, responses_socket, upstream, usage
 from crosswire.access import Access
 from crosswire.config import Config
 from crosswire.convert import StreamConverter, StreamFailed, infer_dialect
@@ -322,6 +322,8 @@ class Engine:
             flow.comment = (
                 f"openai-responses websocket (passthrough) · {route.label} · backend {backend.name}"
             )
+            return
+        if responses_socket.accept(flow, route):
             return
         err = ir.Error.of(
             "not_found", "crosswire: Responses over WebSocket is not converted here; use HTTPS"
