@@ -12,6 +12,8 @@ if _root not in sys.path:
 
 from crosswire import view  # noqa: E402
 from crosswire.addon import Crosswire  # noqa: E402
+from crosswire.telemetry import Telemetry  # noqa: E402
 
 view.register()
-addons = [Crosswire()]
+# Telemetry after Crosswire: its response/error hooks see the final record.
+addons = [Crosswire(), Telemetry()]
