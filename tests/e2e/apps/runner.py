@@ -56,6 +56,8 @@ def workspace(tmp_path: Path) -> Workspace:
     secret = root / "secret.txt"
     secret.write_text(f"The secret word is {word}\n")
     (root / "README.md").write_text("A test project.\n")
+    # A git work tree: agents take it as the project root (files outside it need permission).
+    subprocess.run(["git", "init", "-q", str(root)], check=False, capture_output=True)
     return Workspace(root, home, secret, word)
 
 
@@ -144,6 +146,7 @@ def run_app(
             **install.node_env(),
             **app_env("127.0.0.1", proxy.port, proxy.confdir),
             "HOME": str(ws.home),
+            "PWD": str(ws.root),  # some apps take the project from $PWD, not the cwd
             "XDG_CONFIG_HOME": str(ws.home / ".config"),
             "XDG_DATA_HOME": str(ws.home / ".local" / "share"),
             "XDG_STATE_HOME": str(ws.home / ".local" / "state"),

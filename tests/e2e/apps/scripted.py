@@ -287,7 +287,8 @@ def _instance(schema: dict[str, Any]) -> Any:
     if kind == "array":
         return []
     if kind in ("integer", "number"):
-        return 0
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1)
+        return low if "maximum" not in schema else min(low, schema["maximum"])
     if kind == "boolean":
         return False
     if kind == "null":
