@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, TypedDict
+from urllib.parse import parse_qsl
 
 import anthropic
 import ollama._types as ollama_types
@@ -146,6 +147,39 @@ def request_violations(
         case _:
             raise ValueError(f"no SDK types for backend {backend!r}")
     return errors + (OLLAMA_CHECK if backend == "ollama" else CHECK).check(data, tp)
+
+
+def upstream_violations(path: str, headers: Mapping[str, str], body: bytes) -> list[str]:
+    """``request_violations`` for a request as an upstream server receives it: the backend
+    protocol and streaming are read from the request line and body (loopback e2e upstreams,
+    whose base URLs are the providers' own layouts)."""
+    route, _, qs = path.partition("?")
+    query = dict(parse_qsl(qs))
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as exc:
+        return [f"body is not JSON: {exc}"]
+    streamed = isinstance(data, dict) and data.get("stream") is True
+    backend = _BACKEND_PATHS.get("/".join(route.rsplit("/", 2)[-2:]))
+    if ":generateContent" in route or ":streamGenerateContent" in route:
+        backend, streamed = "gemini", ":streamGenerateContent" in route
+    elif route.startswith("/api/"):
+        backend = "ollama"
+        streamed = not (isinstance(data, dict) and data.get("stream") is False)
+    if backend is None:
+        return [f"{path}: no SDK types for this upstream path"]
+    return request_violations(
+        backend, path=route, body=body, stream=streamed, headers=headers, query=query
+    )
+
+
+_BACKEND_PATHS = {
+    "chat/completions": "openai-chat",
+    "v1/responses": "openai-responses",
+    "v1/messages": "anthropic",
+    "fim/completions": "fim",
+    "v1/completions": "openai-completions",
+}
 
 
 def _anthropic_version(data: Any, headers: Mapping[str, str]) -> tuple[Any, list[str]]:
