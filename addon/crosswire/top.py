@@ -144,23 +144,84 @@ def _budget(used: Any, limit: Any) -> Text:
     return text
 
 
-def _seconds(value: float | None, recent: bool) -> Text:
-    if value is None:
+def _latency(row: Row) -> Text:
+    """p50/p95 in one cell (dim when over the whole run, not the last minute)."""
+    if row.p50 is None or row.p95 is None:
         return Text("-", style="dim")
-    shown = f">{LATENCY_BUCKETS[-1]:.0f}s" if value > LATENCY_BUCKETS[-1] else f"{value:.2f}s"
-    return Text(shown, style="" if recent else "dim")
+    top_bound = LATENCY_BUCKETS[-1]
+    shown = "/".join(
+        f">{top_bound:.0f}" if v > top_bound else f"{v:.2f}" for v in (row.p50, row.p95)
+    )
+    return Text(shown + "s", style="" if row.latency_recent else "dim")
 
 
 def _state(s: Mapping[str, Any], now: float) -> Text:
+    """Short, so the row fits a narrow terminal; the reason goes under the table."""
     if s.get("disabled"):
-        return Text(f"disabled: {s.get('disabled_reason') or '?'}", style="bold red")
+        return Text("disabled", style="bold red")
     until = s.get("cooling_until")
     if until:
-        clock = dt.datetime.fromtimestamp(float(until)).strftime("%H:%M:%S")
-        left = max(0.0, float(until) - now)
-        reason = s.get("cooldown_reason") or s.get("cool_reason") or ""
-        return Text(f"cooling {left:.0f}s (to {clock}) {reason}".rstrip(), style="yellow")
+        return Text(f"cooling {max(0.0, float(until) - now):.0f}s", style="yellow")
     return Text("ok", style="green")
+
+
+def _reasons(rows: Sequence[Row]) -> list[Text]:
+    """Why each cooling or disabled key is so (the pool's words, which may be long)."""
+    out = []
+    for row in rows:
+        s = row.state
+        who = f"{s.get('backend')}/{s.get('name', s.get('key'))}"
+        if s.get("disabled"):
+            out.append(Text(f"{who} disabled: {s.get('disabled_reason') or '?'}", style="red"))
+        elif s.get("cooling_until"):
+            clock = dt.datetime.fromtimestamp(float(s["cooling_until"])).strftime("%H:%M:%S")
+            reason = s.get("cooldown_reason") or s.get("cool_reason") or "?"
+            out.append(Text(f"{who} cooling until {clock}: {reason}", style="yellow"))
+    return out
+
+
+def _key_table(rows: Sequence[Row], now: float) -> Table:
+    """One row per key; LEFT (provider-reported remaining) only when some key has it."""
+    left_known = any(
+        r.state.get("remaining_requests") is not None or r.state.get("remaining_tokens") is not None
+        for r in rows
+    )
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("BACKEND", no_wrap=True)
+    table.add_column("KEY", no_wrap=True)
+    table.add_column("STATE", no_wrap=True)
+    columns = ["FLIGHT", "RPM", "TPM", "REQS", "ERRS", "ERR/1M", "LAST", "P50/P95"]
+    columns += ["TOK I/O/C"] + (["LEFT R/T"] if left_known else [])
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    previous = None
+    for row in rows:
+        s = row.state
+        backend = str(s.get("backend"))
+        last = s.get("last_status")
+        cells: list[RenderableType] = [
+            backend if backend != previous else "",
+            str(s.get("name", s.get("key"))),
+            _state(s, now),
+            f"{s.get('in_flight', 0)}"
+            + (f"/{s['max_concurrency']}" if s.get("max_concurrency") else ""),
+            _budget(s.get("rpm_used", row.requests_recent), s.get("rpm_limit")),
+            _budget(s.get("tpm_used", 0), s.get("tpm_limit")),
+            _n(s.get("requests")),
+            _n(s.get("errors")),
+            Text(str(row.errors_recent), style="red" if row.errors_recent else ""),
+            Text(str(last or "-"), style="red" if last and int(last) >= 400 else ""),
+            _latency(row),
+            "/".join(_n(s.get(k)) for k in ("input_tokens", "output_tokens", "cached_tokens")),
+        ]
+        if left_known:
+            left = (s.get("remaining_requests"), s.get("remaining_tokens"))
+            cells.append("/".join("-" if v is None else _n(v) for v in left))
+        table.add_row(*cells)
+        previous = backend
+    if not rows:
+        table.add_row("(no keys configured)")
+    return table
 
 
 def render(
@@ -182,57 +243,11 @@ def render(
         return Group(title, Text(""), Text(problem, style="bold red"))
     rows = tracker.rows()
     window = max(1.0, min(WINDOW, tracker.span()))
-    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
-    for name, justify in (
-        ("BACKEND", "left"),
-        ("KEY", "left"),
-        ("STATE", "left"),
-        ("IN FLIGHT", "right"),
-        ("RPM", "right"),
-        ("TPM", "right"),
-        ("REQS", "right"),
-        ("ERRS", "right"),
-        ("ERR/1M", "right"),
-        ("LAST", "right"),
-        ("P50", "right"),
-        ("P95", "right"),
-        ("TOKENS IN/OUT/CACHED", "right"),
-        ("LEFT REQ/TOK", "right"),
-    ):
-        table.add_column(
-            name,
-            justify=justify,  # type: ignore[arg-type]
-            no_wrap=True,
-            overflow="ellipsis",
-            max_width=44 if name == "STATE" else None,
-        )
-    previous = None
-    for row in rows:
-        s = row.state
-        backend = str(s.get("backend"))
-        last = s.get("last_status")
-        left = [s.get("remaining_requests"), s.get("remaining_tokens")]
-        table.add_row(
-            backend if backend != previous else "",
-            str(s.get("name", s.get("key"))),
-            _state(s, now),
-            f"{s.get('in_flight', 0)}"
-            + (f"/{s['max_concurrency']}" if s.get("max_concurrency") else ""),
-            _budget(s.get("rpm_used", row.requests_recent), s.get("rpm_limit")),
-            _budget(s.get("tpm_used", 0), s.get("tpm_limit")),
-            _n(s.get("requests")),
-            _n(s.get("errors")),
-            Text(str(row.errors_recent), style="red" if row.errors_recent else ""),
-            Text(str(last or "-"), style="red" if last and int(last) >= 400 else ""),
-            _seconds(row.p50, row.latency_recent),
-            _seconds(row.p95, row.latency_recent),
-            "/".join(_n(s.get(k)) for k in ("input_tokens", "output_tokens", "cached_tokens")),
-            "/".join("-" if v is None else _n(v) for v in left),
-        )
-        previous = backend
-    if not rows:
-        table.add_row("(no keys configured)")
+    table = _key_table(rows, now)
     parts: list[RenderableType] = [title, Text(""), table]
+    reasons = _reasons(rows)
+    if reasons:
+        parts += [Text(""), *reasons]
     clients = (data or {}).get("clients") or {}
     if clients:
         rates = tracker.client_rates()
@@ -249,8 +264,8 @@ def render(
     parts += [
         Text(""),
         Text(
-            f"{in_flight} in flight · {recent} requests in the last {window:.0f}s · "
-            "/1M and P50/P95: over the last minute of polls (dim: since the proxy started)",
+            f"{in_flight} in flight · {recent} requests in {window:.0f}s · "
+            "ERR/1M, P50/P95: last minute (dim: since start)",
             style="dim",
         ),
     ]

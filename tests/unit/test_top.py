@@ -134,17 +134,18 @@ def test_screen_shows_state_budgets_errors_and_latency() -> None:
     lines = text.splitlines()
     assert lines[0].startswith("crosswire top  127.0.0.1:8080")
     header = next(line for line in lines if line.startswith("BACKEND"))
-    for column in ("KEY", "STATE", "IN FLIGHT", "RPM", "TPM", "ERR/1M", "P50", "P95"):
+    for column in ("KEY", "STATE", "FLIGHT", "RPM", "TPM", "ERR/1M", "P50/P95", "LEFT R/T"):
         assert column in header
     a = next(line for line in lines if " team-a " in line)
-    assert "cooling 25s" in a and "429 rate limited" in a
+    assert "cooling 25s" in a
+    assert "claude/team-a cooling until" in text and "429 rate limited" in text
     assert "2/8" in a and "12/60" in a and "95k/100k" in a
     assert " 2 " in a  # two errors in the last minute
-    assert "0.75s" in a  # p50 of two requests in (0.5, 1]
+    assert "0.75/0.97s" in a  # p50, p95 of two requests in (0.5, 1]
     assert "1.5k/300/1k" in a and "40/5k" in a
     b = next(line for line in lines if " team-b " in line)
     assert b.split()[0] == "team-b"  # same backend: its name once
-    assert "disabled: 401 invalid key" in text
+    assert "gemini/old disabled: 401 invalid key" in text
     assert "ci-bot" in text and "2.4k" in text
     assert "2 in flight" in text
 
