@@ -409,3 +409,13 @@ def test_the_real_otlp_http_exporter_reaches_a_receiver() -> None:
         assert all(h.get("authorization") == "Bearer collector-token" for h in receiver.headers)
     finally:
         receiver.close()
+
+
+def test_websocket_flows_are_not_exchanges() -> None:
+    mem = Memory()
+    addon = Telemetry(config_source=fake_config, exporter_factory=mem, env=ENV)
+    addon.configure(set())
+    ws = tflow.twebsocketflow()
+    ws.metadata["crosswire"] = record()
+    addon.response(ws)
+    assert mem.spans.get_finished_spans() == ()

@@ -123,6 +123,8 @@ class Telemetry:
         record = flow.metadata.get(META)
         if not isinstance(record, Mapping) or flow.id in self._done:
             return
+        if getattr(flow, "websocket", None) is not None:  # a Responses socket: no one exchange
+            return
         self._refresh()
         if self.exporter is None:
             return
@@ -142,6 +144,7 @@ class Telemetry:
         backend = (getattr(cfg, "backends", None) or {}).get(record.get("backend") or "")
         if backend is not None:
             backend_url = backend.config.base_url
+        # The host the app called (the request itself is retargeted by now).
         original = str(flow.metadata.get(ORIGINAL_URL) or "")
         app_host = urlsplit(original.partition(" ")[2]).hostname if original else None
         req, resp = flow.request, flow.response
@@ -155,7 +158,7 @@ class Telemetry:
             end=end or start,
             status=resp.status_code if resp is not None else None,
             backend_url=backend_url,
-            app_host=app_host or req.pretty_host,
+            app_host=app_host,
             scrub=semconv.Scrubber(getattr(cfg, "secrets", ())),
         )
 
