@@ -12,6 +12,7 @@ conversation behind ``previous_response_id`` (:mod:`.conversation`). See docs/we
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +20,8 @@ from mitmproxy import ctx, http
 
 from crosswire.exchange_state import ORIGINAL_URL
 from crosswire.responses_socket.server import SocketServer
-from crosswire.responses_socket.session import Ticket
+from crosswire.responses_socket.session import Ticket, turn_headers
+from crosswire.upstream import CLIENT_CREDENTIAL_HEADERS
 
 _server: SocketServer | None = None
 
@@ -47,16 +49,25 @@ def accept(flow: http.HTTPFlow, route: Any) -> bool:
         url=req.pretty_url,
         proxy=proxy,
         ca_file=ca_file,
+        headers=tuple(turn_headers(req.headers.items(multi=True))),  # type: ignore[no-untyped-call]
         timeout=float(backend.config.timeout or 600.0),
         label=route.label,
     )
-    flow.metadata[ORIGINAL_URL] = f"{req.method} {req.pretty_url}"
+    flow.metadata[ORIGINAL_URL] = f"{req.method} {_redacted_url(req.pretty_url)}"
+    # The turns carry the app's credential (from the ticket); the socket's stored flow does not.
+    for name in CLIENT_CREDENTIAL_HEADERS:
+        if name in req.headers:
+            req.headers[name] = "<redacted>"
     req.url = server().submit(ticket)
     flow.comment = (
         f"openai-responses websocket (served by crosswire: each response.create is a "
         f"POST /v1/responses) · {route.label} · backend {backend.name}"
     )
     return True
+
+
+def _redacted_url(url: str) -> str:
+    return re.sub(r"([?&]key=)[^&#]*", r"\1<redacted>", url)
 
 
 def _listen_addrs() -> list[tuple[str, Any]]:

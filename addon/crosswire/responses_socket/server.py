@@ -22,7 +22,7 @@ import time
 
 import httpx
 
-from crosswire.responses_socket.session import Session, Ticket, turn_headers
+from crosswire.responses_socket.session import Session, Ticket
 from crosswire.responses_socket.wsconn import ServerSocket
 
 log = logging.getLogger("crosswire")
@@ -99,10 +99,7 @@ class SocketServer:
                 return
             ticket = entry[1]
             await conn.accept()
-            headers = turn_headers(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.extra_headers
-            )
-            session = Session(conn, ticket, self._client(ticket), headers)
+            session = Session(conn, ticket, self._client(ticket))
             self.sessions.add(session)
             try:
                 await session.run()

@@ -70,6 +70,9 @@ class Ticket:
     url: str  # https://api.openai.com/v1/responses (with the app's query)
     proxy: str  # http://127.0.0.1:8080, crosswire's own listener
     ca_file: str  # the mitmproxy CA, which signs what that listener presents
+    #: The app's headers for every turn (see :func:`turn_headers`), its credential included:
+    #: kept here so the socket's stored flow can be redacted before it is relayed.
+    headers: tuple[tuple[str, str], ...] = ()
     timeout: float = 600.0
     label: str = ""
 
@@ -110,12 +113,10 @@ class Session:
         ws: WebSocket,
         ticket: Ticket,
         client: httpx.AsyncClient,
-        headers: list[tuple[str, str]],
     ) -> None:
         self.ws = ws
         self.ticket = ticket
         self.client = client
-        self.headers = headers
         self.conversation = Conversation()
         self.turns = 0
 
@@ -169,7 +170,7 @@ class Session:
         request = self.client.build_request(
             "POST",
             self.ticket.url,
-            headers=self.headers,
+            headers=list(self.ticket.headers),
             content=body,
             timeout=httpx.Timeout(self.ticket.timeout, connect=10.0),
         )

@@ -13,10 +13,17 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from crosswire.responses_socket.server import SocketServer
-from crosswire.responses_socket.session import Ticket
+from crosswire.responses_socket.session import Ticket, turn_headers
 
 TICKET = Ticket(
-    url="https://api.openai.com/v1/responses", proxy="http://127.0.0.1:1", ca_file="/ca"
+    url="https://api.openai.com/v1/responses",
+    proxy="http://127.0.0.1:1",
+    ca_file="/ca",
+    headers=tuple(
+        turn_headers(
+            [("Authorization", "Bearer sk-app"), ("OpenAI-Beta", "responses_websockets=2026-02-06")]
+        )
+    ),
 )
 
 
@@ -40,14 +47,14 @@ async def server() -> AsyncIterator[tuple[SocketServer, list[httpx.Request]]]:
     await srv.close()
 
 
-async def test_a_ticket_serves_one_socket_with_the_upgrade_headers(
+async def test_a_ticket_serves_one_socket_with_the_apps_headers(
     server: tuple[SocketServer, list[httpx.Request]],
 ) -> None:
     srv, seen = server
     url = srv.submit(TICKET)
     assert url.startswith("http://127.0.0.1:")
-    headers = {"Authorization": "Bearer sk-app", "OpenAI-Beta": "responses_websockets=2026-02-06"}
-    async with connect(url.replace("http:", "ws:"), additional_headers=headers) as ws:
+    # the upgrade reaching this server carries no credential: the ticket holds the app's
+    async with connect(url.replace("http:", "ws:")) as ws:
         await ws.send(json.dumps({"type": "response.create", "model": "m", "input": "hi"}))
         events = [json.loads(await ws.recv()) for _ in range(2)]
     assert [e["type"] for e in events] == ["response.created", "response.completed"]

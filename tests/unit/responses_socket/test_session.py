@@ -109,10 +109,12 @@ def make_session(
     client = httpx.AsyncClient(transport=httpx.MockTransport(record))
     ws = FakeSocket()
     ticket = Ticket(
-        url="https://api.openai.com/v1/responses", proxy="http://127.0.0.1:1", ca_file="/ca.pem"
+        url="https://api.openai.com/v1/responses",
+        proxy="http://127.0.0.1:1",
+        ca_file="/ca.pem",
+        headers=tuple(turn_headers([("Authorization", "Bearer sk-app"), ("session_id", "s1")])),
     )
-    headers = turn_headers([("Authorization", "Bearer sk-app"), ("session_id", "s1")])
-    return Session(ws, ticket, client, headers), ws, seen
+    return Session(ws, ticket, client), ws, seen
 
 
 def user(text: str) -> dict[str, Any]:
