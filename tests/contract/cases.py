@@ -136,7 +136,12 @@ def upstream_request(case: RequestCase) -> UpstreamCall:
 # ---- answers ---------------------------------------------------------------------------
 
 
-Mode = Literal["whole", "stream", "whole-as-stream"]
+Mode = Literal["whole", "stream", "whole-as-stream", "error"]
+#: Apps whose SDK types an error body: OpenAI's ``{"error": ErrorObject}``, Anthropic's
+#: ``ErrorResponse`` (google-genai, mistralai and ollama read errors without a model).
+ERROR_CLIENTS = frozenset(
+    {("openai-chat", "openai"), ("openai-responses", "openai"), ("anthropic", "openai")}
+)
 
 
 @dataclass(frozen=True)
@@ -155,16 +160,21 @@ class AnswerCase:
 
     @property
     def stream(self) -> bool:
-        return self.mode != "whole"
+        return self.mode not in ("whole", "error")
 
 
 def answer_cases() -> list[AnswerCase]:
     cases = []
     for name in fixture_names():
         rec = load(name)
-        if rec["response"]["status"] >= 400:
-            continue
         backend, _ = _FIXTURE_PROTOCOL[rec["protocol"]]
+        if rec["response"]["status"] >= 400:
+            cases += [
+                AnswerCase(name, client, dialect, variant, "error")
+                for client, dialect, variant in CLIENTS
+                if (client, dialect) in ERROR_CLIENTS
+            ]
+            continue
         modes: tuple[Mode, ...] = ("stream",) if rec["stream"] else ("whole", "whole-as-stream")
         for client, dialect, variant in CLIENTS:
             fim_client = (client, variant) in _FIM_CLIENTS
@@ -214,6 +224,8 @@ def app_answer(case: AnswerCase) -> bytes:
         raise Refused(f"{type(exc).__name__}: {exc}") from exc
     response = rec["response"]
     raw = response["body"].encode()
+    if case.mode == "error":
+        return ex.error(response["status"], response["headers"], raw).body
     if case.mode != "stream":
         return ex.response(raw, response["headers"].get("content-type", "application/json"))
     converter = ex.stream()

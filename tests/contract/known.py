@@ -56,6 +56,9 @@ _REASONING_STREAM = (
     "openai_responses/stream_web_search_server_tool",
 )
 
+#: Every successful answer to a Responses app (errors are a separate shape).
+_RESPONSES_ANSWERS = ("*->openai-responses-whole*", "*->openai-responses-stream")
+
 ANSWERS: tuple[Known, ...] = (
     Known(
         cases=tuple(f"{f}->openai-chat-*" for f in _REASONING_WHOLE + _REASONING_STREAM),
@@ -67,7 +70,7 @@ ANSWERS: tuple[Known, ...] = (
         ),
     ),
     Known(
-        cases=("*->openai-responses-*",),
+        cases=_RESPONSES_ANSWERS,
         violation=r"(^\$|\.response)\.store: unknown field",
         reason=(
             "openai-responses encoder: the Response object carries `store`, which openai "
@@ -75,7 +78,7 @@ ANSWERS: tuple[Known, ...] = (
         ),
     ),
     Known(
-        cases=("*->openai-responses-*",),
+        cases=_RESPONSES_ANSWERS,
         violation=r"\.name: unknown field \(not in ResponseFunctionCallArgumentsDoneEvent\)",
         reason=(
             "openai-responses stream encoder: `response.function_call_arguments.done` carries "
@@ -93,7 +96,22 @@ ANSWERS: tuple[Known, ...] = (
     ),
 )
 
-REQUESTS: tuple[Known, ...] = ()
+REQUESTS: tuple[Known, ...] = (
+    Known(
+        cases=("openai_responses/error_400_context_length_exceeded->openai-responses",),
+        violation=(
+            r"\$\.input\[\d+\]\.content\[0\]\.(text: unknown field|detail: required field"
+            r"|type: 'output_text' is not one of)"
+        ),
+        reason=(
+            "openai-responses request encoder: an assistant text turn goes up as a "
+            "`message` with content [{type: output_text, text}] and no id/status/annotations; "
+            "openai 3.54 types that only as ResponseOutputMessageParam (id, status and "
+            "annotations required), an id-less assistant turn only with string content "
+            "(EasyInputMessageParam); the API itself accepted the recorded shape"
+        ),
+    ),
+)
 
 
 def marks(case_id: str, table: tuple[Known, ...]) -> list[pytest.MarkDecorator]:

@@ -225,9 +225,14 @@ def answer_violations(
     stream: bool,
     dialect: str = "openai",
     variant: str | None = None,
+    error: bool = False,
 ) -> list[str]:
-    """What in an app's answer (whole, or each stream event) its SDK types do not describe."""
+    """What in an app's answer (whole, or each stream event, or an error body) its SDK types
+    do not describe."""
     try:
+        if error:
+            tp = AnthropicError if client == "anthropic" else OpenAIErrorBody
+            return CHECK.check(json.loads(body), tp)
         if not stream:
             return _whole(client, json.loads(body), dialect, variant)
         return _stream(client, body, dialect, variant)

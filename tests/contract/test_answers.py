@@ -1,6 +1,7 @@
 """Every recorded upstream answer, converted for every app protocol (whole, streamed, and a
 whole upstream answer streamed to a streaming app), is one the app's official SDK parses
-strictly: every stream event, no unknown field, every required field."""
+strictly: every stream event, no unknown field, every required field. Recorded error answers
+become error bodies the app's SDK types describe (where it has a type for them)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def test_app_answer_matches_the_client_sdk(case: AnswerCase) -> None:
     except Refused as exc:
         pytest.skip(str(exc))
     violations = answer_violations(
-        case.client, body, stream=case.stream, dialect=case.dialect, variant=case.variant
+        case.client,
+        body,
+        stream=case.stream,
+        dialect=case.dialect,
+        variant=case.variant,
+        error=case.mode == "error",
     )
     known.assert_conforms(case.id, violations, known.ANSWERS)
