@@ -341,6 +341,37 @@ def test_an_upstream_error_is_the_error_event_and_the_socket_goes_on(
     assert len(upstream.requests) == 2
 
 
+def test_a_refused_key_fails_over_to_the_next_before_the_first_event(
+    start_proxy: Callable[..., Proxy], upstream: Upstream
+) -> None:
+    """Turns lease pooled keys like any HTTPS request: a 429 on one key is retried on the next
+    before anything reaches the socket."""
+    proxy = start_proxy(
+        config("anthropic", upstream).replace(
+            'keys: [{name: k1, secret: "sk-pool-anthropic"}]',
+            'keys: [{name: k1, secret: "sk-pool-one"}, {name: k2, secret: "sk-pool-two"}]',
+        )
+    )
+    busy = Reply(
+        429,
+        {"content-type": "application/json", "retry-after": "30"},
+        b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}',
+    )
+
+    def answer(rec: Recorded) -> Reply:
+        first = len(upstream.requests) == 1
+        return busy if first else reply_from_fixture(FIXTURES["anthropic"]["text"])
+
+    upstream.handler = answer
+    with open_socket(proxy) as ws:
+        ws.send(codex_create([user("hi")]))
+        events = read_response(ws)
+    assert text_of(events) == TEXT["anthropic"]
+    assert not any(e["type"] == "error" for e in events)
+    keys = [r.headers["x-api-key"] for r in upstream.requests]
+    assert len(keys) == 2 and len(set(keys)) == 2
+
+
 @pytest.mark.parametrize("protocol", BACKENDS)
 def test_the_app_hanging_up_mid_stream_ends_the_turn_and_frees_the_key(
     start_proxy: Callable[..., Proxy], upstream: Upstream, protocol: str
