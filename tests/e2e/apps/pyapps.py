@@ -4,12 +4,14 @@ quiet (no telemetry, no update checks, no colours) on top of the runner's own.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.apps import install_py
-from tests.e2e.apps.runner import Result
+from tests.e2e.apps.runner import Result, Workspace, plain_script, run_app, tool_script
+from tests.e2e.harness import Proxy
 
 #: Python-side quiet switches (the runner adds the generic ones).
 PY_QUIET = {
@@ -48,3 +50,36 @@ def assert_round_trip(result: Result) -> None:
     assert result.model.tool_calls >= 1, result.explain()
     assert result.model.round_trip, result.explain()
     assert_answered(result, result.model.final)
+
+
+def run_script(
+    start_proxy: Callable[..., Proxy],
+    ws: Workspace,
+    *,
+    app: str,
+    source: str,
+    client: str,
+    backend: str,
+    tool: bool,
+    env: dict[str, str],
+) -> Result:
+    """Run a small agent script (``source``) on ``app``'s venv Python as
+    ``python agent.py CLIENT PROMPT tool|plain``, with ``api.openai.com`` routed to a scripted
+    ``backend``; with ``tool`` the model calls ``read_file(path=...)`` on the secret file."""
+    script_file = ws.home / "agent.py"
+    script_file.write_text(source)
+    if tool:
+        prompt = f"What is the secret word in {ws.secret_file}?"
+        script = tool_script(ws, "read_file", {"path": str(ws.secret_file)})
+    else:
+        prompt, script = "Say hello.", plain_script()
+    argv = [str(app_bin(app)), str(script_file), client, prompt, "tool" if tool else "plain"]
+    return run_app(
+        start_proxy,
+        ws,
+        argv,
+        protocol=backend,
+        script=script,
+        hosts=["api.openai.com"],
+        env={**PY_QUIET, "OPENAI_API_KEY": "app-fake-key", **env},
+    )

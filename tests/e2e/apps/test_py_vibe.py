@@ -66,6 +66,6 @@ def test_vibe_tool_round_trip(
     start_proxy: Callable[..., Proxy], tmp_path: Path, backend: str
 ) -> None:
     ws = workspace(tmp_path)
-    script = tool_script(ws, "read_file", {"file_path": str(ws.secret_file)})
+    script = tool_script(ws, "read_file", {"path": str(ws.secret_file)})
     result = vibe(start_proxy, ws, backend, f"What is the secret word in {ws.secret_file}?", script)
     assert_round_trip(result)
