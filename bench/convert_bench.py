@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addon"))
 
 from crosswire import ir
 from crosswire.convert import Exchange
+from crosswire.engine.passthrough import Tap
 from crosswire.protocols import PROTOCOLS, codec
 from crosswire.protocols.base import ClientCall, Target
-from crosswire.engine.passthrough import Tap
 
 EVENTS = 1000
 VARIANT = {"ollama": "chat", "fim": "fim", "openai-completions": "completions", "gemini": "sse"}

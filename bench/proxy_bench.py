@@ -144,9 +144,9 @@ def in_process(rounds: int) -> dict[str, float]:
     """µs per stream event and per whole response, converting without a proxy."""
     from crosswire import ir
     from crosswire.convert import Exchange
+    from crosswire.engine.passthrough import Tap
     from crosswire.protocols import PROTOCOLS, codec
     from crosswire.protocols.base import ClientCall, Target
-    from crosswire.engine.passthrough import Tap
 
     results: dict[str, float] = {}
     streams = {

@@ -1,4 +1,4 @@
-"""``crosswire run|web|exec|env|check|convert|keys``.
+"""``crosswire run|web|exec|env|check|convert|keys|top``.
 
 ``run`` and ``web`` exec mitmdump / mitmweb with the addon and the options routing needs
 (lazy connections, only routed hosts decrypted); everything after crosswire's own flags is
@@ -59,9 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, rest, web=args.command == "web")
     if rest and args.command not in ("exec",):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handler = {"exec": _exec, "env": _env, "check": _check, "convert": _convert, "keys": _keys}[
-        args.command
-    ]
+    handler = {
+        "exec": _exec,
+        "env": _env,
+        "check": _check,
+        "convert": _convert,
+        "keys": _keys,
+        "top": _top,
+    }[args.command]
     return handler(args, rest)
 
 
@@ -99,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", type=Path, default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--listen", default=None)
+    p = sub.add_parser("top", help="live view of the running proxy's pool (Ctrl-C quits)")
+    p.add_argument("-c", "--config", type=Path, default=None)
+    p.add_argument("--listen", default=None)
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    p.add_argument("--once", action="store_true", help="print one frame and exit")
     return parser
 
 
@@ -413,6 +423,16 @@ def _keys(args: argparse.Namespace, rest: list[str]) -> int:
     else:
         print(keyview.table(states))
     return 0
+
+
+def _top(args: argparse.Namespace, rest: list[str]) -> int:
+    from crosswire import top
+
+    cfg = _load(args.config)
+    host, port = _listen(cfg, args.listen)
+    return top.run(
+        host, port, cfg.file.metrics_host, interval=max(0.1, args.interval), once=args.once
+    )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ class BackendConfig(_Model):
     base_url: str
     dialect: str | None = None
     api_version: str | None = None
+    #: anthropic-version sent when converting to this backend (default 2026-10-21).
+    anthropic_version: str | None = None
     strategy: Strategy = "round-robin"
     keys: tuple[KeyConfig, ...] = ()
     #: Zero-config pooling: an environment variable holding comma-separated secrets.

@@ -2,7 +2,7 @@
 
 mitmproxy puts this file's folder on ``sys.path``; the package root is one level up. The order
 of ``addons`` is the order of every hook: the metrics endpoint and client access answer before
-the engine routes; client quotas count after it has filled the flow's record.
+the engine routes; client quotas and telemetry read the flow's finished record after it.
 """
 
 import sys
@@ -16,7 +16,14 @@ from crosswire import view  # noqa: E402
 from crosswire.access import ClientAccess, ClientQuota  # noqa: E402
 from crosswire.addon import Crosswire  # noqa: E402
 from crosswire.endpoint import MetricsEndpoint  # noqa: E402
+from crosswire.telemetry import Telemetry  # noqa: E402
 
 view.register()
 crosswire = Crosswire()
-addons = [MetricsEndpoint(crosswire), ClientAccess(crosswire), crosswire, ClientQuota(crosswire)]
+addons = [
+    MetricsEndpoint(crosswire),
+    ClientAccess(crosswire),
+    crosswire,
+    ClientQuota(crosswire),
+    Telemetry(config_source=lambda: crosswire.runtime.cfg if crosswire.runtime else None),
+]

@@ -45,6 +45,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: What the backend's official SDK types do not describe (``Upstream(validate=True)``).
+    violations: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -84,9 +86,18 @@ def fixture_request(name: str) -> dict[str, Any]:
 
 
 class Upstream:
-    """A loopback HTTP/1.1 server. Replies come from ``handler`` (default: the queue)."""
+    """A loopback HTTP/1.1 server. Replies come from ``handler`` (default: the queue).
 
-    def __init__(self) -> None:
+    With ``validate=True`` each request is checked against the official SDK request types of
+    the protocol its path names (tests/contract): ``Recorded.violations`` lists what the real
+    API would refuse, and ``violations()`` collects them."""
+
+    def __init__(self, *, validate: bool = False) -> None:
+        self.check: Callable[[str, dict[str, str], bytes], list[str]] | None = None
+        if validate:  # imported here: the SDKs' types take seconds to load
+            from tests.contract.sdk_types import upstream_violations
+
+            self.check = upstream_violations
         self.requests: list[Recorded] = []
         self.replies: queue.Queue[Reply] = queue.Queue()
         self.handler: Callable[[Recorded], Reply] | None = None
@@ -105,6 +116,8 @@ class Upstream:
                 rec = Recorded(
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
+                if owner.check is not None and self.command == "POST":
+                    rec.violations = owner.check(rec.path, rec.headers, rec.body)
                 owner.requests.append(rec)
                 if owner.handler is not None:
                     reply = owner.handler(rec)
@@ -144,6 +157,10 @@ class Upstream:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def violations(self, since: int = 0) -> list[str]:
+        """Every violation of the requests received from index ``since`` on."""
+        return [f"{r.path}: {v}" for r in self.requests[since:] for v in r.violations]
 
     def queue(self, *replies: Reply) -> None:
         for r in replies:

@@ -3,8 +3,9 @@ trip} × {whole, streamed}, each through one real crosswire with the official SD
 
 One proxy serves the whole module: routes pick the backend from the model name
 (``to-<backend>``), and one loopback upstream answers each backend protocol in its exact wire
-format, from real recordings where ../shared/fixtures has them. The README's matrix table is
-this file's outcome.
+format, from real recordings where ../shared/fixtures has them. Each converted request the
+upstream receives is checked against the backend SDK's request types (tests/contract). The
+README's matrix table is this file's outcome.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def upstream_handler(rec: Recorded) -> Reply:
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proxy, Upstream]]:
-    upstream = Upstream()
+    upstream = Upstream(validate=True)  # every upstream request is checked against its SDK types
     upstream.handler = upstream_handler
     backends = "".join(
         f'  b-{name}:\n    protocol: {name}\n    base_url: {upstream.url}{base}\n    keys: [{{name: k, secret: "sk-matrix-{name}"}}]\n'
@@ -402,7 +403,14 @@ def test_matrix_cell(
     missing = {client if client != "fim" else "fim", backend} - set(available())
     if missing:
         pytest.skip(f"no codec yet for {', '.join(sorted(missing))}")
-    proxy, _upstream = matrix
+    proxy, upstream = matrix
+    since = len(upstream.requests)
+    _run_cell(proxy, client, backend, scenario, stream)
+    if client != backend:  # same protocol: the app's own body goes up byte for byte
+        assert not upstream.violations(since), "\n".join(upstream.violations(since))
+
+
+def _run_cell(proxy: Proxy, client: str, backend: str, scenario: str, stream: bool) -> None:
     model = f"to-{backend}"
     why = UNSUPPORTED.get((client, backend, scenario))
     if client == "fim" and backend == "fim":

@@ -183,7 +183,9 @@ class Planner:
                 dialect=dialect,  # type: ignore[arg-type]
                 default_max_tokens=default_max,
                 max_output_tokens=ceiling,
-                api_version=backend.config.api_version,
+                api_version=backend.config.anthropic_version
+                if protocol == "anthropic"
+                else backend.config.api_version,
             )
             exchange = Exchange(
                 call=self.call,

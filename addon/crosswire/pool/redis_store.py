@@ -9,7 +9,9 @@ A settle publishes the backend's name so that requests waiting in other instance
 slot wake at once rather than at their next poll.
 
 All keys of a backend share one hash tag (``crosswire:{backend}:…``), so the scripts also run
-on Redis Cluster. The client is redis-py's asyncio client.
+on Redis Cluster. The client is redis-py's asyncio client; the two scripts a request runs go
+through ``redis_wire`` (one pipelined connection, commands joined from pre-encoded parts), so
+a request costs one round trip to acquire and one to settle, and little Python around them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import redis.asyncio as aioredis
 from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState, RouteUsage
 from crosswire.pool.redis_lua import ACQUIRE, SETTLE
+from crosswire.pool.redis_wire import Lane, Script, bulk
 from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, bucket_view, latency_index
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,12 @@ class RedisStore:
         )
         self._prefix = prefix
         self._channel = f"{prefix}freed"
-        self._acquire = self._redis.register_script(ACQUIRE)
-        self._settle = self._redis.register_script(SETTLE)
+        self._lane = Lane(url, connect_timeout=CONNECT_TIMEOUT, timeout=COMMAND_TIMEOUT)
+        self._acquire = Script(ACQUIRE)
+        self._settle = Script(SETTLE)
+        # Encoded once: a candidate's key names and limits, a key's and a route's names.
+        self._cand: dict[tuple[str, Candidate], tuple[bytes, bytes]] = {}
+        self._settle_keys: dict[tuple[str, str, str], bytes] = {}
         self._freed: dict[str, asyncio.Event] = {}
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
@@ -75,9 +82,7 @@ class RedisStore:
     async def acquire(
         self, backend: str, keys: Sequence[Candidate], ask: Ask
     ) -> str | list[Refusal]:
-        tag = self._tag(backend)
-        names = [f"{tag}:s:{ask.session or ''}"]
-        args: list[Any] = [
+        head: tuple[str | int, ...] = (
             repr(ask.now),
             ask.lease_id,
             ask.est_tokens,
@@ -86,19 +91,15 @@ class RedisStore:
             int(ask.session is not None),
             repr(ask.sticky_ttl),
             len(keys),
-        ]
-        for c in keys:
-            spec = c.spec
-            names += self._names(backend, spec.name)
-            args += [
-                spec.name,
-                c.fp,
-                spec.max_concurrency or 0,
-                spec.rpm or 0,
-                spec.tpm or 0,
-                repr((spec.pace_ms or 0) / 1000),
-            ]
-        reply = await self._acquire(keys=names, args=args)
+        )
+        parts = [self._candidate(backend, c) for c in keys]
+        command = self._acquire.command(
+            [bulk(f"{self._tag(backend)}:s:{ask.session or ''}"), *(p[0] for p in parts)],
+            1 + 4 * len(keys),
+            [*map(bulk, head), *(p[1] for p in parts)],
+            len(head) + 6 * len(keys),
+        )
+        reply = await self._lane.run(self._acquire, command)
         if reply[0] == "ok":
             return str(reply[1])
         return [
@@ -111,14 +112,32 @@ class RedisStore:
             for i in range(1, len(reply), 4)
         ]
 
+    def _candidate(self, backend: str, c: Candidate) -> tuple[bytes, bytes]:
+        """A candidate's four key names and six arguments, encoded once per config."""
+        got = self._cand.get((backend, c))
+        if got is None:
+            if len(self._cand) > 10_000:  # reloads leave old candidates behind
+                self._cand.clear()
+            spec = c.spec
+            names = b"".join(map(bulk, self._names(backend, spec.name)))
+            args: tuple[str | int, ...] = (
+                spec.name,
+                c.fp,
+                spec.max_concurrency or 0,
+                spec.rpm or 0,
+                spec.tpm or 0,
+                repr((spec.pace_ms or 0) / 1000),
+            )
+            got = self._cand[(backend, c)] = (names, b"".join(map(bulk, args)))
+        return got
+
     async def settle(self, backend: str, key: str, lease_id: str, s: Settlement) -> None:
-        tag = self._tag(backend)
         usage = s.usage
         backoff = s.backoff
         buckets = ""
         if s.buckets:
             buckets = json.dumps({fid: None if b is None else b.as_list() for fid, b in s.buckets})
-        args: list[Any] = [
+        args: tuple[Any, ...] = (
             lease_id,
             repr(s.now),
             int(s.sent),
@@ -143,9 +162,18 @@ class RedisStore:
             buckets,
             self._channel,
             backend,
-        ]
-        names = [*self._names(backend, key), f"{tag}:routes", f"{tag}:r:{s.route or ''}"]
-        await self._settle(keys=names, args=args)
+        )
+        names = self._settle_keys.get((backend, key, s.route or ""))
+        if names is None:
+            if len(self._settle_keys) > 10_000:
+                self._settle_keys.clear()
+            tag = self._tag(backend)
+            names = b"".join(
+                map(bulk, [*self._names(backend, key), f"{tag}:routes", f"{tag}:r:{s.route or ''}"])
+            )
+            self._settle_keys[(backend, key, s.route or "")] = names
+        command = self._settle.command([names], 6, map(bulk, args), len(args))
+        await self._lane.run(self._settle, command)
         self._wake(backend)
 
     async def heartbeat(
@@ -304,6 +332,7 @@ class RedisStore:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
             self._listener = None
+        await self._lane.close()
         await self._redis.aclose()
 
 

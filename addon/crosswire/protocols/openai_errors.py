@@ -2,6 +2,13 @@
 
 Shared by the two OpenAI protocols (Chat Completions and Responses) and the OpenAI-style
 completions/FIM endpoints: one envelope, one piece of code.
+
+Apps on Mistral's SDK (``ClientCall.dialect == "mistral"``) get Mistral's own shapes instead,
+as its API answers them: ``{"object":"error","message","type","param","code"}`` at the top
+level (a 429 is ``type:"rate_limited"``, code ``"1300"``), ``{"detail":"…"}`` for a refused
+key, and for a 422 a ``detail`` list of ``{loc,msg,type}`` that the SDK parses into its
+``HTTPValidationError`` (every other status becomes its ``SDKError`` with the status kept).
+Error reference: https://docs.mistral.ai/api/ (schemas HTTPValidationError, ValidationError).
 """
 
 from __future__ import annotations
@@ -87,11 +94,61 @@ def body(error: ir.Error) -> dict[str, Any]:
     }
 
 
-def encode(error: ir.Error) -> EncodedError:
+#: IR error kind → Mistral ``type`` (what api.mistral.ai puts beside ``"object":"error"``).
+MISTRAL_TYPE: dict[ir.ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "unauthorized",
+    "permission": "forbidden",
+    "not_found": "not_found",
+    "request_too_large": "invalid_request_error",
+    "rate_limit": "rate_limited",
+    "quota_exhausted": "rate_limited",
+    "api_error": "internal_error",
+    "overloaded": "service_unavailable",
+    "unavailable": "service_unavailable",
+    "timeout": "timeout",
+}
+#: Mistral's numeric error codes (as strings) for the kinds it documents one for.
+MISTRAL_CODE: dict[ir.ErrorKind, str] = {"rate_limit": "1300", "quota_exhausted": "1300"}
+
+
+def mistral_flat(error: ir.Error) -> dict[str, Any]:
+    """``{"object":"error","message","type","param","code"}``: Mistral's usual error object,
+    and what an error inside a stream looks like to its SDK."""
+    code = error.code if error.code and error.code.isdigit() else MISTRAL_CODE.get(error.kind)
+    return {
+        "object": "error",
+        "message": error.message,
+        "type": MISTRAL_TYPE.get(error.kind, "internal_error"),
+        "param": error.param,
+        "code": code,
+    }
+
+
+def mistral_body(error: ir.Error, status: int) -> dict[str, Any]:
+    """A whole error answer. A 401 is ``{"detail": message}`` (what the API answers for a bad
+    key); a 422 also carries the ``detail`` list the SDK's ``HTTPValidationError`` reads."""
+    if status == 401:
+        return {"detail": error.message}
+    out = mistral_flat(error)
+    if status == 422:
+        loc: list[str] = ["body", *(error.param.split(".") if error.param else [])]
+        out["detail"] = [{"type": "value_error", "loc": loc, "msg": error.message}]
+    return out
+
+
+def encode(error: ir.Error, dialect: str = "openai") -> EncodedError:
     status = error.status
     if status == 529:
-        status = 503  # OpenAI clients know 503 as overloaded; both retry
+        status = 503  # OpenAI and Mistral clients know 503 as overloaded; both retry
     headers: dict[str, str] = {}
     if error.retry_after is not None:
         headers["retry-after"] = str(max(1, int(error.retry_after + 0.999)))
-    return EncodedError(status=status, body=dumps(body(error)), headers=headers)
+    payload = mistral_body(error, status) if dialect == "mistral" else body(error)
+    return EncodedError(status=status, body=dumps(payload), headers=headers)
+
+
+def stream_body(error: ir.Error, dialect: str = "openai") -> dict[str, Any]:
+    """An error written inside a 200 stream: Mistral's flat object for its SDK, else OpenAI's
+    ``{"error":…}`` (edge 10)."""
+    return mistral_flat(error) if dialect == "mistral" else body(error)

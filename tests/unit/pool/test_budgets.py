@@ -112,10 +112,12 @@ async def test_pacing_spaces_request_starts_on_a_key(stores: StoreFactory) -> No
 
 async def test_a_key_free_again_within_max_wait_is_waited_for(stores: StoreFactory) -> None:
     pool = make_pool(stores(), key("a", pace_ms=150), clock=time.time, max_wait=1.0)  # type: ignore[arg-type]
-    await take(pool)
+    # Timed from before the first start: the pace runs from the first acquire's clock reading,
+    # however long that acquire's own round trips (connect, script load) took.
     started = time.monotonic()
     await take(pool)
-    assert 0.14 < time.monotonic() - started < 0.4
+    await take(pool)
+    assert 0.14 < time.monotonic() - started < 0.8
 
 
 async def test_a_key_free_only_after_max_wait_is_refused_at_once(stores: StoreFactory) -> None:

@@ -22,6 +22,13 @@ from crosswire.pool.redis_store import RedisStore
 
 from .helpers import Clock, key, make_pool, take
 
+#: An answer's rate-limit headers: a release that learns from them is still one round trip.
+OPENAI_HEADERS = {
+    "x-ratelimit-limit-requests": "5000",
+    "x-ratelimit-remaining-requests": "4999",
+    "x-ratelimit-reset-requests": "12ms",
+}
+
 ADDON = Path(__file__).resolve().parents[3] / "addon"
 
 
@@ -155,22 +162,25 @@ async def test_cooldowns_disabled_flags_limits_and_usage_are_shared(
 async def test_one_acquire_is_one_round_trip_however_many_keys_are_tried(
     redis_prefix_url: tuple[str, str],
 ) -> None:
+    """And one release is one round trip too: every command the store sends is counted."""
     url, prefix = redis_prefix_url
     store = RedisStore(url, prefix=prefix)
     keys = [key(f"k{i}", max_concurrency=1) for i in range(8)]
     pool = make_pool(store, *keys, strategy="least-busy")
-    calls = 0
-    real = store._acquire
+    await pool.release(await take(pool), Outcome(status=200))  # connected, scripts loaded
+    sent: list[bytes] = []
+    real = store._lane._send
 
-    async def counting(**kw: object) -> object:
-        nonlocal calls
-        calls += 1
-        return await real(**kw)  # type: ignore[arg-type]
+    async def counting(command: bytes) -> object:
+        sent.append(command)
+        return await real(command)
 
-    store._acquire = counting  # type: ignore[assignment]
-    for _ in range(8):
-        await take(pool, session="s")
-    assert calls == 8
+    store._lane._send = counting  # type: ignore[method-assign]
+    leases = [await take(pool, session="s") for _ in range(7)]
+    assert len(sent) == 7, "one acquire, one round trip (the 8th key is held, 7 tried)"
+    for lease in leases:
+        await pool.release(lease, Outcome(status=200, headers=OPENAI_HEADERS))
+    assert len(sent) == 14
     await pool.close()
 
 

@@ -15,7 +15,11 @@ from typing import Literal
 from crosswire.ir import ErrorKind, FinishReason
 
 NAME = "anthropic"
-ANTHROPIC_VERSION = "2023-06-01"
+#: The ``anthropic-version`` crosswire speaks to an Anthropic backend unless the backend pins
+#: another (``anthropic_version`` in the config); see ``version`` and docs/anthropic-version.md.
+ANTHROPIC_VERSION = "2026-10-21"
+#: The version before it: sampling parameters, assistant documents and user citations allowed.
+LEGACY_VERSION = "2023-06-01"
 MESSAGES_PATH = "/v1/messages"
 
 #: wire ``stop_reason`` → IR (edges 72–75). Unknown values become ``stop`` (kept in ``raw``).

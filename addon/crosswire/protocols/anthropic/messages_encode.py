@@ -13,6 +13,8 @@ regrouped (docs/codecs.md, EDGE_CASES 36, 42, 44–50):
   ``tool_result`` whose call is not in the previous assistant turn (each noted ``dropped``).
 * the conversation must start with a user turn: a minimal one is inserted when it does not
   (noted ``invented``); a final assistant turn (a prefill) loses trailing whitespace.
+* under anthropic-version 2026-10-21 (``strict``), documents leave assistant turns and
+  citations leave user text (see ``version``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from crosswire import ir
-from crosswire.protocols.anthropic import content_encode
+from crosswire.protocols.anthropic import content_encode, version
 from crosswire.protocols.anthropic.content_decode import IN_MESSAGES
 from crosswire.protocols.anthropic.mapping import FIRST_USER_TEXT, NAME
 
@@ -28,7 +30,9 @@ Turn = dict[str, Any]
 System = str | list[dict[str, Any]] | None
 
 
-def encode_messages(request: ir.Request, report: ir.Report) -> tuple[System, list[Turn]]:
+def encode_messages(
+    request: ir.Request, report: ir.Report, *, strict: bool = True
+) -> tuple[System, list[Turn]]:
     system_blocks: list[dict[str, Any]] = []
     turns: list[Turn] = []
     leading = True
@@ -59,6 +63,10 @@ def encode_messages(request: ir.Request, report: ir.Report) -> tuple[System, lis
             if block is not None:
                 blocks.append(block)
         _add(turns, role, blocks, extra)
+    if strict:
+        if version.move_assistant_documents(turns, report):
+            turns = _regroup(turns)
+        version.strip_user_citations(turns, report)
     for _ in range(len(turns) + 1):  # each pass can orphan more (cascade); bounded
         if not _drop_orphans(turns, report):
             break

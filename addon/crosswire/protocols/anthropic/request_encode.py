@@ -6,17 +6,20 @@ Parameter decisions (each recorded in the report; EDGE_CASES 32–34, 65, 80–8
 
 * ``max_tokens`` is required: ``Target.default_max_tokens`` when the app set none (``invented``),
   clamped to ``Target.max_output_tokens`` (``clamped``).
-* temperature is clamped to Anthropic's 0–1; with both temperature and top_p, top_p is dropped
-  (newer Claude models refuse the pair); blank stop sequences are dropped; ``n > 1`` is refused;
-  seed and the penalties are dropped.
+* the ``anthropic-version`` header is ``Target.api_version`` (the backend's pin) or 2026-10-21.
+  Under 2026-10-21 temperature, top_p and top_k are never sent (each one the app set is noted
+  ``dropped``) and the message rules of ``version`` apply. Under a pinned older version,
+  temperature is clamped to Anthropic's 0–1; with both temperature and top_p, top_p is dropped
+  (newer Claude models refuse the pair).
+* blank stop sequences are dropped; ``n > 1`` is refused; seed and the penalties are dropped.
 * reasoning: an explicit ``budget_tokens`` is used as is (at least 1024); an OpenAI-scale effort
   becomes a budget through ``EFFORT_BUDGET`` (minimal 1024, low 2048, medium 8192, high 16384,
   xhigh 32000). The budget must stay below ``max_tokens``: ``max_tokens`` is raised to
   ``budget + max_tokens`` (within the backend ceiling, else the budget is halved to fit, else
   thinking is dropped). An effort the Anthropic app itself set in ``output_config.effort`` is
   sent back there, not turned into a budget.
-* while thinking (``enabled`` or ``adaptive``): temperature only if 1, no top_k, top_p at least
-  0.95, and a forced tool choice (``any``/``tool``) becomes ``auto`` (Anthropic refuses forced
+* while thinking (``enabled`` or ``adaptive``): (older versions) temperature only if 1, no top_k,
+  top_p at least 0.95; and a forced tool choice (``any``/``tool``) becomes ``auto`` (Anthropic refuses forced
   tool use with thinking; keeping the thinking the app asked for is the less surprising choice).
 * tool choice: auto → auto, required → any, tool → tool+name, none → none (edge 32);
   ``parallel_tool_calls=False`` → ``disable_parallel_tool_use`` on auto/any/tool, on a bare
@@ -34,9 +37,8 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
-from crosswire.protocols.anthropic import schema
+from crosswire.protocols.anthropic import schema, version
 from crosswire.protocols.anthropic.mapping import (
-    ANTHROPIC_VERSION,
     DEFAULT_EFFORT,
     EFFORT_BUDGET,
     JSON_OBJECT_INSTRUCTION,
@@ -50,12 +52,12 @@ from crosswire.protocols.anthropic.messages_encode import encode_messages
 from crosswire.protocols.base import Target, UpstreamCall
 from crosswire.protocols.common import dumps
 
-HEADERS = {"anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
-
 
 def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
     native: dict[str, Any] = dict(request.native.get(NAME) or {})
-    system, turns = encode_messages(request, report)
+    api_version = version.resolve(target.api_version)
+    strict = version.strict(api_version)
+    system, turns = encode_messages(request, report, strict=strict)
     max_tokens = _max_tokens(request.params.max_tokens, target, report)
     thinking, max_tokens = _thinking(request, native, max_tokens, target, report)
     thinking_on = thinking is not None and thinking.get("type") != "disabled"
@@ -73,15 +75,20 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         report.dropped("tool_choice", "the request declares no tools")
     if thinking is not None:
         body["thinking"] = thinking
-    _sampling(body, request.params, thinking_on, report)
+    if strict:
+        _no_sampling(request.params, api_version, report)
+    else:
+        _sampling(body, request.params, thinking_on, report)
+    _other_params(body, request.params, report)
     _response_format(body, request.response_format, report)
     if request.user:
         body["metadata"] = {"user_id": request.user}
     if request.stream:
         body["stream"] = True
     _merge_native(body, native)
+    headers = {"anthropic-version": api_version, "content-type": "application/json"}
     return UpstreamCall(
-        path=MESSAGES_PATH, body=dumps(body), stream=request.stream, headers=dict(HEADERS)
+        path=MESSAGES_PATH, body=dumps(body), stream=request.stream, headers=headers
     )
 
 
@@ -174,9 +181,15 @@ def _thinking_config(
 # ---- sampling --------------------------------------------------------------------------------
 
 
+def _no_sampling(p: ir.Params, api_version: str, report: ir.Report) -> None:
+    """2026-10-21 refuses every sampling parameter, defaults included."""
+    for name, value in (("temperature", p.temperature), ("top_p", p.top_p), ("top_k", p.top_k)):
+        if value is not None:
+            report.dropped(name, version.sampling_reason(api_version))
+
+
 def _sampling(body: dict[str, Any], p: ir.Params, thinking_on: bool, report: ir.Report) -> None:
-    if p.n is not None and p.n > 1:
-        raise UnsupportedFeature("'n' > 1: Anthropic returns one answer per request", param="n")
+    """Older versions: sampling forwarded within what Anthropic accepts."""
     if p.temperature is not None:
         t = p.temperature
         if thinking_on and t != 1:
@@ -205,6 +218,11 @@ def _sampling(body: dict[str, Any], p: ir.Params, thinking_on: bool, report: ir.
             report.dropped("top_k", "Anthropic refuses top_k while thinking")
         else:
             body["top_k"] = p.top_k
+
+
+def _other_params(body: dict[str, Any], p: ir.Params, report: ir.Report) -> None:
+    if p.n is not None and p.n > 1:
+        raise UnsupportedFeature("'n' > 1: Anthropic returns one answer per request", param="n")
     if p.stop is not None:
         stops = [s for s in p.stop if s.strip()]
         if len(stops) != len(p.stop):

@@ -4,7 +4,8 @@ Streaming: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 
 ``message_start`` → ``ResponseStart`` (the input count is known there); ``content_block_*`` →
 parts, wire indices mapped to dense IR indices; ``message_delta`` → ``UsageUpdate`` (cumulative,
-only the fields present: edge 79) and the stop reason; ``message_stop`` → ``StreamFinish``;
+only the fields present: edge 79) and the stop reason (its ``stop_details``, a refusal's category
+and explanation, has no IR place: named in the report); ``message_stop`` → ``StreamFinish``;
 ``event: error`` → ``StreamError``; an EOF before ``message_stop`` → ``StreamError`` (edge 11).
 
 Tolerated on the wire (tests/fixtures/INDEX.md quirks): JSON padded with spaces before its last
@@ -27,7 +28,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.protocols.anthropic import errors
 from crosswire.protocols.anthropic.mapping import NAME
-from crosswire.protocols.anthropic.usage import WireUsage, finish_in
+from crosswire.protocols.anthropic.usage import WireUsage, finish_in, stop_details_text
 from crosswire.protocols.common import as_dict, dumps_str
 from crosswire.streams import SSEEventDecoder
 
@@ -122,6 +123,9 @@ class MessagesStreamDecoder(SSEEventDecoder):
         if "stop_reason" in delta:
             self._stop_reason = delta.get("stop_reason")
             self._stop_sequence = delta.get("stop_sequence")
+        details = delta.get("stop_details")
+        if isinstance(details, dict):
+            self._report.dropped("stop_details", stop_details_text(details))
         usage = event.get("usage")
         if isinstance(usage, dict):
             self._usage.update(usage)

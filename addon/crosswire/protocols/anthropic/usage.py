@@ -111,3 +111,13 @@ def finish_out(finish: ir.Finish, has_calls: bool) -> tuple[str, str | None]:
     if finish.reason == "tool_calls":
         return "end_turn", None  # no tool_use block went out: the client has nothing to run
     return STOP_OUT.get(finish.reason, "end_turn"), None
+
+
+def stop_details_text(details: dict[str, Any]) -> str:
+    """A refusal's ``stop_details`` in words, for the report (the explanation cut short)."""
+    category = details.get("category")
+    explanation = details.get("explanation")
+    text = f"{details.get('type') or 'stop'} ({category or 'no category'})"
+    if isinstance(explanation, str) and explanation:
+        text += f": {explanation[:160]}"
+    return text

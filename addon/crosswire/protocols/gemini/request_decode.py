@@ -12,6 +12,7 @@ https://ai.google.dev/api/generate-content#request-body
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 from crosswire.ir import (
@@ -39,7 +40,7 @@ from crosswire.protocols.gemini.callids import is_synthetic, synthetic_call_id
 from crosswire.protocols.gemini.fields import camel, get, opt, rest
 from crosswire.protocols.gemini.mapping import FUNCTION_CALLING_MODES
 from crosswire.protocols.gemini.parts import NAME, decode_part, is_function_response, native_of
-from crosswire.protocols.gemini.schema import from_gemini
+from crosswire.protocols.gemini.schema_decode import to_standard
 
 TOP_KNOWN: Final = frozenset(
     {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model"}
@@ -63,13 +64,14 @@ GENERATION_KNOWN: Final = frozenset(
 )
 THINKING_KNOWN: Final = frozenset({"thinkingBudget", "thinkingLevel", "includeThoughts"})
 CONTENT_KNOWN: Final = frozenset({"role", "parts"})
-DECLARATION_KNOWN: Final = frozenset({"name", "description", "parameters", "parametersJsonSchema"})
+#: Schema fields of a declaration, kept verbatim in ``Tool.native`` for a Gemini backend.
+DECLARATION_SCHEMAS: Final = ("parametersJsonSchema", "parameters")
+DECLARATION_KNOWN: Final = frozenset({"name", "description", *DECLARATION_SCHEMAS})
 RESPONSE_KNOWN: Final = frozenset({"name", "response", "id", "parts"})
 CALLING_KNOWN: Final = frozenset({"mode", "allowedFunctionNames"})
 
-#: Marker in ``Tool.native["gemini"]``: the app sent ``parametersJsonSchema`` (full JSON
-#: Schema), so the Gemini encoder sends it back the same way instead of the subset.
-JSON_SCHEMA_MARKER: Final = "parametersJsonSchema"
+#: The result schema of a function: the IR has no place for it.
+SCHEMA_ONLY_FOR_GEMINI: Final = ("responseJsonSchema", "response")
 
 #: thinkingLevel → IR effort.
 _LEVELS: Final = {"MINIMAL": "minimal", "LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
@@ -96,7 +98,7 @@ def decode_request(call: ClientCall, body: bytes, report: Report) -> Request:
     native_tools: list[NativeTool] = []
     raw_tools = get(obj, "tools")
     if raw_tools is not None:
-        tools, native_tools = _decode_tools(expect(raw_tools, list, "tools"))
+        tools, native_tools = _decode_tools(expect(raw_tools, list, "tools"), report)
 
     tool_choice = None
     tool_config = get(obj, "toolConfig")
@@ -110,7 +112,7 @@ def decode_request(call: ClientCall, body: bytes, report: Report) -> Request:
     if generation is not None:
         generation = expect(generation, dict, "generationConfig")
         params = _decode_params(generation)
-        response_format = _decode_response_format(generation, native)
+        response_format = _decode_response_format(generation, native, report)
         reasoning = _decode_thinking(generation, native)
         for key, value in rest(generation, GENERATION_KNOWN).items():
             native[f"generationConfig.{key}"] = value
@@ -345,7 +347,7 @@ def _dumps(value: Any) -> str:
 # ---- tools ----------------------------------------------------------------------------------
 
 
-def _decode_tools(raw_tools: list[Any]) -> tuple[list[Tool], list[NativeTool]]:
+def _decode_tools(raw_tools: list[Any], report: Report) -> tuple[list[Tool], list[NativeTool]]:
     tools: list[Tool] = []
     native_tools: list[NativeTool] = []
     for i, raw in enumerate(raw_tools):
@@ -355,33 +357,61 @@ def _decode_tools(raw_tools: list[Any]) -> tuple[list[Tool], list[NativeTool]]:
             if camel(key) == "functionDeclarations":
                 decls = expect(value, list, f"{path}.functionDeclarations")
                 for j, decl in enumerate(decls):
-                    tools.append(_decode_declaration(decl, f"{path}.functionDeclarations[{j}]"))
+                    tools.append(
+                        _decode_declaration(decl, f"{path}.functionDeclarations[{j}]", report)
+                    )
             elif value is not None:
                 # googleSearch, codeExecution, urlContext, fileSearch…: Gemini runs these.
                 native_tools.append(NativeTool(origin=NAME, data={camel(key): value}))
     return tools, native_tools
 
 
-def _decode_declaration(decl: Any, path: str) -> Tool:
+def _decode_declaration(decl: Any, path: str, report: Report) -> Tool:
+    """A function declaration. Its schema, from ``parametersJsonSchema`` or the subset
+    ``parameters`` (either spelling), becomes standard JSON Schema in ``Tool.parameters``; the
+    fields as sent (and the result schema, ``response``/``responseJsonSchema``, which the IR
+    has no place for) stay in ``Tool.native`` so that a Gemini backend gets them verbatim."""
     decl = expect(decl, dict, path)
     name = opt(decl, "name", str, path)
     if not name:
         raise ClientRequestError(f"'{path}.name' is required", param=f"{path}.name")
     extras = rest(decl, DECLARATION_KNOWN)
-    json_schema = opt(decl, "parametersJsonSchema", dict, path)
-    subset = opt(decl, "parameters", dict, path)
     parameters: dict[str, Any] | None = None
-    if json_schema is not None:
-        parameters = json_schema
-        extras[JSON_SCHEMA_MARKER] = True
-    elif subset is not None:
-        parameters = from_gemini(subset)
+    for field, subset in (("parametersJsonSchema", False), ("parameters", True)):
+        raw = opt(decl, field, dict, path)
+        if raw is not None:
+            parameters = _standard(raw, subset, f"{path}.{field}", report)
+            extras[field] = raw
+            break
+    for field in SCHEMA_ONLY_FOR_GEMINI:
+        if field in extras:
+            report.dropped(
+                f"tools.functionDeclarations.{field}",
+                "a function's result schema: only a Gemini backend uses it",
+            )
     return Tool(
         name=name,
         description=opt(decl, "description", str, path),
         parameters=parameters,
         native=native_of(extras),
     )
+
+
+def _standard(raw: dict[str, Any], subset: bool, path: str, report: Report) -> dict[str, Any]:
+    """A client's schema as standard JSON Schema; Gemini-only keywords noted."""
+    schema, dropped = to_standard(raw, subset=subset)
+    for keyword in sorted(dropped):
+        report.dropped(
+            f"{_generic(path)} {keyword}",
+            "Gemini-only schema keyword, not part of standard JSON Schema",
+        )
+    return dict(schema)
+
+
+def _generic(path: str) -> str:
+    """``tools[0].functionDeclarations[3].parameters`` → ``tools.functionDeclarations
+    .parameters`` (one note per keyword, not one per tool)."""
+    return re.sub(r"\[\d+\]", "", path)
 
 
 def _decode_tool_config(config: dict[str, Any], native: dict[str, Any]) -> ToolChoice | None:
@@ -439,13 +469,16 @@ def _decode_params(gen: dict[str, Any]) -> Params:
     )
 
 
-def _decode_response_format(gen: dict[str, Any], native: dict[str, Any]) -> ResponseFormat | None:
-    """responseMimeType + responseJsonSchema / responseSchema → ResponseFormat (edge case 59).
-    A subset ``responseSchema`` is also kept verbatim in ``native`` so a Gemini backend gets
-    the very same field back."""
-    mime = opt(gen, "responseMimeType", str, "generationConfig")
-    json_schema = opt(gen, "responseJsonSchema", dict, "generationConfig")
-    subset = opt(gen, "responseSchema", dict, "generationConfig")
+def _decode_response_format(
+    gen: dict[str, Any], native: dict[str, Any], report: Report
+) -> ResponseFormat | None:
+    """responseMimeType + responseJsonSchema / responseSchema → ResponseFormat with a
+    standard JSON Schema (edge case 59), whichever field and spelling carried it. A schema for
+    another MIME type (``text/x.enum``) has no IR equivalent and stays in ``native``."""
+    path = "generationConfig"
+    mime = opt(gen, "responseMimeType", str, path)
+    json_schema = opt(gen, "responseJsonSchema", dict, path)
+    subset = opt(gen, "responseSchema", dict, path)
     if mime is not None and mime not in ("application/json", "text/plain"):
         native["generationConfig.responseMimeType"] = mime  # text/x.enum and friends
         if subset is not None:
@@ -453,11 +486,12 @@ def _decode_response_format(gen: dict[str, Any], native: dict[str, Any]) -> Resp
         if json_schema is not None:
             native["generationConfig.responseJsonSchema"] = json_schema
         return None
+    schema: dict[str, Any] | None = None
     if json_schema is not None:
-        return ResponseFormat(type="json_schema", schema=json_schema, name=_title(json_schema))
-    if subset is not None:
-        native["generationConfig.responseSchema"] = subset
-        schema = from_gemini(subset)
+        schema = _standard(json_schema, False, f"{path}.responseJsonSchema", report)
+    elif subset is not None:
+        schema = _standard(subset, True, f"{path}.responseSchema", report)
+    if schema is not None:
         return ResponseFormat(type="json_schema", schema=schema, name=_title(schema))
     if mime == "application/json":
         return ResponseFormat(type="json_object")

@@ -19,8 +19,8 @@ from crosswire.protocols.gemini import mapping
 from crosswire.protocols.gemini.contents_encode import ContentsEncoder
 from crosswire.protocols.gemini.parts import NAME, gemini_native
 from crosswire.protocols.gemini.rawjson import dumps
-from crosswire.protocols.gemini.request_decode import JSON_SCHEMA_MARKER
-from crosswire.protocols.gemini.schema import strip_root_dialect, to_gemini
+from crosswire.protocols.gemini.schema import strip_root_dialect, to_gemini, to_gemini_node
+from crosswire.protocols.gemini.schema_encode import parameters_json_schema, response_json_schema
 
 DEFAULT_API_VERSION: Final = "v1beta"
 #: Gemini accepts at most five stop sequences (edge case 84).
@@ -36,7 +36,7 @@ def encode_request(request: Request, target: Target, report: Report) -> Upstream
     body: dict[str, Any] = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}
-    tools = _tools(request, report)
+    tools = _tools(request, model, report)
     if tools:
         body["tools"] = tools
     tool_config = _tool_config(request.tool_choice, has_functions=bool(request.tools))
@@ -65,22 +65,38 @@ def encode_request(request: Request, target: Target, report: Report) -> Upstream
 # ---- tools ----------------------------------------------------------------------------------
 
 
-def _tools(request: Request, report: Report) -> list[dict[str, Any]]:
+def _subset_only(model: str) -> bool:
+    """Gemini 1.x models predate ``parametersJsonSchema``/``responseJsonSchema``: they get the
+    OpenAPI subset (:mod:`schema`). Every later model gets JSON Schema (:mod:`schema_encode`
+    says why that is the better field)."""
+    generation = mapping.model_generation(model)
+    return generation is not None and generation < 2
+
+
+def _tools(request: Request, model: str, report: Report) -> list[dict[str, Any]]:
     declarations: list[dict[str, Any]] = []
     dropped: set[str] = set()
+    subset_only = _subset_only(model)
     for tool in request.tools:
         decl: dict[str, Any] = {"name": tool.name}
         if tool.description:
             decl["description"] = tool.description
         extras = dict(gemini_native(tool.native))
-        as_json_schema = extras.pop(JSON_SCHEMA_MARKER, False)
-        if as_json_schema and tool.parameters is not None:
-            decl["parametersJsonSchema"] = strip_root_dialect(tool.parameters)
-        else:
+        if "parametersJsonSchema" in extras or "parameters" in extras:
+            # A Gemini client's own declaration goes back in the field it chose.
+            original = extras.get("parametersJsonSchema")
+            if isinstance(original, Mapping):
+                extras["parametersJsonSchema"] = strip_root_dialect(original)
+        elif subset_only:
             parameters, removed = to_gemini(tool.parameters)
             dropped |= removed
             if parameters is not None:
                 decl["parameters"] = parameters
+        else:
+            json_schema, removed = parameters_json_schema(tool.parameters)
+            dropped |= removed
+            if json_schema is not None:
+                decl["parametersJsonSchema"] = json_schema
         if tool.strict:
             report.dropped(
                 "tools.strict", "Gemini has no strict flag (declarations are always followed)"
@@ -89,7 +105,7 @@ def _tools(request: Request, report: Report) -> list[dict[str, Any]]:
     if dropped:
         report.dropped(
             "tools.parameters keywords",
-            "outside Gemini's schema subset: " + ", ".join(sorted(dropped)),
+            "rewritten for Gemini: " + ", ".join(sorted(dropped)),
         )
     tools: list[dict[str, Any]] = []
     if declarations:
@@ -167,10 +183,16 @@ def _generation_config(
     fmt = request.response_format
     if fmt is not None and fmt.type != "text":
         out["responseMimeType"] = "application/json"
-        # A Gemini client's subset responseSchema comes back verbatim from native instead.
-        subset_kept = "generationConfig.responseSchema" in (request.native.get(NAME) or {})
-        if fmt.type == "json_schema" and fmt.schema is not None and not subset_kept:
-            out["responseJsonSchema"] = strip_root_dialect(fmt.schema)
+        if fmt.type == "json_schema" and fmt.schema is not None:
+            if _subset_only(model):
+                out["responseSchema"], removed = to_gemini_node(fmt.schema)
+            else:
+                out["responseJsonSchema"], removed = response_json_schema(fmt.schema)
+            if removed:
+                report.dropped(
+                    "response_format.schema keywords",
+                    "rewritten for Gemini: " + ", ".join(sorted(removed)),
+                )
 
     thinking = _thinking_config(request, model, report)
     if thinking:

@@ -11,9 +11,7 @@ https://ai.google.dev/api/generate-content#generatecontentresponse
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Final
 
 from crosswire.ir import (
@@ -29,10 +27,11 @@ from crosswire.ir import (
     Text,
     ToolCall,
     UpstreamProtocolError,
+    accumulate,
 )
 from crosswire.protocols.common import loads_upstream
 from crosswire.protocols.gemini import mapping
-from crosswire.protocols.gemini.callids import synthetic_call_id
+from crosswire.protocols.gemini.answer import call_id_maker, derived_response_id, parse_time
 from crosswire.protocols.gemini.parts import (
     NAME,
     call_part,
@@ -44,38 +43,11 @@ from crosswire.protocols.gemini.parts import (
     thought_part,
 )
 from crosswire.protocols.gemini.rawjson import dumps
+from crosswire.protocols.gemini.stream_decode import GeminiStreamDecoder
 from crosswire.protocols.gemini.tokens import metadata_from_usage, usage_from_metadata
 
 #: The native key holding the first candidate's unmodelled fields.
 CANDIDATE_NATIVE: Final = "candidate"
-
-
-def derived_response_id(seed: bytes) -> str:
-    """An id for an answer without ``responseId`` (older models, Vertex proxies)."""
-    return "gemini-" + hashlib.sha256(seed).hexdigest()[:24]
-
-
-def parse_time(value: Any) -> int | None:
-    """Vertex's ``createTime`` (RFC 3339) as a Unix timestamp."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return None
-
-
-def call_id_maker(response_id: str) -> Any:
-    """Ids for id-less function calls of one answer: the response id + the call's position,
-    the same in whole and streamed decoding."""
-    counter = [0]
-
-    def make_id(name: str, arguments: str) -> str:
-        position = counter[0]
-        counter[0] += 1
-        return synthetic_call_id(response_id, position)
-
-    return make_id
 
 
 def decode_chunk_parts(raw_parts: Any, path: str, make_id: Any) -> list[Part]:
@@ -102,9 +74,6 @@ def decode_response(body: bytes, report: Report) -> Response:
 
 
 def _decode_stream_body(body: bytes, report: Report) -> Response:
-    from crosswire.ir import accumulate
-    from crosswire.protocols.gemini.stream_decode import GeminiStreamDecoder
-
     decoder = GeminiStreamDecoder(None, report)
     events = decoder.feed(body) + decoder.flush()
     response = accumulate(events)

@@ -41,7 +41,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from crosswire.protocols.gemini.fields import camel
+from crosswire.protocols.gemini.schema_decode import to_standard
+from crosswire.protocols.gemini.schema_encode import resolve_pointer
 
 _TYPES: Final[dict[str, str]] = {
     "string": "STRING",
@@ -136,20 +137,6 @@ class _Sanitiser:
 
     # ---- references ---------------------------------------------------------------------
 
-    def _lookup(self, ref: str) -> Any:
-        if not ref.startswith("#"):
-            return None
-        node: Any = self.root
-        for token in ref[1:].lstrip("/").split("/") if ref not in ("#", "#/") else ():
-            token = token.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return None
-        return node
-
     def _deref(
         self, schema: Mapping[str, Any], stack: tuple[str, ...]
     ) -> tuple[Mapping[str, Any], tuple[str, ...], bool]:
@@ -159,7 +146,7 @@ class _Sanitiser:
             if not isinstance(ref, str):
                 return schema, stack, False
             siblings = {k: v for k, v in schema.items() if k != "$ref"}
-            target = self._lookup(ref)
+            target = resolve_pointer(self.root, ref)
             if not isinstance(target, Mapping):
                 self.dropped.add("$ref")
                 return siblings, stack, False
@@ -383,47 +370,8 @@ def _show(value: Any) -> str:
 
 
 def from_gemini(schema: Any) -> Any:
-    """A Gemini OpenAPI-subset schema as standard JSON Schema: lower-case types,
-    ``nullable`` → a ``"null"`` type, ``example`` → ``examples``; Gemini-only keys
-    (``propertyOrdering``, ``format: enum``) removed. Snake-case keywords are accepted."""
-    if not isinstance(schema, Mapping):
-        return schema
-    out: dict[str, Any] = {}
-    nullable = False
-    for raw_key, value in schema.items():
-        key = camel(raw_key) if not raw_key.startswith("$") else raw_key
-        if key == "type":
-            if isinstance(value, str):
-                lowered = value.lower()
-                if lowered != "type_unspecified":
-                    out["type"] = lowered
-            else:
-                out["type"] = value
-        elif key == "nullable":
-            nullable = value is True
-        elif key == "properties" and isinstance(value, Mapping):
-            out["properties"] = {name: from_gemini(sub) for name, sub in value.items()}
-        elif key == "items":
-            out["items"] = from_gemini(value)
-        elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
-            out[key] = [from_gemini(v) for v in value]
-        elif key in ("defs", "$defs") and isinstance(value, Mapping):
-            out["$defs"] = {name: from_gemini(sub) for name, sub in value.items()}
-        elif key == "ref":
-            out["$ref"] = value
-        elif key == "propertyOrdering" or (key == "format" and value == "enum"):
-            continue
-        elif key == "example":
-            out["examples"] = [value]
-        else:
-            out[key] = value
-    if nullable:
-        kind = out.get("type")
-        if isinstance(kind, str):
-            out["type"] = [kind, "null"]
-        elif "anyOf" in out:
-            out["anyOf"] = [*out["anyOf"], {"type": "null"}]
-    return out
+    """A Gemini OpenAPI-subset schema as standard JSON Schema (see :mod:`schema_decode`)."""
+    return to_standard(schema, subset=True)[0]
 
 
 def strip_root_dialect(schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,9 +40,9 @@ from crosswire.ir import (
     Usage,
 )
 from crosswire.protocols.gemini import mapping
+from crosswire.protocols.gemini.answer import call_id_maker, derived_response_id, parse_time
 from crosswire.protocols.gemini.errors import error_from_payload
 from crosswire.protocols.gemini.parts import NAME, decode_part, native_of
-from crosswire.protocols.gemini.response import call_id_maker, derived_response_id, parse_time
 from crosswire.protocols.gemini.tokens import input_usage, usage_from_metadata
 from crosswire.streams import JSONArrayDecoder, SSEDecoder
 

@@ -22,7 +22,13 @@ from crosswire.protocols.base import (
     Wire,
 )
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_chat import errors, request_decode, request_encode, response
+from crosswire.protocols.openai_chat import (
+    errors,
+    mistral_out,
+    request_decode,
+    request_encode,
+    response,
+)
 from crosswire.protocols.openai_chat import usage as _usage
 from crosswire.protocols.openai_chat.stream_decode import ChatStreamDecoder
 from crosswire.protocols.openai_chat.stream_encode import ChatStreamEncoder
@@ -46,15 +52,19 @@ class OpenAIChatCodec(Codec):
     def encode_response(
         self, call: ClientCall, request: ir.Request, response_: ir.Response, report: ir.Report
     ) -> bytes:
+        if call.dialect == "mistral":
+            return mistral_out.encode_response(response_, request, report)
         return response.encode(response_, request, report)
 
     def stream_encoder(
         self, call: ClientCall, request: ir.Request, report: ir.Report
     ) -> ChatStreamEncoder:
+        if call.dialect == "mistral":
+            return mistral_out.MistralStreamEncoder(request, report)
         return ChatStreamEncoder(request, report)
 
     def encode_error(self, call: ClientCall | None, error: ir.Error) -> EncodedError:
-        return openai_errors.encode(error)
+        return openai_errors.encode(error, call.dialect if call is not None else "openai")
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
         """``GET /v1/models`` in OpenAI's shape (edge 89)."""

@@ -6,13 +6,15 @@ place, the encoder reads flags, and a new compatible server is one more row.
 Sources:
 OpenAI https://platform.openai.com/docs/api-reference/chat/create ·
 Azure https://learn.microsoft.com/azure/ai-foundry/openai/reference ·
-Mistral https://docs.mistral.ai/api/#tag/chat (strict schema: extra fields are a 422) ·
+Mistral https://docs.mistral.ai/api/#tag/chat (strict schema: extra fields are a 422),
+https://docs.mistral.ai/capabilities/reasoning/adjustable ·
 DeepSeek https://api-docs.deepseek.com/guides/reasoning_model ·
 vLLM https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,8 +48,14 @@ class Dialect:
     #: Mistral refuses ``user`` right after ``tool`` (edge 43).
     assistant_between_tool_and_user: bool = False
     required_tool_choice: str = "required"
-    #: Mistral 422s on unknown top-level fields: only these pass (``None`` = anything).
+    #: Strict servers refuse unknown top-level fields: only these pass (``None`` = anything).
     allowed_fields: frozenset[str] | None = None
+    #: Values of ``service_tier`` the server knows (``None`` = anything).
+    service_tiers: frozenset[str] | None = None
+    #: ``tools[].type`` values besides ``function`` the server runs (``None`` = anything).
+    native_tool_types: frozenset[str] | None = None
+    #: Message keys beyond the modelled ones that may come back (``None`` = anything).
+    message_extras: frozenset[str] | None = None
     #: Reasoning efforts the server accepts, and what the others become.
     effort_map: tuple[tuple[str, str], ...] = ()
     #: What "reasoning off" is called, when the server has an off switch.
@@ -59,6 +67,8 @@ class Dialect:
     azure_path: bool = False
 
 
+#: Every top-level field of Mistral's chat request (SDK ``ChatCompletionRequest``, 2026); the
+#: API 422s on anything else.
 MISTRAL_FIELDS = frozenset(
     {
         "model",
@@ -75,19 +85,85 @@ MISTRAL_FIELDS = frozenset(
         "tool_choice",
         "presence_penalty",
         "frequency_penalty",
+        "min_tokens",
+        "repetition_penalty",
+        "top_k",
+        "logprobs",
+        "top_logprobs",
+        "prompt_logprobs",
+        "top_prompt_logprobs",
         "n",
         "prediction",
         "parallel_tool_calls",
-        "prompt_mode",
-        "safe_prompt",
         "reasoning_effort",
+        "prompt_mode",
         "guardrails",
+        "prompt_cache_key",
+        "service_tier",
+        "safe_prompt",
     }
 )
-#: Mistral-only request fields: other servers reject them, so they are dropped with a note.
+#: Mistral-only request fields (and their spellings): other servers reject them, so they are
+#: dropped with a note.
 MISTRAL_ONLY = frozenset(
-    {"safe_prompt", "prompt_mode", "random_seed", "guardrails", "document_image_limit"}
+    {
+        "safe_prompt",
+        "prompt_mode",
+        "random_seed",
+        "guardrails",
+        "repetition_penalty",
+        "prompt_logprobs",
+        "top_prompt_logprobs",
+        "document_image_limit",
+        "document_page_limit",
+    }
 )
+#: Every top-level field of OpenAI's ``CompletionCreateParams`` (openai 3.54); OpenAI answers
+#: 400 "Unrecognized request argument" for others.
+OPENAI_FIELDS = frozenset(
+    {
+        "messages",
+        "model",
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "moderation",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
+#: ``service_tier`` values each server knows (a value of the other family is dropped).
+OPENAI_SERVICE_TIERS = frozenset({"auto", "default", "flex", "scale", "priority", "fast"})
+MISTRAL_SERVICE_TIERS = frozenset({"auto", "standard_only"})
 
 _OPENAI = Dialect(
     name="openai",
@@ -97,20 +173,15 @@ _OPENAI = Dialect(
     max_stop=4,
     refusal_field=True,
     system_arrays=True,
+    allowed_fields=OPENAI_FIELDS,
+    service_tiers=OPENAI_SERVICE_TIERS,
+    native_tool_types=frozenset({"custom"}),
+    message_extras=frozenset({"audio"}),
 )
 
 DIALECTS: dict[str, Dialect] = {
     "openai": _OPENAI,
-    "azure": Dialect(
-        name="azure",
-        max_tokens_field="max_completion_tokens",
-        keeps_developer_role=True,
-        max_id_length=40,
-        max_stop=4,
-        refusal_field=True,
-        system_arrays=True,
-        azure_path=True,
-    ),
+    "azure": dataclasses.replace(_OPENAI, name="azure", azure_path=True),
     "mistral": Dialect(
         name="mistral",
         seed_field="random_seed",
@@ -122,7 +193,14 @@ DIALECTS: dict[str, Dialect] = {
         assistant_between_tool_and_user=True,
         required_tool_choice="any",
         allowed_fields=MISTRAL_FIELDS,
-        effort_map=(("minimal", "low"), ("xhigh", "high")),
+        service_tiers=MISTRAL_SERVICE_TIERS,
+        native_tool_types=frozenset({"image_generation", "document_library", "connector"}),
+        message_extras=frozenset({"prefix"}),
+        # The SDK's enum has OpenAI's whole scale plus max, but models take a subset (small and
+        # medium: none/high; large: low…high): the extremes are clamped to what all take.
+        effort_map=(("minimal", "low"), ("xhigh", "high"), ("max", "high")),
+        top_k=True,
+        min_tokens=True,
     ),
     "deepseek": Dialect(
         name="deepseek",

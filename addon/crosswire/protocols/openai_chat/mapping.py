@@ -39,6 +39,15 @@ FINISH_OUT: dict[FinishReason, str] = {
     "error": "stop",
 }
 
+#: IR → Mistral ``finish_reason`` (its SDK's enum: stop, length, model_length, error,
+#: tool_calls; https://docs.mistral.ai/api/ ChatCompletionChoice).
+MISTRAL_FINISH_OUT: dict[FinishReason, str] = {
+    **FINISH_OUT,
+    "content_filter": "stop",
+    "refusal": "stop",
+    "error": "error",
+}
+
 ToolChoiceMode = Literal["auto", "none", "required", "tool"]
 
 #: ``tool_choice`` strings → IR mode; ``any`` is what Mistral SDK clients send (edge 32).

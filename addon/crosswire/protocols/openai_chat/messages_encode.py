@@ -234,7 +234,14 @@ class MessageEncoder:
             else:
                 self._report.dropped("name", f"{self._dialect.name} rejects names on messages")
         native = message.native.get(NAME)
-        return {**native, **entry} if native else entry
+        if not native:
+            return entry
+        allowed = self._dialect.message_extras
+        if allowed is not None:
+            for key in native.keys() - allowed:
+                self._report.dropped(f"messages[].{key}", f"{self._dialect.name} rejects it")
+            native = {k: v for k, v in native.items() if k in allowed}
+        return {**native, **entry}
 
     def _bridge_tool_to_user(self, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
         bridged: list[dict[str, Any]] = []

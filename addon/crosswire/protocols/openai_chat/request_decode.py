@@ -1,8 +1,11 @@
 """The app's Chat Completions request → IR.
 
 Request fields: https://platform.openai.com/docs/api-reference/chat/create
-Mistral SDK extras (``random_seed``, ``safe_prompt``, ``prompt_mode``, ``prediction``):
-https://docs.mistral.ai/api/#tag/chat
+Mistral SDK extras (``random_seed``, ``min_tokens``, ``safe_prompt``, ``prompt_mode``,
+``guardrails``, ``repetition_penalty``, ``prompt_logprobs``, assistant ``prefix``, ``reference``
+and ``document_url`` chunks, ``image_generation`` / ``document_library`` / ``connector`` tools):
+https://docs.mistral.ai/api/#tag/chat — none is refused; the encoder forwards them to Mistral
+backends and drops them with a note elsewhere (``dialects.MISTRAL_ONLY``).
 
 Every field is decoded or kept: modelled fields go to the IR, the rest to
 ``Request.native["openai-chat"]`` (so an OpenAI-compatible backend gets them back), unknown
@@ -35,6 +38,7 @@ MODELLED = frozenset(
         "parallel_tool_calls",
         "max_tokens",
         "max_completion_tokens",
+        "min_tokens",
         "temperature",
         "top_p",
         "top_k",
@@ -110,6 +114,7 @@ def _decode_params(data: dict[str, Any]) -> ir.Params:
         seed = optional(data, "random_seed", int)  # Mistral SDK clients
     return ir.Params(
         max_tokens=max_tokens,
+        min_tokens=optional(data, "min_tokens", int),  # Mistral, vLLM
         temperature=_number(data, "temperature"),
         top_p=_number(data, "top_p"),
         top_k=optional(data, "top_k", int),

@@ -58,8 +58,12 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
 def _tools(body: dict[str, Any], request: ir.Request, dialect: Dialect, report: ir.Report) -> None:
     tools: list[dict[str, Any]] = [_tool(t) for t in request.tools]
     for native_tool in request.native_tools:
-        if native_tool.origin == NAME:
+        kind = native_tool.data.get("type")
+        allowed = dialect.native_tool_types
+        if native_tool.origin == NAME and (allowed is None or kind in allowed):
             tools.append(dict(native_tool.data))
+        elif native_tool.origin == NAME:
+            report.dropped(f"tool {kind}", f"{dialect.name} has no {kind} tool")
         else:
             kind = native_tool.data.get("type") or native_tool.data.get("name") or "?"
             report.dropped(
@@ -202,11 +206,15 @@ def _merge_native(
     """Fields this protocol's decoder did not model come back (modelled fields win), filtered
     by what the dialect accepts: Mistral 422s on anything it does not know."""
     for key, value in (request.native.get(NAME) or {}).items():
+        if key in MISTRAL_ONLY and dialect.name != "mistral":
+            report.dropped(key, "a Mistral-only field")
+            continue
         if dialect.allowed_fields is not None and key not in dialect.allowed_fields:
             report.dropped(key, f"{dialect.name} rejects unknown fields")
             continue
-        if key in MISTRAL_ONLY and dialect.name != "mistral":
-            report.dropped(key, "a Mistral-only field")
+        tiers = dialect.service_tiers
+        if key == "service_tier" and tiers is not None and value not in tiers:
+            report.dropped(key, f"{value!r} is not a {dialect.name} service tier")
             continue
         if key == "stream_options":
             if "stream_options" in body and isinstance(value, dict):

@@ -27,7 +27,7 @@ from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.response import completion_id, image_out, safe_dumps
 from crosswire.protocols.openai_chat.usage import finish_out, usage_out
 
-_DONE = b"data: [DONE]\n\n"
+DONE = b"data: [DONE]\n\n"
 
 
 def _str(text: str) -> bytes:
@@ -40,6 +40,9 @@ def _str(text: str) -> bytes:
 
 class ChatStreamEncoder:
     content_type = "text/event-stream; charset=utf-8"
+
+    #: The app's flavour of the wire (``ClientCall.dialect``); subclasses set their own.
+    dialect = "openai"
 
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
         self._report = report
@@ -74,28 +77,38 @@ class ChatStreamEncoder:
             "model": self._model,
         }
         self._head = b"data: " + safe_dumps(head)[:-1] + b',"choices":[{"index":0,"delta":'
+        self._build_tails()
+        return self._head + b'{"role":"assistant","content":""}' + self._tail
+
+    def _build_tails(self) -> None:
         usage = b',"usage":null' if self._include_usage else b""
         self._tail = b',"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
         self._finish_tail = b"}]" + usage + b"}\n\n"
-        return self._head + b'{"role":"assistant","content":""}' + self._tail
+
+    def _emit(self, delta: bytes) -> bytes:
+        """One chunk around a rendered ``delta`` object."""
+        return self._head + delta + self._tail
 
     def _ensure_started(self) -> bytes:
         return b"" if self._started else self._start("", "", None)
 
     def _field(self, name: bytes, text: str) -> bytes:
-        return self._head + b'{"' + name + b'":' + _str(text) + b"}" + self._tail
+        return self._emit(b'{"' + name + b'":' + _str(text) + b"}")
 
     def _arguments(self, wire: int, text: str) -> bytes:
-        return (
-            self._head
-            + b'{"tool_calls":[{"index":%d,"function":{"arguments":' % wire
-            + _str(text)
-            + b"}}]}"
-            + self._tail
+        return self._emit(
+            b'{"tool_calls":[{"index":%d,"function":{"arguments":' % wire + _str(text) + b"}}]}"
         )
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
-        return self._head + safe_dumps(delta) + self._tail
+        return self._emit(safe_dumps(delta))
+
+    def _reasoning_delta(self, text: str) -> bytes:
+        return self._field(b"reasoning_content", text)
+
+    def _flush(self) -> bytes:
+        """Whatever a subclass still holds back (nothing here: every chunk goes out at once)."""
+        return b""
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -121,7 +134,8 @@ class ChatStreamEncoder:
                 return self._finish(event)
             case ir.StreamError():
                 self._done = True
-                return b"data: " + safe_dumps(openai_errors.body(event.error)) + b"\n\n"
+                error = openai_errors.stream_body(event.error, self.dialect)
+                return self._flush() + b"data: " + safe_dumps(error) + b"\n\n"
         return b""
 
     def _part_start(self, index: int, part: ir.Part) -> bytes:
@@ -135,7 +149,7 @@ class ChatStreamEncoder:
                 self._kinds[index] = "reasoning"
                 self._reasoning[index] = part
                 self._reasoning_text[index] = [part.text] if part.text else []
-                return self._field(b"reasoning_content", part.text) if part.text else b""
+                return self._reasoning_delta(part.text) if part.text else b""
             case ir.ToolCall():
                 wire = self._tool_count
                 self._tool_count += 1
@@ -162,7 +176,7 @@ class ChatStreamEncoder:
             return self._field(kind.encode(), event.text)
         if event.kind == "reasoning":
             self._reasoning_text.setdefault(event.index, []).append(event.text)
-            return self._field(b"reasoning_content", event.text)
+            return self._reasoning_delta(event.text)
         if event.kind == "arguments":
             wire = self._tool_index.get(event.index)
             if wire is None or not event.text:
@@ -212,7 +226,7 @@ class ChatStreamEncoder:
                 "usage": usage_out(usage),
             }
             out += b"data: " + safe_dumps(final) + b"\n\n"
-        return out + _DONE
+        return out + DONE
 
     def close(self) -> bytes:
         return b""

@@ -8,6 +8,7 @@ numbers pass through unchanged and only the details move.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from crosswire import ir
@@ -67,7 +68,9 @@ def finish_in(raw: Any, has_calls: bool, choice: dict[str, Any]) -> ir.Finish:
     return ir.Finish(reason=reason, raw=raw_reason)
 
 
-def finish_out(finish: ir.Finish, has_calls: bool) -> str:
+def finish_out(
+    finish: ir.Finish, has_calls: bool, table: Mapping[ir.FinishReason, str] = FINISH_OUT
+) -> str:
     if has_calls and finish.reason in ("stop", "tool_calls", "stop_sequence"):
         return "tool_calls"
-    return FINISH_OUT.get(finish.reason, "stop")
+    return table.get(finish.reason, "stop")

@@ -171,6 +171,8 @@ class _History:
         parts = decode_content(item.get("content"), f"{where}.content")
         if role == "assistant":
             meta = items.item_native(item)
+            if isinstance(item.get("content"), list):
+                meta["listed"] = True  # the encoder keeps the app's form (string or list)
             for part in parts:
                 self.add("assistant", items.with_item(part, meta))
             return
@@ -293,7 +295,7 @@ def _reasoning(raw: dict[str, Any] | None, native: dict[str, Any]) -> ir.Reasoni
         native["reasoning"] = rest
     return ir.ReasoningConfig(
         enabled=(effort != "none") if effort is not None else None,
-        effort=effort if effort != "none" else None,
+        effort=effort,  # "none" kept, as the Chat decoder does: other encoders read enabled
         summary=summary,
         include_thoughts=True if summary in SUMMARY_VALUES else None,
     )

@@ -6,7 +6,8 @@ Decisions (each lossy one is recorded in the report):
   messages and later system messages stay ``input`` message items with their role, which
   Responses accepts: that keeps a Responses client's developer items where it put them.
 * ``store`` is ``false`` unless the app said otherwise. With ``store: false`` a reasoning item
-  is replayed by its ``encrypted_content`` and *without* its id (edge 70), and
+  is replayed by its ``encrypted_content`` — with its id to OpenAI itself, without it to
+  other servers (edge 70) — and
   ``include: ["reasoning.encrypted_content"]`` is added when reasoning is requested or the
   history already carries OpenAI reasoning. Reasoning from another provider cannot be
   replayed (OpenAI cannot verify it): dropped with a note.
@@ -27,6 +28,7 @@ Azure: https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from crosswire import ir
@@ -44,6 +46,10 @@ from crosswire.protocols.openai_responses.mapping import (
 )
 
 _ENCRYPTED = "reasoning.encrypted_content"
+#: Servers that take a reasoning item's ``id`` beside its ``encrypted_content`` even with
+#: ``store: false`` (OpenAI: recorded, and the SDK's ``ResponseReasoningItemParam`` requires
+#: the id). OpenRouter-style servers answer "Item … not found" for it (edge 70).
+REASONING_IDS_UNSTORED = frozenset({"openai", "azure"})
 
 
 def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
@@ -51,7 +57,8 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     store = native.pop("store", False)
     keep_ids = store is True
     body: dict[str, Any] = {"model": target.model or request.model}
-    instructions, input_items = _input(request, keep_ids, report)
+    ids = _Ids(stored=keep_ids, beside_encrypted=target.dialect in REASONING_IDS_UNSTORED)
+    instructions, input_items = _input(request, ids, report)
     if instructions:
         body["instructions"] = instructions
     body["input"] = input_items
@@ -118,9 +125,16 @@ def _endpoint(target: Target) -> tuple[str, dict[str, str]]:
 # ---- input ------------------------------------------------------------------------------------
 
 
-def _input(
-    request: ir.Request, keep_ids: bool, report: ir.Report
-) -> tuple[str, list[dict[str, Any]]]:
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    """When a reasoning item's id goes back: ``stored`` (``store: true``, the id resolves on
+    its own) or ``beside_encrypted`` (the server takes it next to ``encrypted_content``)."""
+
+    stored: bool
+    beside_encrypted: bool
+
+
+def _input(request: ir.Request, ids: _Ids, report: ir.Report) -> tuple[str, list[dict[str, Any]]]:
     instructions: list[str] = []
     out: list[dict[str, Any]] = []
     leading = True
@@ -130,7 +144,7 @@ def _input(
             continue
         leading = False
         if msg.role == "assistant":
-            _assistant(msg, keep_ids, out, report)
+            _assistant(msg, ids, out, report)
         elif msg.role == "tool":
             out += [_tool_output(p) for p in msg.parts if isinstance(p, ir.ToolResult)]
         else:
@@ -143,9 +157,7 @@ def _input(
     return "\n\n".join(t for t in instructions if t), out
 
 
-def _assistant(
-    msg: ir.Message, keep_ids: bool, out: list[dict[str, Any]], report: ir.Report
-) -> None:
+def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir.Report) -> None:
     for group in items.group_parts(msg.parts):
         first = group.parts[0]
         if group.kind == "message":
@@ -153,10 +165,17 @@ def _assistant(
             phase = items.own(first).get("phase")
             if phase:
                 item["phase"] = phase
-            item["content"] = [_assistant_content(p) for p in group.parts]
+            content = [_assistant_content(p) for p in group.parts]
+            listed = any(items.own(p).get("listed") for p in group.parts)
+            if not listed and all(c.keys() == {"type", "text"} for c in content):
+                # plain text the app did not send as a list: the easy-input form, the one
+                # assistant message shape the SDK types without an output item id and status
+                item["content"] = "".join(c["text"] for c in content)
+            else:
+                item["content"] = content
             out.append(item)
         elif group.kind == "reasoning":
-            reasoning = _reasoning_item(group, keep_ids, report)
+            reasoning = _reasoning_item(group, ids, report)
             if reasoning is not None:
                 out.append(reasoning)
         elif group.kind == "call" and isinstance(first, ir.ToolCall):
@@ -188,7 +207,7 @@ def _assistant_content(part: ir.Part) -> dict[str, Any]:
     return content
 
 
-def _reasoning_item(group: items.Group, keep_ids: bool, report: ir.Report) -> dict[str, Any] | None:
+def _reasoning_item(group: items.Group, ids: _Ids, report: ir.Report) -> dict[str, Any] | None:
     state = items.fold_reasoning(group.parts)
     if state.origin != NAME:
         if state.text or state.signature or state.redacted is not None:
@@ -200,6 +219,7 @@ def _reasoning_item(group: items.Group, keep_ids: bool, report: ir.Report) -> di
     rid = group.item_id if isinstance(group.item_id, str) else None
     content = state.content
     item: dict[str, Any] = {"type": "reasoning"}
+    keep_ids = ids.stored or (ids.beside_encrypted and encrypted is not None)
     if encrypted is None:
         # Without encrypted_content only the id can bring the reasoning back: it resolves
         # with store: true, and open-model servers take raw reasoning content back.
@@ -329,7 +349,8 @@ def _reasoning(request: ir.Request, report: ir.Report) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     if r.enabled is False:
-        out["effort"] = "none" if NAME in request.native else "minimal"
+        asked = r.effort == "none" or NAME in request.native
+        out["effort"] = "none" if asked else "minimal"
     elif r.effort:
         out["effort"] = r.effort
     elif r.budget_tokens:

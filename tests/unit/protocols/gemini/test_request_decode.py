@@ -296,7 +296,11 @@ def test_system_instruction_and_tools() -> None:
         "required": ["city"],
     }
     assert raw.parameters == {"type": "object", "properties": {"x": {"const": 1}}}
-    assert raw.native["gemini"]["parametersJsonSchema"] is True
+    assert raw.native["gemini"]["parametersJsonSchema"] == {
+        "type": "object",
+        "properties": {"x": {"const": 1}},
+    }
+    assert weather.native["gemini"]["parameters"]["type"] == "OBJECT"  # verbatim for Gemini
     assert noargs.parameters is None
     assert request.native_tools == (
         NativeTool(origin="gemini", data={"googleSearch": {}}),

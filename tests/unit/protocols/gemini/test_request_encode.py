@@ -331,8 +331,9 @@ CLAUDE_BASH = {
 }
 
 
-def test_tools_are_sanitised_declarations() -> None:
-    """Edge cases 56, 58: subset ``parameters``; no-argument tools get none."""
+def test_tools_are_json_schema_declarations() -> None:
+    """Edge cases 56, 58: ``parametersJsonSchema`` without the root ``$schema``, everything
+    else kept (``additionalProperties`` too); no-argument tools get none."""
     report = Report()
     request = req(
         u("q"),
@@ -352,10 +353,11 @@ def test_tools_are_sanitised_declarations() -> None:
                 {
                     "name": "Bash",
                     "description": "Run a command",
-                    "parameters": {
-                        "type": "OBJECT",
-                        "properties": {"command": {"type": "STRING"}},
+                    "parametersJsonSchema": {
+                        "type": "object",
+                        "properties": {"command": {"type": "string"}},
                         "required": ["command"],
+                        "additionalProperties": False,
                     },
                 },
                 {"name": "now"},
@@ -364,9 +366,22 @@ def test_tools_are_sanitised_declarations() -> None:
         {"googleSearch": {}},
     ]
     dropped = report.dropped_fields
-    assert "tools.parameters keywords" in dropped
+    assert "tools.parameters keywords" not in dropped
     assert "native tool web_search_20250305" in dropped
     assert "tools.strict" in dropped
+
+
+def test_gemini_1_models_get_the_subset_parameters() -> None:
+    """Gemini 1.x predates ``parametersJsonSchema``: the sanitised subset instead."""
+    report = Report()
+    request = req(u("q"), tools=(Tool(name="Bash", parameters=CLAUDE_BASH),))
+    body = encode_body(request, model="gemini-1.5-pro", report=report)
+    assert body["tools"][0]["functionDeclarations"][0]["parameters"] == {
+        "type": "OBJECT",
+        "properties": {"command": {"type": "STRING"}},
+        "required": ["command"],
+    }
+    assert "tools.parameters keywords" in report.dropped_fields
 
 
 def test_gemini_clients_json_schema_declarations_go_back_as_json_schema() -> None:
@@ -503,7 +518,10 @@ def test_response_format(fmt: ResponseFormat, config: dict[str, Any] | None) -> 
     assert body.get("generationConfig") == config
 
 
-def test_gemini_clients_subset_response_schema_goes_back_verbatim() -> None:
+def test_gemini_clients_subset_response_schema_goes_back_as_json_schema() -> None:
+    """A subset ``responseSchema`` is decoded to standard JSON Schema; a Gemini backend gets
+    it back in ``responseJsonSchema`` (the same constraint, the field every current model
+    takes)."""
     schema = {"type": "OBJECT", "properties": {"result": {"type": "NUMBER"}}}
     request = decode(
         {
@@ -513,7 +531,7 @@ def test_gemini_clients_subset_response_schema_goes_back_verbatim() -> None:
     )
     assert encode_body(request)["generationConfig"] == {
         "responseMimeType": "application/json",
-        "responseSchema": schema,
+        "responseJsonSchema": {"type": "object", "properties": {"result": {"type": "number"}}},
     }
 
 

@@ -151,15 +151,15 @@ def test_mistral_drops_fields_it_does_not_know_and_keeps_its_own() -> None:
             "messages": [{"role": "user", "content": "q"}],
             "safe_prompt": True,
             "store": True,
-            "logprobs": True,
+            "verbosity": "low",
             "prompt_mode": "reasoning",
         }
     )
     report = ir.Report()
     body = encode_request(request, "mistral", report)
     assert body["safe_prompt"] is True and body["prompt_mode"] == "reasoning"
-    assert "store" not in body and "logprobs" not in body
-    assert {"store", "logprobs"} <= set(report.dropped_fields)
+    assert "store" not in body and "verbosity" not in body
+    assert {"store", "verbosity"} <= set(report.dropped_fields)
     openai_report = ir.Report()
     openai_body = encode_request(request, "openai", openai_report)
     assert "safe_prompt" not in openai_body and openai_body["store"] is True

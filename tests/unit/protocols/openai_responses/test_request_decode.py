@@ -115,7 +115,7 @@ def test_assistant_items_form_one_turn_with_reasoning_text_and_calls() -> None:
     )
     assert text == ir.Text(
         text="calling",
-        native={"openai-responses": {"item_id": "msg_1", "phase": "commentary"}},
+        native={"openai-responses": {"item_id": "msg_1", "phase": "commentary", "listed": True}},
     )
     assert call == ir.ToolCall(
         id="call_1",
@@ -313,7 +313,7 @@ def test_parameters_reasoning_and_unknown_fields() -> None:
 
 def test_reasoning_effort_none_turns_thinking_off() -> None:
     req = decode({"model": "m", "input": "q", "reasoning": {"effort": "none"}})
-    assert req.reasoning == ir.ReasoningConfig(enabled=False)
+    assert req.reasoning == ir.ReasoningConfig(enabled=False, effort="none")
 
 
 @pytest.mark.parametrize(

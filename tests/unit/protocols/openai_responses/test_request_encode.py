@@ -69,7 +69,7 @@ def test_tool_calls_and_results_become_function_call_items() -> None:
         {
             "type": "message",
             "role": "assistant",
-            "content": [{"type": "output_text", "text": "calling"}],
+            "content": "calling",
         },
         {
             "type": "function_call",
@@ -162,36 +162,39 @@ def test_unsupported_audio_is_refused() -> None:
         encode(request)
 
 
-def test_own_reasoning_goes_back_encrypted_and_without_its_id_when_store_is_false() -> None:
-    """Edge 70: with store false an id cannot be resolved; encrypted_content carries the
-    state, and include asks for it again."""
-    body = encode(
-        _request(
-            ir.Message(
-                role="assistant",
-                parts=(
-                    ir.Reasoning(
-                        text="thinking",
-                        origin="openai-responses",
-                        native={"openai-responses": {"id": "rs_1"}},
-                    ),
-                    ir.Reasoning(
-                        redacted="gAAAenc",
-                        origin="openai-responses",
-                        native={"openai-responses": {"id": "rs_1"}},
-                    ),
-                    ir.ToolCall(id="call_1", name="f", arguments="{}"),
+def test_own_reasoning_goes_back_encrypted_with_its_id_to_openai_without_it_elsewhere() -> None:
+    """With store false encrypted_content carries the state and include asks for it again.
+    OpenAI takes the item's id beside it (recorded; its SDK type requires the id); other
+    servers cannot resolve an unstored id (edge 70), so they get none."""
+    request = _request(
+        ir.Message(
+            role="assistant",
+            parts=(
+                ir.Reasoning(
+                    text="thinking",
+                    origin="openai-responses",
+                    native={"openai-responses": {"id": "rs_1"}},
                 ),
+                ir.Reasoning(
+                    redacted="gAAAenc",
+                    origin="openai-responses",
+                    native={"openai-responses": {"id": "rs_1"}},
+                ),
+                ir.ToolCall(id="call_1", name="f", arguments="{}"),
             ),
-            ir.Message(role="tool", parts=(ir.ToolResult(call_id="call_1"),)),
-            reasoning=ir.ReasoningConfig(effort="low"),
-        )
+        ),
+        ir.Message(role="tool", parts=(ir.ToolResult(call_id="call_1"),)),
+        reasoning=ir.ReasoningConfig(effort="low"),
     )
-    assert body["input"][1] == {
+    item = {
         "type": "reasoning",
         "summary": [{"type": "summary_text", "text": "thinking"}],
         "encrypted_content": "gAAAenc",
     }
+    assert encode(request)["input"][1] == {**item, "id": "rs_1"}
+    other = Target(protocol="openai-responses", model="m", dialect="openrouter")
+    body = encode(request, other)
+    assert body["input"][1] == item
     assert body["store"] is False
     assert body["include"] == ["reasoning.encrypted_content"]
     assert body["reasoning"] == {"effort": "low"}

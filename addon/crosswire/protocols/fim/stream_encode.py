@@ -1,0 +1,86 @@
+"""IR events → the app's FIM (chunk-shaped, like chat) or completions (``text``) stream.
+
+FIM streams carry usage on the finishing chunk unless the app turned it off; completions
+streams only when the app asked (``stream_options.include_usage``). Errors mid-stream are
+written in the app's dialect (Mistral's flat object for its SDK, else OpenAI's envelope).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from crosswire import ir
+from crosswire.protocols import openai_errors
+from crosswire.protocols.fim.mapping import FINISH_OUT, usage_out
+
+
+class FimStreamEncoder:
+    content_type = "text/event-stream; charset=utf-8"
+
+    def __init__(self, request: ir.Request, chat_shaped: bool, dialect: str = "openai") -> None:
+        self._chat = chat_shaped
+        self._dialect = dialect
+        self._model = request.model
+        self._include_usage = (
+            request.include_usage is not False if chat_shaped else bool(request.include_usage)
+        )
+        self._id = "cmpl-crosswire"
+        self._usage = ir.Usage()
+        self._done = False
+
+    def _chunk(self, text: str | None, finish: str | None, usage: ir.Usage | None = None) -> bytes:
+        if self._chat:
+            delta: dict[str, Any] = {"content": text} if text is not None else {}
+            choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+            obj = "chat.completion.chunk"
+        else:
+            choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+            obj = "text_completion"
+        payload: dict[str, Any] = {
+            "id": self._id,
+            "object": obj,
+            "created": int(time.time()),
+            "model": self._model,
+            "choices": [choice],
+        }
+        if usage is not None:
+            payload["usage"] = usage_out(usage)
+        return _data(payload)
+
+    def encode(self, event: ir.Event) -> bytes:
+        if self._done:
+            return b""
+        match event:
+            case ir.ResponseStart():
+                self._id = event.id or self._id
+                self._model = event.model or self._model
+                return self._chunk("", None) if self._chat else b""
+            case ir.PartStart(part=ir.Text(text=text)) if text:
+                return self._chunk(text, None)
+            case ir.PartDelta() if event.kind == "text":
+                return self._chunk(event.text, None)
+            case ir.UsageUpdate():
+                self._usage = self._usage.merged(event.usage)
+            case ir.StreamFinish():
+                self._done = True
+                usage = self._usage.merged(event.usage)
+                finish = FINISH_OUT.get(event.finish.reason, "stop")
+                final = self._chunk(None, finish, usage if self._include_usage else None)
+                return final + b"data: [DONE]\n\n"
+            case ir.StreamError():
+                self._done = True
+                return _data(openai_errors.stream_body(event.error, self._dialect))
+        return b""
+
+    def close(self) -> bytes:
+        return b""
+
+
+def _data(payload: dict[str, Any]) -> bytes:
+    return (
+        b"data: "
+        + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        + b"\n\n"
+    )
