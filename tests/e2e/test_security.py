@@ -264,9 +264,10 @@ def test_a_half_sent_request_does_not_hurt_the_proxy(start_proxy, upstream: Upst
     )
 
 
-def test_codex_websocket_is_refused_quickly_so_it_falls_back_to_https(
+def test_codex_websocket_upgrade_is_served_without_touching_the_upstream(
     start_proxy, upstream: Upstream
 ) -> None:
+    """The socket is crosswire's own (docs/websocket.md); the upgrade sends nothing upstream."""
     proxy = start_proxy(cfg(upstream), env=ENV)
     with httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=10) as c:
         t = time.monotonic()
@@ -279,5 +280,5 @@ def test_codex_websocket_is_refused_quickly_so_it_falls_back_to_https(
                 "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
             },
         )
-    assert r.status_code == 404 and "HTTPS" in r.json()["error"]["message"]
+    assert r.status_code == 101
     assert time.monotonic() - t < 2 and upstream.requests == []
