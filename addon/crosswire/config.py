@@ -141,6 +141,26 @@ class ClientConfig(_Model):
     max_tokens: int | None = Field(default=None, ge=1)
 
 
+class TelemetryConfig(_Model):
+    """OpenTelemetry export (docs/observability.md); off unless an endpoint is named here or in
+    the standard ``OTEL_EXPORTER_OTLP_*`` variables."""
+
+    enabled: bool = True
+    #: OTLP/HTTP base URL; ``/v1/traces`` and ``/v1/metrics`` are appended.
+    endpoint: str | None = None
+    traces_endpoint: str | None = None
+    metrics_endpoint: str | None = None
+    #: Else ``$OTEL_SERVICE_NAME``, else "crosswire".
+    service_name: str | None = None
+    #: Sent with every export (e.g. an auth header: ``${VAR}`` references, like key secrets).
+    headers: dict[str, str] = Field(default_factory=dict)
+    traces: bool = True
+    metrics: bool = True
+    metric_interval: float | None = Field(default=None, gt=0)
+    timeout: float = Field(default=5.0, gt=0)
+    resource: dict[str, str] = Field(default_factory=dict)
+
+
 class LimitsConfig(_Model):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     store_stream_bytes: int = Field(default=4 * 1024 * 1024, ge=0)
@@ -153,6 +173,7 @@ class FileConfig(_Model):
     routes: tuple[RouteConfig, ...] = ()
     clients: tuple[ClientConfig, ...] = ()
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     metrics_host: str = "crosswire.local"
     #: relay: when another key or backend could serve, requests go through the failover relay
     #: (retries before the first byte, transparent to every app); always: every routed request
@@ -345,6 +366,19 @@ def parse(text: str, path: Path | None = None, env: Mapping[str, str] | None = N
         clients.append(client.model_copy(update={"token": token}))
     if clients:
         file = file.model_copy(update={"clients": tuple(clients)})
+    if file.telemetry.headers:
+        resolved = {
+            name: _expand(
+                value,
+                env,
+                lambda msg, h=name: _located(where, node, ("telemetry", "headers", h), msg),
+            )
+            for name, value in file.telemetry.headers.items()
+        }
+        secrets.extend(resolved.values())
+        file = file.model_copy(
+            update={"telemetry": file.telemetry.model_copy(update={"headers": resolved})}
+        )
     for i, route in enumerate(file.routes):
         if route.match.protocol is not None and route.match.protocol not in PROTOCOLS:
             raise ConfigError(

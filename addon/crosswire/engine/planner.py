@@ -216,6 +216,10 @@ class Planner:
         auth_name = None
         if secret:
             auth_name, value = codec(protocol).wire.credential(secret, dialect)
+            if lease is None and protocol == detected.protocol and self._app_used_bearer():
+                # The app's own credential to its own protocol keeps its form: an OAuth token
+                # (Claude Code's sk-ant-oat…) is only accepted as a Bearer token.
+                auth_name, value = "authorization", f"Bearer {secret}"
             headers.append((auth_name, value))
         headers += list(backend.config.headers.items())
         headers.append(("accept-encoding", "identity"))  # the addon reads and rewrites answers
@@ -235,6 +239,12 @@ class Planner:
             model_out=model_out,
             auth_header=auth_name,
             report=report,
+        )
+
+    def _app_used_bearer(self) -> bool:
+        return any(
+            k.lower() == "authorization" and v[:7].lower() == "bearer "
+            for k, v in self.routed.header_list
         )
 
     def decoded(self) -> ir.Request:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from crosswire import ir
 from crosswire.protocols import usage_scan
-from crosswire.protocols.anthropic import errors, request_decode, request_encode, response
+from crosswire.protocols.anthropic import errors, mapping, request_decode, request_encode, response
 from crosswire.protocols.anthropic import usage as _usage
 from crosswire.protocols.anthropic.stream_decode import MessagesStreamDecoder
 from crosswire.protocols.anthropic.stream_encode import MessagesStreamEncoder
@@ -37,7 +37,7 @@ class AnthropicCodec(Codec):
         stream_terminators=(b"message_stop",),
         max_tokens_keys=("max_tokens",),
         probe_path="/v1/models",
-        probe_headers={"anthropic-version": "2023-06-01"},
+        probe_headers={"anthropic-version": mapping.ANTHROPIC_VERSION},
         credential_header="x-api-key",
         scan_usage=usage_scan.json_objects(("usage",), _usage.usage_in),
     )
