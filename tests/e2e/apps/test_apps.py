@@ -24,14 +24,14 @@ PARAMS = [
         case,
         backend,
         scenario,
-        id=f"{case.name}-{scenario}-{backend}",
+        id=f"{case.id}-{scenario}-{backend}",
         marks=[pytest.mark.xfail(strict=True, reason=case.xfail[(backend, scenario)])]
         if (backend, scenario) in case.xfail
         else [],
     )
     for case in CASES
     for backend in case.backends
-    for scenario in ("prompt", "tool")
+    for scenario in case.scenarios
 ]
 
 
