@@ -171,8 +171,6 @@ class _History:
         parts = decode_content(item.get("content"), f"{where}.content")
         if role == "assistant":
             meta = items.item_native(item)
-            if isinstance(item.get("content"), list):
-                meta["listed"] = True  # the encoder keeps the app's form (string or list)
             for part in parts:
                 self.add("assistant", items.with_item(part, meta))
             return

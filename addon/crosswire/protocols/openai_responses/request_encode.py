@@ -161,19 +161,7 @@ def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir
     for group in items.group_parts(msg.parts):
         first = group.parts[0]
         if group.kind == "message":
-            item: dict[str, Any] = {"type": "message", "role": "assistant"}
-            phase = items.own(first).get("phase")
-            if phase:
-                item["phase"] = phase
-            content = [_assistant_content(p) for p in group.parts]
-            listed = any(items.own(p).get("listed") for p in group.parts)
-            if not listed and all(c.keys() == {"type", "text"} for c in content):
-                # plain text the app did not send as a list: the easy-input form, the one
-                # assistant message shape the SDK types without an output item id and status
-                item["content"] = "".join(c["text"] for c in content)
-            else:
-                item["content"] = content
-            out.append(item)
+            out.append(_assistant_message(group))
         elif group.kind == "reasoning":
             reasoning = _reasoning_item(group, ids, report)
             if reasoning is not None:
@@ -192,6 +180,32 @@ def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir
             )
         else:
             report.dropped(f"assistant {first.type}", f"{NAME} assistant turns cannot hold it")
+
+
+def _assistant_message(group: items.Group) -> dict[str, Any]:
+    """Plain text goes in the easy-input form (string content), whatever form the app used:
+    the one assistant shape both openai 3.54's types (``EasyInputMessageParam``) and the API
+    take without an item id (a recorded list of id-less ``output_text`` parts was accepted by
+    the API, but the SDK types that list only on an output message with id and status).
+    Annotations, refusals and other content parts need the list: with the app's ``msg_`` id
+    it is the output message (``status``, ``annotations`` filled in); without one, the list
+    as the app sent it."""
+    item: dict[str, Any] = {"type": "message", "role": "assistant"}
+    phase = items.own(group.parts[0]).get("phase")
+    if phase:
+        item["phase"] = phase
+    content = [_assistant_content(p) for p in group.parts]
+    if all(c.keys() == {"type", "text"} for c in content):
+        item["content"] = "".join(c["text"] for c in content)
+        return item
+    mid = group.item_id if isinstance(group.item_id, str) else None
+    if mid is not None and mid.startswith("msg"):
+        for c in content:
+            if c.get("type") == "output_text":
+                c.setdefault("annotations", [])
+        return {"id": mid, **item, "status": "completed", "content": content}
+    item["content"] = content
+    return item
 
 
 def _assistant_content(part: ir.Part) -> dict[str, Any]:

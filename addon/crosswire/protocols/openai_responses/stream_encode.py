@@ -379,12 +379,7 @@ class ResponsesStreamEncoder:
         self._cur = None
         return self._event(
             "response.function_call_arguments.done",
-            {
-                "item_id": cur.id,
-                "output_index": cur.index,
-                "name": item.get("name"),
-                "arguments": item["arguments"],
-            },
+            {"item_id": cur.id, "output_index": cur.index, "arguments": item["arguments"]},
         ) + self._event("response.output_item.done", {"output_index": cur.index, "item": item})
 
     # deltas and ends -------------------------------------------------------------------------

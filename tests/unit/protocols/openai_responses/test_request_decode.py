@@ -115,7 +115,7 @@ def test_assistant_items_form_one_turn_with_reasoning_text_and_calls() -> None:
     )
     assert text == ir.Text(
         text="calling",
-        native={"openai-responses": {"item_id": "msg_1", "phase": "commentary", "listed": True}},
+        native={"openai-responses": {"item_id": "msg_1", "phase": "commentary"}},
     )
     assert call == ir.ToolCall(
         id="call_1",
