@@ -20,7 +20,9 @@ Paths (``--paths``):
   conv2    crosswire, OpenAI app → Anthropic backend, two pooled keys (the failover relay)
 
 Per path: completed streams, the most streams open at one moment ("open"), the proxy's worst
-event-loop lag ("lag s", from a probe script loaded into every proxy), wrong texts, errors by kind, p50/p99 total time and time to the
+event-loop lag ("lag s", from a probe script loaded into every proxy), the proxy's CPU time per
+stream ("CPU ms": what one instance can sustain is about 1000 / that, streams per second per
+core, whatever else runs on the machine), wrong texts, errors by kind, p50/p99 total time and time to the
 first token, the proxy process's RSS idle / at peak / after, and (peak − idle) / N. Nothing is
 saved with flows (``--save-stream-file`` is off on every path). Never run in CI.
 """
@@ -356,6 +358,7 @@ class PathResult:
     rss_after: int = 0
     wall: float = 0.0
     loop_lag: float = 0.0
+    cpu: float = 0.0  # the proxy's CPU seconds during the run
 
     def summary(self) -> dict[str, Any]:
         ok = [r for r in self.results if r.ok]
@@ -384,6 +387,7 @@ class PathResult:
             "wall_s": self.wall,
             "peak_open": peak_open(self.results),
             "loop_lag_s": self.loop_lag,
+            "cpu_ms_per_stream": self.cpu * 1000 / max(1, self.n),
         }
 
 
@@ -478,9 +482,10 @@ def measure(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), proxy.cpu_seconds()
         res.results = run_load(pool, n, args.clients, f"{path}{n}", args.events)
         res.wall = time.perf_counter() - t - 1.5
+        res.cpu = proxy.cpu_seconds() - cpu
         done.set()
         sampler.join()
         res.rss_peak = max(peak)
@@ -499,7 +504,7 @@ def measure(
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         f"\n{'path':<44} {'N':>5} {'done':>5} {'wrong':>5} {'p50 s':>6} {'p99 s':>6} "
-        f"{'TTFT p50':>8} {'p99 ms':>7} {'RSS idle':>8} {'peak':>6} {'after':>6} {'KB/strm':>7} {'open':>5} {'lag s':>5}  errors"
+        f"{'TTFT p50':>8} {'p99 ms':>7} {'RSS idle':>8} {'peak':>6} {'after':>6} {'KB/strm':>7} {'open':>5} {'lag s':>5} {'CPU ms':>6}  errors"
     )
     for r in rows:
         errs = ", ".join(f"{k}×{v}" for k, v in r["errors"].items()) or "-"
@@ -507,7 +512,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{PATHS[r['path']]:<44} {r['n']:>5} {r['completed']:>5} {r['wrong']:>5} "
             f"{r['p50_total_s']:>6.2f} {r['p99_total_s']:>6.2f} {r['p50_ttft_ms']:>8.0f} "
             f"{r['p99_ttft_ms']:>7.0f} {r['rss_idle_mb']:>7.0f}M {r['rss_peak_mb']:>5.0f}M "
-            f"{r['rss_after_mb']:>5.0f}M {r['kb_per_stream']:>7.0f} {r['peak_open']:>5} {r['loop_lag_s']:>5.1f}  {errs}"
+            f"{r['rss_after_mb']:>5.0f}M {r['kb_per_stream']:>7.0f} {r['peak_open']:>5} {r['loop_lag_s']:>5.1f} {r['cpu_ms_per_stream']:>6.1f}  {errs}"
         )
     bare = {r["n"]: r for r in rows if r["path"] == "bare"}
     if not bare:
