@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from crosswire import ir
+from crosswire.ir.request import HINTS
 from crosswire.protocols import openai_errors
 from crosswire.protocols.base import (
     ClientCall,
@@ -41,6 +43,8 @@ from crosswire.protocols.openai_chat.stream_encode import ChatStreamEncoder
 
 class OpenAIChatCodec(Codec):
     name = "openai-chat"
+    #: The ``ir.request.HINTS`` this codec's encoder sends or itself notes as dropped.
+    hints: ClassVar[frozenset[str]] = frozenset(HINTS)
 
     # ---- client side ---------------------------------------------------------------------------
 

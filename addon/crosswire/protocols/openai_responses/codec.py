@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from crosswire import ir
+from crosswire.ir.request import HINTS
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -31,6 +33,8 @@ from crosswire.protocols.openai_responses.stream_encode import ResponsesStreamEn
 
 class OpenAIResponsesCodec(Codec):
     name = "openai-responses"
+    #: The ``ir.request.HINTS`` this codec's encoder sends or itself notes as dropped.
+    hints: ClassVar[frozenset[str]] = frozenset(HINTS)
 
     # ---- client side ----------------------------------------------------------------------
 

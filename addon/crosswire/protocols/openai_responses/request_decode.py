@@ -44,6 +44,11 @@ _MODELLED = frozenset(
         "top_p",
         "stream",
         "user",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "service_tier",
+        "max_tool_calls",
     }
 )
 _STATEFUL = ("previous_response_id", "conversation", "prompt")
@@ -77,15 +82,13 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
     tools, native_tools = _tools(data.get("tools"))
     tool_choice = _tool_choice(data.get("tool_choice"), native)
     text = optional(data, "text", dict) or {}
-    text_rest = {k: v for k, v in text.items() if k != "format"}
+    text_rest = {k: v for k, v in text.items() if k not in ("format", "verbosity")}
     if text_rest:
-        native["text"] = text_rest  # verbosity…
+        native["text"] = text_rest
     reasoning = _reasoning(optional(data, "reasoning", dict), native)
     temperature = optional(data, "temperature", (int, float))
     top_p = optional(data, "top_p", (int, float))
-    user = optional(data, "user", str)
-    if user is None:
-        user = optional(data, "safety_identifier", str)
+    safety_identifier = optional(data, "safety_identifier", str)
     return ir.Request(
         model=optional(data, "model", str) or "",
         messages=tuple(history.messages),
@@ -101,7 +104,13 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
         reasoning=reasoning,
         response_format=_format(text.get("format")),
         stream=bool(optional(data, "stream", bool)),
-        user=user,
+        user=optional(data, "user", str) or safety_identifier,
+        verbosity=optional(text, "verbosity", str, "text.verbosity"),
+        prompt_cache_key=optional(data, "prompt_cache_key", str),
+        prompt_cache_retention=optional(data, "prompt_cache_retention", str),
+        safety_identifier=safety_identifier,
+        service_tier=optional(data, "service_tier", str),
+        max_tool_calls=optional(data, "max_tool_calls", int),
         native={NAME: native} if native else {},
     )
 

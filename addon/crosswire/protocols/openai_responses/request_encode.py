@@ -43,6 +43,7 @@ from crosswire.protocols.openai_responses.mapping import (
     EFFORT_FOR_BUDGET,
     MIN_OUTPUT_TOKENS,
     NAME,
+    SERVICE_TIERS,
 )
 
 _ENCRYPTED = "reasoning.encrypted_content"
@@ -71,14 +72,15 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     text = _dict(native.pop("text", None))
     if fmt is not None:
         text["format"] = fmt
+    if request.verbosity is not None:
+        text["verbosity"] = request.verbosity
     if text:
         body["text"] = text
     body["store"] = store
     include = _include(native.pop("include", None), request, reasoning, keep_ids)
     if include:
         body["include"] = include
-    if request.user is not None and native.get("safety_identifier") != request.user:
-        body["user"] = request.user
+    _hints(request, body, report)
     if request.stream:
         body["stream"] = True
     else:
@@ -93,6 +95,25 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         stream=request.stream,
         headers={"content-type": "application/json"},
     )
+
+
+def _hints(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None:
+    """The request hints Responses has (all of ``ir.request.HINTS`` but ``verbosity``, which
+    goes in ``text``) and ``user``, not repeated when it only mirrors ``safety_identifier``."""
+    for key in ("prompt_cache_key", "prompt_cache_retention", "safety_identifier"):
+        value = getattr(request, key)
+        if value is not None:
+            body[key] = value
+    if request.max_tool_calls is not None:
+        body["max_tool_calls"] = request.max_tool_calls
+    tier = request.service_tier
+    if tier is not None:
+        if tier in SERVICE_TIERS:
+            body["service_tier"] = tier
+        else:
+            report.dropped("service_tier", f"{tier!r} is not an OpenAI service tier")
+    if request.user is not None and request.user != request.safety_identifier:
+        body["user"] = request.user
 
 
 def _include(

@@ -272,7 +272,8 @@ def test_text_format_json_schema_keeps_name_strict_and_schema_at_its_level() -> 
     assert req.response_format == ir.ResponseFormat(
         type="json_schema", name="person", strict=True, schema={"type": "object"}
     )
-    assert req.native["openai-responses"]["text"] == {"verbosity": "low"}
+    assert req.verbosity == "low"
+    assert "openai-responses" not in req.native
     json_object = decode({"model": "m", "input": "q", "text": {"format": {"type": "json_object"}}})
     assert json_object.response_format == ir.ResponseFormat(type="json_object")
 
@@ -301,12 +302,10 @@ def test_parameters_reasoning_and_unknown_fields() -> None:
     )
     assert req.params == ir.Params(max_tokens=500, temperature=1.0, top_p=0.5)
     assert req.parallel_tool_calls is False and req.stream is True and req.user == "u-1"
+    assert (req.prompt_cache_key, req.service_tier, req.safety_identifier) == ("k", "flex", "u-1")
     assert req.native["openai-responses"] == {
         "store": False,
         "include": ["reasoning.encrypted_content"],
-        "prompt_cache_key": "k",
-        "service_tier": "flex",
-        "safety_identifier": "u-1",
         "metadata": {"a": "b"},
     }
 
