@@ -125,8 +125,8 @@ def content(
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if thinking:
         message["thinking"] = thinking
-    if images:
-        message["images"] = images
+    if images:  # the ollama package parses answer images as its Image model: a string fails
+        report.dropped("images", "an Ollama chat answer carries no images")
     if calls:
         message["tool_calls"] = [tool_call_out(c, passthrough=False) for c in calls]
     return {"message": message}
