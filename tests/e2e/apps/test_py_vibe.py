@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apps.pyapps import OTHER, PY_QUIET, app_bin, assert_answered, assert_round_trip
-from tests.e2e.apps.runner import Result, Workspace, plain_script, run_app, tool_script, workspace
+from tests.e2e.apps.pyapps import (
+    OTHER,
+    PY_QUIET,
+    app_bin,
+    assert_answered,
+    assert_round_trip,
+    run_py_app,
+)
+from tests.e2e.apps.runner import Result, Workspace, plain_script, tool_script, workspace
 from tests.e2e.harness import Proxy
 
 pytestmark = [pytest.mark.e2e]
@@ -49,7 +56,7 @@ def vibe(
         "MISTRAL_API_KEY": "app-fake-key",
         "VIBE_HOME": str(ws.home / ".vibe"),
     }
-    return run_app(
+    return run_py_app(
         start_proxy, ws, argv, protocol=backend, script=script, hosts=["api.mistral.ai"], env=env
     )
 
