@@ -38,6 +38,10 @@ from crosswire.protocols.ollama.mapping import (
     THINK_LEVELS,
 )
 
+#: Values that say nothing (clients send ``"keep_alive": null``, ``"images": []``): not kept,
+#: so that other backends get no note about them.
+_EMPTY: tuple[Any, ...] = (None, [], {})
+
 
 def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
     data = loads_client(body)
@@ -46,7 +50,7 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
     native = {
         k: v
         for k, v in data.items()
-        if k not in (GENERATE_MODELLED if generate else CHAT_MODELLED) and v is not None
+        if k not in (GENERATE_MODELLED if generate else CHAT_MODELLED) and v not in _EMPTY
     }
     if rest_options:
         native["options"] = rest_options

@@ -59,7 +59,9 @@ class OllamaStreamEncoder:
                     self._args[event.index].append(event.text)
             case ir.PartEnd():
                 call = self._calls.pop(event.index, None)
-                if call is not None:
+                if call is not None and self._generate:
+                    self._report.dropped("tool calls", "/api/generate answers carry no tool calls")
+                elif call is not None:
                     arguments = "".join(self._args.pop(event.index, []))
                     whole = ir.ToolCall(id=call.id, name=call.name, arguments=arguments)
                     return self._line(content((whole,), self._generate, self._report))
