@@ -37,15 +37,22 @@ class Tool:
     description: str | None = None
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
+    #: A free-form tool (OpenAI Responses ``custom``): the model writes plain text, not JSON.
+    #: ``parameters`` is then a function schema with the one string property ``input``, so a
+    #: backend without free-form tools gets an ordinary function; a call's ``arguments`` are
+    #: always ``{"input": <text>}`` in the IR, and the app's encoder unwraps the text again.
+    freeform: bool = False
     native: Native = field(default_factory=no_native)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NativeTool:
-    """A provider-executed tool (web search, code execution…): only its origin can run it."""
+    """A provider-executed tool (web search, code execution…): only its origin can run it.
+    ``native`` is where its origin keeps how the app declared it (e.g. in which item)."""
 
     origin: str
     data: Mapping[str, Any]
+    native: Native = field(default_factory=no_native)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -193,7 +193,7 @@ def _decode_tools(data: dict[str, Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.N
     for i, raw in enumerate(optional(data, "tools", list) or []):
         where = f"tools[{i}]"
         tool = expect(raw, dict, where)
-        if tool.get("type", "function") != "function":
+        if expect(tool.get("type", "function"), str, f"{where}.type") != "function":
             native_tools.append(ir.NativeTool(origin=NAME, data=tool))  # custom, web search…
             continue
         fn = expect(tool.get("function"), dict, f"{where}.function")

@@ -14,7 +14,9 @@ Decisions (each lossy one is recorded in the report):
 * ``function_call`` items: ``call_id`` is the IR id; the ``fc_…`` item id is sent only when it
   came from Responses (the API checks the prefix; ids are never invented).
 * Tools are flat (edge 35) with ``strict: false`` unless the app said ``true`` — Responses
-  defaults to strict, which rejects ordinary schemas.
+  defaults to strict, which rejects ordinary schemas. Free-form (``custom``) and namespaced
+  tools go back in the shape and place the app declared them (``tools``): an
+  ``additional_tools`` item is put at the front of ``input``, where Codex sends it.
 * No stop sequences, seed, top_k or penalties exist on Responses: dropped with a note;
   ``n > 1`` is refused.
 * Azure (``dialect == "azure"``): the v1 API ``/openai/v1/responses`` (no api-version); with
@@ -36,7 +38,7 @@ from crosswire.ir.errors import UnsupportedFeature
 from crosswire.ir.ids import safe_id
 from crosswire.protocols.base import Target, UpstreamCall
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_responses import items
+from crosswire.protocols.openai_responses import items, tools
 from crosswire.protocols.openai_responses.content import encode_file, encode_part, own_native
 from crosswire.protocols.openai_responses.mapping import (
     EFFORT_ABOVE_BUDGETS,
@@ -58,7 +60,11 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     store = native.pop("store", False)
     keep_ids = store is True
     body: dict[str, Any] = {"model": target.model or request.model}
-    ids = _Ids(stored=keep_ids, beside_encrypted=target.dialect in REASONING_IDS_UNSTORED)
+    ids = _Ids(
+        stored=keep_ids,
+        beside_encrypted=target.dialect in REASONING_IDS_UNSTORED,
+        tools=tools.Index(request),
+    )
     instructions, input_items = _input(request, ids, report)
     if instructions:
         body["instructions"] = instructions
@@ -149,10 +155,12 @@ def _endpoint(target: Target) -> tuple[str, dict[str, str]]:
 @dataclass(frozen=True, slots=True)
 class _Ids:
     """When a reasoning item's id goes back: ``stored`` (``store: true``, the id resolves on
-    its own) or ``beside_encrypted`` (the server takes it next to ``encrypted_content``)."""
+    its own) or ``beside_encrypted`` (the server takes it next to ``encrypted_content``);
+    ``tools``: how the app declared each tool (the shape its calls go back in)."""
 
     stored: bool
     beside_encrypted: bool
+    tools: tools.Index
 
 
 def _input(request: ir.Request, ids: _Ids, report: ir.Report) -> tuple[str, list[dict[str, Any]]]:
@@ -188,10 +196,7 @@ def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir
             if reasoning is not None:
                 out.append(reasoning)
         elif group.kind == "call" and isinstance(first, ir.ToolCall):
-            fc = group.item_id if isinstance(group.item_id, str) else None
-            call = items.function_call_item(first, fc if fc and fc.startswith("fc") else None)
-            call["call_id"] = safe_id(first.id)
-            out.append(call)
+            out.append(_call(first, group.item_id, ids))
         elif group.kind == "item" and isinstance(first, ir.Opaque):
             out.append(items.opaque_item(first))
         elif isinstance(first, ir.Opaque):
@@ -201,6 +206,17 @@ def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir
             )
         else:
             report.dropped(f"assistant {first.type}", f"{NAME} assistant turns cannot hold it")
+
+
+def _call(part: ir.ToolCall, wanted: Any, ids: _Ids) -> dict[str, Any]:
+    """A ``function_call`` or ``custom_tool_call`` item with the name and namespace the app
+    declared; its item id only when it came from Responses (the API checks the prefix)."""
+    custom = ids.tools.is_freeform(part)
+    prefix = "ctc" if custom else "fc"
+    given = wanted if isinstance(wanted, str) and wanted.startswith(prefix) else None
+    call = ids.tools.call_item(part, given)
+    call["call_id"] = safe_id(part.id)
+    return call
 
 
 def _assistant_message(group: items.Group) -> dict[str, Any]:
@@ -292,12 +308,8 @@ def _tool_output(part: ir.ToolResult) -> dict[str, Any]:
             ]
         else:
             output = text
-    return {
-        **native,
-        "type": "function_call_output",
-        "call_id": safe_id(part.call_id),
-        "output": output,
-    }
+    kind = native.pop("item_type", "function_call_output")
+    return {**native, "type": kind, "call_id": safe_id(part.call_id), "output": output}
 
 
 def _has_own_state(request: ir.Request) -> bool:
@@ -313,32 +325,17 @@ def _has_own_state(request: ir.Request) -> bool:
 
 
 def _tools(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None:
-    tools: list[dict[str, Any]] = []
-    for t in request.tools:
-        tool: dict[str, Any] = {**own_native(t), "type": "function", "name": t.name}
-        if t.description is not None:
-            tool["description"] = t.description
-        tool["parameters"] = (
-            t.parameters if t.parameters is not None else {"type": "object", "properties": {}}
-        )
-        tool["strict"] = bool(t.strict)
-        tools.append(tool)
-    for nt in request.native_tools:
-        if nt.origin == NAME:
-            tools.append(dict(nt.data))
-        else:
-            report.dropped(
-                f"tool {nt.data.get('type') or nt.data.get('name') or '?'}",
-                f"a {nt.origin} server tool; {NAME} cannot run it",
-            )
-    if tools:
-        body["tools"] = tools
+    top, additional = tools.encode_tools(request, report)
+    if additional:
+        body["input"] = [*additional, *body["input"]]
+    if top:
+        body["tools"] = top
     choice = request.tool_choice
-    if choice is not None and (tools or choice.mode == "none"):
+    if choice is not None and (top or additional or choice.mode == "none"):
         body["tool_choice"] = (
             {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode
         )
-    if request.parallel_tool_calls is not None and tools:
+    if request.parallel_tool_calls is not None and (top or additional):
         body["parallel_tool_calls"] = request.parallel_tool_calls
 
 
