@@ -90,9 +90,11 @@ def _interpreter(app: App) -> str:
     """The app's preferred minor version when this machine has it (PATH or pyenv), else the
     project's interpreter (uv then builds what has no wheel: slower, still pinned)."""
     if app.python:
-        candidates = [shutil.which(f"python{app.python}")]
         pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-        candidates += sorted(pyenv_root.glob(f"versions/{app.python}.*/bin/python{app.python}"))
+        candidates = [shutil.which(f"python{app.python}")] + [
+            str(p)
+            for p in sorted(pyenv_root.glob(f"versions/{app.python}.*/bin/python{app.python}"))
+        ]
         for found in candidates:
             if (
                 found

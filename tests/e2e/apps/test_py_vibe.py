@@ -20,6 +20,7 @@ from tests.e2e.apps.pyapps import (
     run_py_app,
 )
 from tests.e2e.apps.runner import Result, Workspace, plain_script, tool_script, workspace
+from tests.e2e.apps.scripted import Script
 from tests.e2e.harness import Proxy
 
 pytestmark = [pytest.mark.e2e]
@@ -37,7 +38,7 @@ QUIET_VIBE = {
 
 
 def vibe(
-    start_proxy: Callable[..., Proxy], ws: Workspace, backend: str, prompt: str, script
+    start_proxy: Callable[..., Proxy], ws: Workspace, backend: str, prompt: str, script: Script
 ) -> Result:
     argv = [
         str(app_bin("vibe")),
