@@ -8,7 +8,8 @@
 keys. The pool does strategies, limits, stickiness and learning on top. Each line is the mean
 cost of one ``acquire`` + one ``release`` (with an answer's rate-limit headers and usage),
 in µs, one request at a time; for Redis also with 64 requests in flight at once (the cost per
-request when round trips overlap).
+request when round trips overlap), and the commands one request sends to Redis (the store's
+connection is wrapped and counted: one for the acquire, one for the release).
 """
 
 from __future__ import annotations
@@ -101,6 +102,26 @@ async def concurrent(
     return elapsed / n * 1e6
 
 
+async def round_trips(store_spec: str, strategy: Strategy, limited: bool, headers: bool) -> float:
+    """Commands sent to Redis per request (acquire + release), counted at the connection."""
+    pool = make_pool(store_spec, strategy, limited)
+    await one(pool, 0, limited, headers)  # connected, scripts loaded
+    lane = pool.store._lane  # type: ignore[attr-defined]
+    real = lane._send
+    sent = 0
+
+    async def counting(command: bytes) -> object:
+        nonlocal sent
+        sent += 1
+        return await real(command)
+
+    lane._send = counting
+    for i in range(100):
+        await one(pool, i + 1, limited, headers)
+    await pool.close()
+    return sent / 100
+
+
 def round_robin(n: int) -> float:
     keys = itertools.cycle(["s0", "s1", "s2", "s3"])
     t = time.perf_counter()
@@ -171,9 +192,10 @@ def main() -> None:
         for label, strategy, limited, headers in SCENARIOS:
             seq = asyncio.run(sequential(url, n, strategy, limited, headers))
             par = asyncio.run(concurrent(url, n, strategy, limited, headers))
+            trips = asyncio.run(round_trips(url, strategy, limited, headers))
             print(
                 f"Redis store,  {label}: {seq:8.2f} µs one at a time, "
-                f"{par:6.2f} µs each with 64 in flight"
+                f"{par:6.2f} µs each with 64 in flight, {trips:.0f} commands per request"
             )
 
 

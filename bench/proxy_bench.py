@@ -27,7 +27,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
 from tests.e2e.harness import Proxy, Reply, Upstream, reply_from_fixture  # noqa: E402
+
+from mitmdump_procs import Running, start_mitmdump  # noqa: E402
 
 SMALL = reply_from_fixture("openai_chat/nonstream_tool_call.json")
 ANTH_SMALL = reply_from_fixture("anthropic/nonstream_text_basic.json")
@@ -92,52 +96,19 @@ def timed_stream(client: httpx.Client, url: str, rounds: int) -> float:
     return statistics.median(samples) * 1000
 
 
-def bare_mitmdump(up: Upstream, workdir: Path, confdir: Path) -> Proxy:
+def bare_mitmdump(up: Upstream, workdir: Path, confdir: Path) -> Running:
     """mitmdump with no addon: the same retargeting with built-ins only."""
-    proxy = Proxy.__new__(Proxy)
-    import re
-    import subprocess
-
-    from tests.e2e.harness import VENV_BIN
-
-    log = workdir / "bare.log"
     script = workdir / "stream_all.py"
     script.write_text("def responseheaders(flow):\n    flow.response.stream = True\n")
-    proxy.log_path, proxy.confdir, proxy.workdir = log, confdir, workdir
-    proxy._log = open(log, "wb")  # noqa: SIM115
-    proxy.proc = subprocess.Popen(
+    return start_mitmdump(
         [
-            str(VENV_BIN / "mitmdump"),
-            "--set",
-            f"confdir={confdir}",
-            "--listen-host",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "--set",
-            "connection_strategy=lazy",
-            "--set",
-            "flow_detail=0",
-            "--map-remote",
-            f"|https://api.openai.com|{up.url}",
-            "-s",
-            str(script),
-            "--allow-hosts",
-            "api.openai.com",
+            *("--map-remote", f"|https://api.openai.com|{up.url}"),
+            *("-s", str(script), "--allow-hosts", "api.openai.com"),
         ],
-        stdout=proxy._log,
-        stderr=subprocess.STDOUT,
+        workdir,
+        confdir,
+        log_name="bare.log",
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = re.search(r"proxy listening at 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
-        if m:
-            proxy.port = int(m.group(1))
-            proxy.url = f"http://127.0.0.1:{proxy.port}"
-            proxy.ca = confdir / "mitmproxy-ca-cert.pem"
-            return proxy
-        time.sleep(0.05)
-    raise RuntimeError("bare mitmdump did not start")
 
 
 def in_process(rounds: int) -> dict[str, float]:

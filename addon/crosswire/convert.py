@@ -16,6 +16,7 @@ from crosswire import ir
 from crosswire.ir.accumulate import Accumulator, replay
 from crosswire.ir.estimate import estimate_input_tokens
 from crosswire.ir.ids import short_name
+from crosswire.ir.request import HINTS
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -78,6 +79,10 @@ class Exchange:
             if protocol != self.backend.name:
                 for name in fields:
                     self.report.dropped(name, f"{self.backend.name} has no equivalent")
+        handled: frozenset[str] = getattr(self.backend, "hints", frozenset())
+        for name in HINTS:
+            if getattr(request, name) is not None and name not in handled:
+                self.report.dropped(name, f"{self.backend.name} has no equivalent")
         return upstream
 
     def _prepare(self, request: ir.Request) -> ir.Request:

@@ -29,63 +29,7 @@ class KnownViolations(AssertionError):
     """Raised when every violation of a case is a known one (the expected failure)."""
 
 
-_REASONING_WHOLE = (
-    "anthropic/nonstream_thinking",
-    "gemini/nonstream_thinking",
-    "mistral/chat_nonstream_thinking_chunks",
-    "mistral/chat_nonstream_thinking_replayed_in_history",
-    "openai_chat/nonstream_ollama_cloud_parallel_tool_calls",
-    "openai_responses/nonstream_parallel_function_calls_interleaved_reasoning",
-    "openai_responses/nonstream_parallel_function_calls_reasoning",
-)
-_REASONING_STREAM = (
-    "anthropic/stream_adaptive_thinking_opus46",
-    "anthropic/stream_redacted_thinking",
-    "anthropic/stream_thinking_padded_data_lines",
-    "anthropic/stream_thinking_signature_delta",
-    "anthropic/stream_thinking_then_tool_use",
-    "gemini/sse_thinking_gemini3",
-    "gemini/sse_thinking_include_thoughts",
-    "gemini/stream_json_array_function_call",
-    "gemini/stream_json_array_response_schema",
-    "mistral/chat_stream_magistral_thinking",
-    "mistral/chat_stream_thinking_chunks",
-    "openai_chat/stream_ollama_compat_reasoning_tool_call",
-    "openai_responses/stream_function_call_gpt5nano",
-    "openai_responses/stream_reasoning_tools_usage",
-    "openai_responses/stream_web_search_server_tool",
-)
-
-#: Every successful answer to a Responses app (errors are a separate shape).
-_RESPONSES_ANSWERS = ("*->openai-responses-whole*", "*->openai-responses-stream")
-
 ANSWERS: tuple[Known, ...] = (
-    Known(
-        cases=tuple(f"{f}->openai-chat-*" for f in _REASONING_WHOLE + _REASONING_STREAM),
-        violation=r"\.(message|delta)\.(reasoning_content|thinking_blocks): unknown field",
-        reason=(
-            "openai-chat encoder: reasoning is sent as message/delta `reasoning_content` and "
-            "`thinking_blocks`, fields openai 3.54's ChatCompletionMessage / ChoiceDelta do not "
-            "have (DeepSeek/LiteLLM extensions; OpenAI Chat returns no reasoning text)"
-        ),
-    ),
-    Known(
-        cases=_RESPONSES_ANSWERS,
-        violation=r"(^\$|\.response)\.store: unknown field",
-        reason=(
-            "openai-responses encoder: the Response object carries `store`, which openai "
-            "3.54's Response model does not declare"
-        ),
-    ),
-    Known(
-        cases=_RESPONSES_ANSWERS,
-        violation=r"\.name: unknown field \(not in ResponseFunctionCallArgumentsDoneEvent\)",
-        reason=(
-            "openai-responses stream encoder: `response.function_call_arguments.done` carries "
-            "`name`; the SDK's event has arguments, item_id, output_index, sequence_number, "
-            "type only"
-        ),
-    ),
     Known(
         cases=("openai_responses/stream_web_search_server_tool->openai-responses-stream",),
         violation=r"\.action\.sources\[\d+\]\.(name: unknown|type: 'api'|url: required)",
@@ -96,22 +40,8 @@ ANSWERS: tuple[Known, ...] = (
     ),
 )
 
-REQUESTS: tuple[Known, ...] = (
-    Known(
-        cases=("openai_responses/error_400_context_length_exceeded->openai-responses",),
-        violation=(
-            r"\$\.input\[\d+\]\.content\[0\]\.(text: unknown field|detail: required field"
-            r"|type: 'output_text' is not one of)"
-        ),
-        reason=(
-            "openai-responses request encoder: an assistant text turn goes up as a "
-            "`message` with content [{type: output_text, text}] and no id/status/annotations; "
-            "openai 3.54 types that only as ResponseOutputMessageParam (id, status and "
-            "annotations required), an id-less assistant turn only with string content "
-            "(EasyInputMessageParam); the API itself accepted the recorded shape"
-        ),
-    ),
-)
+#: No known request violation today.
+REQUESTS: tuple[Known, ...] = ()
 
 
 def marks(case_id: str, table: tuple[Known, ...]) -> list[pytest.MarkDecorator]:

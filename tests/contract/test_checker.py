@@ -159,3 +159,46 @@ def test_an_unknown_answer_field_is_caught(case: AnswerCase) -> None:
 
 def _add_field(raw: bytes) -> bytes:
     return json.dumps({**json.loads(raw), "zz": 1}).encode()
+
+
+def test_the_extension_allow_list_is_narrow() -> None:
+    """crosswire's chat reasoning keys pass only on a message/delta that holds reasoning;
+    ``store`` only on a Response object; anywhere else they are unknown fields."""
+    message = {"role": "assistant", "content": "hi", "refusal": None}
+    whole = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": message}],
+    }
+
+    def chat(**extra: Any) -> list[str]:
+        body = {**whole, "choices": [{**whole["choices"][0], "message": {**message, **extra}}]}
+        return answer_violations("openai-chat", json.dumps(body).encode(), stream=False)
+
+    block = {"type": "thinking", "thinking": "t", "signature": "s", "provider": "anthropic"}
+    assert chat(reasoning_content="why", thinking_blocks=[block]) == []
+    assert chat(reasoning_content="") == [
+        "$.choices[0].message.reasoning_content: unknown field (not in ChatCompletionMessage)"
+    ]
+    assert chat(thinking_blocks=[{**block, "extra": 1}])
+    mistral = {**whole, "choices": [{**whole["choices"][0], "message": {**message}}]}
+    mistral["choices"][0]["message"]["reasoning_content"] = "why"
+    assert answer_violations(
+        "openai-chat", json.dumps(mistral).encode(), stream=False, dialect="mistral"
+    )
+    top = answer_violations(
+        "openai-chat", json.dumps({**whole, "reasoning_content": "why"}).encode(), stream=False
+    )
+    assert top == ["$.reasoning_content: unknown field (not in ChatCompletion)"]
+    event = {"type": "response.output_item.added", "output_index": 0, "sequence_number": 0}
+    item = {"type": "message", "id": "m", "role": "assistant", "status": "in_progress"}
+    body = (
+        b"event: response.output_item.added\ndata: "
+        + json.dumps({**event, "item": {**item, "content": [], "store": False}}).encode()
+        + b"\n\n"
+    )
+    assert answer_violations("openai-responses", body, stream=True) == [
+        "event0.item.store: unknown field (not in ResponseOutputMessage)"
+    ]

@@ -37,15 +37,22 @@ class Tool:
     description: str | None = None
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
+    #: A free-form tool (OpenAI Responses ``custom``): the model writes plain text, not JSON.
+    #: ``parameters`` is then a function schema with the one string property ``input``, so a
+    #: backend without free-form tools gets an ordinary function; a call's ``arguments`` are
+    #: always ``{"input": <text>}`` in the IR, and the app's encoder unwraps the text again.
+    freeform: bool = False
     native: Native = field(default_factory=no_native)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NativeTool:
-    """A provider-executed tool (web search, code execution…): only its origin can run it."""
+    """A provider-executed tool (web search, code execution…): only its origin can run it.
+    ``native`` is where its origin keeps how the app declared it (e.g. in which item)."""
 
     origin: str
     data: Mapping[str, Any]
+    native: Native = field(default_factory=no_native)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,5 +129,40 @@ class Request:
     fim: FimPrompt | None = None
     stream: bool = False
     include_usage: bool | None = None
+    #: The app's end-user id: OpenAI ``user``, Anthropic ``metadata.user_id``. A Chat or
+    #: Responses app that sends only ``safety_identifier`` (OpenAI's successor of ``user``)
+    #: has it here too, so backends with a single end-user slot still get it.
     user: str | None = None
+    #: How long or terse the answer is: ``low`` / ``medium`` / ``high``. OpenAI Chat
+    #: ``verbosity``, Responses ``text.verbosity``.
+    verbosity: str | None = None
+    #: The app's prompt-cache routing key: OpenAI Chat and Responses ``prompt_cache_key``,
+    #: Mistral chat ``prompt_cache_key``.
+    prompt_cache_key: str | None = None
+    #: How long a cached prompt prefix is kept: ``in_memory`` / ``24h``. OpenAI Chat and
+    #: Responses ``prompt_cache_retention``.
+    prompt_cache_retention: str | None = None
+    #: A stable hash of the end user for abuse detection: OpenAI Chat and Responses
+    #: ``safety_identifier``.
+    safety_identifier: str | None = None
+    #: The processing tier asked for, in the app's vocabulary: OpenAI Chat and Responses
+    #: ``service_tier`` (auto/default/flex/scale/priority/fast, Responses also ultrafast),
+    #: Mistral ``service_tier`` (auto/standard_only), Anthropic ``service_tier``
+    #: (auto/standard_only), Gemini ``serviceTier`` (standard/flex/priority). An encoder sends
+    #: only a value its backend knows and drops any other with a note.
+    service_tier: str | None = None
+    #: The most built-in tool calls one answer may make: Responses ``max_tool_calls``.
+    max_tool_calls: int | None = None
     native: Native = field(default_factory=no_native)
+
+
+#: ``Request`` fields that are hints to one provider family rather than content: a backend
+#: whose codec does not list a set one in its ``hints`` gets it dropped with a note.
+HINTS: tuple[str, ...] = (
+    "verbosity",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "safety_identifier",
+    "service_tier",
+    "max_tool_calls",
+)

@@ -35,6 +35,19 @@ local function left_of(b)
   return left
 end
 
+-- In-flight leases of candidate i, lapsed ones trimmed: counted once per script run (the
+-- least-busy ordering and the key's own check both need it).
+local counted = {}
+local function in_flight(i)
+  local c = counted[i]
+  if c == nil then
+    redis.call('ZREMRANGEBYSCORE', kname(i, 2), '-inf', now)
+    c = redis.call('ZCARD', kname(i, 2))
+    counted[i] = c
+  end
+  return c
+end
+
 local function try(i)
   local h, leases, starts, toks = kname(i, 1), kname(i, 2), kname(i, 3), kname(i, 4)
   local fp = arg(i, 2)
@@ -53,10 +66,11 @@ local function try(i)
   if st[2] == '1' then return {'disabled', '', st[3] or ''} end
   local cu = tonumber(st[4]) or 0
   if cu > now then return {'cooling', st[4], st[5] or ''} end
-  redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
   if maxc > 0 then
-    local c = redis.call('ZCARD', leases)
+    local c = in_flight(i)
     if c >= maxc then return {'busy', '', c .. '/' .. maxc .. ' in flight'} end
+  elseif counted[i] == nil then
+    redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
   end
   if rpm > 0 then
     redis.call('ZREMRANGEBYSCORE', starts, '-inf', now - 60)
@@ -168,8 +182,7 @@ if least_busy and n > 1 then
   local rest = {}
   for pos = head + 1, n do
     local i = order[pos]
-    redis.call('ZREMRANGEBYSCORE', kname(i, 2), '-inf', now)
-    rest[#rest + 1] = {redis.call('ZCARD', kname(i, 2)), pos, i}
+    rest[#rest + 1] = {in_flight(i), pos, i}
   end
   table.sort(rest, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end

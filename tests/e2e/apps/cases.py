@@ -29,6 +29,12 @@ class AppCase:
     setup: Callable[[Workspace], None] | None = None
     #: (backend, scenario) -> why it fails because of crosswire (strict xfail).
     xfail: dict[tuple[str, str], str] = field(default_factory=dict)
+    scenarios: tuple[str, ...] = ("prompt", "tool")
+    label: str = ""  # test id prefix when one app has several cases
+
+    @property
+    def id(self) -> str:
+        return self.label or self.name
 
 
 PROMPT = "Say hello."
@@ -107,6 +113,17 @@ CASES = [
         "exec_command",
         lambda ws: {"cmd": "cat secret.txt"},
         env={"OPENAI_API_KEY": "sk-fake-app-key"},
+    ),
+    AppCase(  # Codex's own transport: the Responses WebSocket, served by crosswire
+        "codex",
+        ("api.openai.com",),
+        ("openai-chat",),
+        lambda exe, prompt, ws: [str(exe), "exec", "--skip-git-repo-check", "-m", "gpt-5", prompt],
+        "exec_command",
+        lambda ws: {"cmd": "cat secret.txt"},
+        env={"OPENAI_API_KEY": "sk-fake-app-key"},
+        scenarios=("tool",),
+        label="codex-websocket",
     ),
     AppCase(
         "opencode",

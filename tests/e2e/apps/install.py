@@ -74,11 +74,13 @@ def status(app: App) -> tuple[Path | None, str]:
     return None, f"{app.package}@{app.version} is not installed (python -m tests.e2e.apps.install)"
 
 
-def install(app: App, *, timeout: float = 600) -> tuple[Path | None, str]:
-    """Install ``app`` unless it already is; a lock keeps parallel test workers apart."""
-    exe, _ = status(app)
-    if exe is not None:
-        return exe, ""
+def install(app: App, *, timeout: float = 600, retry: bool = True) -> tuple[Path | None, str]:
+    """Install ``app`` unless it already is; a lock keeps parallel test workers apart. Without
+    ``retry`` a recorded failure is returned as it is (tests skip at once rather than each
+    trying npm again)."""
+    exe, why = status(app)
+    if exe is not None or (not retry and (_prefix(app) / "failed").exists()):
+        return exe, why
     if app is NODE and (platform.system(), platform.machine()) != ("Linux", "x86_64"):
         return None, "the pinned Node runtime is for linux-x64 only"
     if not shutil.which("npm"):

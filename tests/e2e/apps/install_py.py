@@ -67,8 +67,22 @@ def bin_path(app: App, name: str | None = None) -> Path:
     return venv_dir(app) / "bin" / (name or app.entry)
 
 
+ROOT = Path(__file__).resolve().parents[3]
+
+
 def _base_python() -> str:
-    """The interpreter behind the project's .venv (not the venv's own shim)."""
+    """The interpreter behind the project's .venv (not the venv's own shim), whichever Python
+    runs this module (CI calls it with the .venv's; a developer may use any python3)."""
+    if sys.prefix == sys.base_prefix:
+        venv_python = ROOT / ".venv" / "bin" / "python"
+        if venv_python.exists():
+            out = subprocess.run(
+                [str(venv_python), "-c", "import sys; print(sys._base_executable)"],
+                capture_output=True,
+                text=True,
+            )
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
@@ -76,9 +90,11 @@ def _interpreter(app: App) -> str:
     """The app's preferred minor version when this machine has it (PATH or pyenv), else the
     project's interpreter (uv then builds what has no wheel: slower, still pinned)."""
     if app.python:
-        candidates = [shutil.which(f"python{app.python}")]
         pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-        candidates += sorted(pyenv_root.glob(f"versions/{app.python}.*/bin/python{app.python}"))
+        candidates = [shutil.which(f"python{app.python}")] + [
+            str(p)
+            for p in sorted(pyenv_root.glob(f"versions/{app.python}.*/bin/python{app.python}"))
+        ]
         for found in candidates:
             if (
                 found
@@ -99,23 +115,40 @@ def _uv() -> list[str] | None:
     return [_base_python(), "-m", "uv"] if probe.returncode == 0 else None
 
 
+class NotYet(Unavailable):
+    """The install did not finish within the caller's time budget (not recorded as a failure:
+    uv's cache keeps what was downloaded, and the next call goes on)."""
+
+
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, deadline: float) -> Iterator[None]:
     """Serialise installs across pytest-xdist workers and CI's pre-install step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise NotYet("another process is still installing it") from None
+                time.sleep(0.5)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> None:
+def _run(cmd: list[str], env: dict[str, str], deadline: float) -> None:
     try:
-        out = subprocess.run(cmd, capture_output=True, env=env, timeout=INSTALL_TIMEOUT)
+        out = subprocess.run(
+            cmd, capture_output=True, env=env, timeout=max(1.0, deadline - time.monotonic())
+        )
     except subprocess.TimeoutExpired as exc:
-        raise Unavailable(f"{' '.join(cmd[:3])} timed out") from exc
+        raise NotYet(
+            "not installed yet and the install outlasted this test's budget; run "
+            "`python -m tests.e2e.apps.install_py` first (.ci/run does)"
+        ) from exc
     if out.returncode != 0:
         tail = out.stderr.decode(errors="replace").strip()[-600:]
         raise Unavailable(f"`{' '.join(cmd[-2:])}` failed: {tail}")
@@ -126,15 +159,17 @@ def _recent(path: Path) -> bool:
     return path.exists() and time.time() - path.stat().st_mtime < FAILURE_TTL
 
 
-def ensure(name: str) -> App:
-    """Install ``name`` if needed and return it; raises Unavailable with the reason."""
+def ensure(name: str, budget: float = INSTALL_TIMEOUT) -> App:
+    """Install ``name`` if needed (within ``budget`` seconds) and return it; raises
+    Unavailable with the reason."""
     app = APPS[name]
+    deadline = time.monotonic() + budget
     root = venv_dir(app)
     stamp = root / ".crosswire-pins"
     failed = root.with_name(f"{app.name}.failed")
     python = _interpreter(app)
     pins = "\n".join((LAYOUT, python, *app.requirements, *app.overrides))
-    with _locked(root.with_name(f"{app.name}.lock")):
+    with _locked(root.with_name(f"{app.name}.lock"), deadline):
         if stamp.exists() and stamp.read_text() == pins and bin_path(app).exists():
             return app
         if _recent(failed) and failed.read_text().startswith(pins + "\n"):
@@ -146,16 +181,20 @@ def ensure(name: str) -> App:
         env.pop("UV_PROJECT_ENVIRONMENT", None)
         try:
             shutil.rmtree(root, ignore_errors=True)
-            _run([*uv, "venv", "-q", "--python", python, str(root)], env)
+            _run([*uv, "venv", "-q", "--python", python, str(root)], env, deadline)
             extra: list[str] = []
             if app.overrides:
                 (root / "overrides.txt").write_text("\n".join(app.overrides) + "\n")
                 extra = ["--override", str(root / "overrides.txt")]
-            _run([*uv, "pip", "install", "-q", "--compile-bytecode",
-                  "--python", str(root / "bin" / "python"), *extra, *app.requirements],
-                 env)  # fmt: skip
+            target = ["--python", str(root / "bin" / "python")]
+            # compiled now: the tests run the apps many times, and a machine with
+            # PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every start
+            install = [*uv, "pip", "install", "-q", "--compile-bytecode", *target, *extra]
+            _run([*install, *app.requirements], env, deadline)
             if not bin_path(app).exists():
                 raise Unavailable(f"{app.entry} missing after installing {app.requirements}")
+        except NotYet:
+            raise
         except Unavailable as exc:
             failed.write_text(f"{pins}\n{exc}")
             raise

@@ -72,15 +72,19 @@ def plain_script() -> Script:
     return Script(final="Hello from the scripted model.")
 
 
-def config(protocol: str, upstream: Upstream, hosts: Sequence[str], model: str = "") -> str:
-    """A crosswire config routing every host in ``hosts`` to the scripted upstream."""
+def config(
+    protocol: str, upstream: Upstream, hosts: Sequence[str], model: str = "", backend: str = ""
+) -> str:
+    """A crosswire config routing every host in ``hosts`` to the scripted upstream (renaming
+    the model when ``model`` is given; ``backend`` adds YAML lines to the backend)."""
     rename = f"\n    model: {model}" if model else ""
     routes = "".join(f"  - match: {{host: {h}}}\n    backend: scripted{rename}\n" for h in hosts)
     return (
         "backends:\n  scripted:\n"
         f"    protocol: {protocol}\n    base_url: {upstream.url}{BASE_PATH[protocol]}\n"
         '    keys: [{name: k, secret: "scripted-backend-key"}]\n'
-        f"routes:\n{routes}"
+        + "".join(f"    {line}\n" for line in backend.splitlines())
+        + f"routes:\n{routes}"
     )
 
 
@@ -112,10 +116,10 @@ class Result:
 
 def executable(name: str) -> Path:
     """The installed app, installing it now if the cache lacks it; skips with the reason."""
-    node, why = install.install(install.NODE)
+    node, why = install.install(install.NODE, retry=False)
     if node is None:
         pytest.skip(f"Node runtime unavailable: {why}")
-    exe, why = install.install(install.APPS[name])
+    exe, why = install.install(install.APPS[name], retry=False)
     if exe is None:
         pytest.skip(why)
     return exe
@@ -131,6 +135,7 @@ def run_app(
     hosts: Sequence[str],
     env: dict[str, str] | None = None,
     model: str = "",
+    backend: str = "",
     timeout: float = 90,
 ) -> Result:
     from crosswire.cli import app_env
@@ -139,7 +144,7 @@ def run_app(
     scripted = ScriptedModel(protocol, script)
     upstream.handler = scripted
     try:
-        proxy = start_proxy(config(protocol, upstream, hosts, model))
+        proxy = start_proxy(config(protocol, upstream, hosts, model, backend))
         full_env = {
             **{k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")},
             **QUIET,

@@ -24,14 +24,14 @@ PARAMS = [
         case,
         backend,
         scenario,
-        id=f"{case.name}-{scenario}-{backend}",
+        id=f"{case.id}-{scenario}-{backend}",
         marks=[pytest.mark.xfail(strict=True, reason=case.xfail[(backend, scenario)])]
         if (backend, scenario) in case.xfail
         else [],
     )
     for case in CASES
     for backend in case.backends
-    for scenario in ("prompt", "tool")
+    for scenario in case.scenarios
 ]
 
 
@@ -59,3 +59,31 @@ def test_app(
     if tool:
         assert result.model.round_trip, result.explain()
     assert not result.model.unexpected, result.explain()
+
+
+def test_claude_code_on_a_vllm_model_is_renamed_and_clamped(
+    start_proxy: Callable[..., Proxy], tmp_path: Path
+) -> None:
+    """The route's model rename and the backend's max_output_tokens apply to every request
+    Claude Code makes (it asks for far more output tokens than a local model serves)."""
+    case = next(c for c in CASES if c.name == "claude")
+    exe = executable(case.name)
+    ws = workspace(tmp_path)
+    result = run_app(
+        start_proxy,
+        ws,
+        case.argv(exe, PROMPT, ws),
+        protocol="openai-chat",
+        script=plain_script(),
+        hosts=case.hosts,
+        env=case.env,
+        model="qwen",
+        backend="dialect: vllm\nmax_output_tokens: 8192",
+    )
+    assert result.returncode == 0, result.explain()
+    assert result.model.final in result.stdout, result.explain()
+    bodies = [r.json() for r in result.model.requests if r.method == "POST"]
+    assert bodies, result.explain()
+    for body in bodies:
+        assert body["model"] == "qwen"
+        assert 0 < body.get("max_tokens", body.get("max_completion_tokens", 0)) <= 8192, body

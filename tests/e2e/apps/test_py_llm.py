@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apps.pyapps import PY_QUIET, app_bin, assert_answered, assert_round_trip
-from tests.e2e.apps.runner import Workspace, plain_script, run_app, tool_script, workspace
+from tests.e2e.apps.pyapps import PY_QUIET, app_bin, assert_answered, assert_round_trip, run_py_app
+from tests.e2e.apps.runner import Result, Workspace, plain_script, tool_script, workspace
 from tests.e2e.harness import Proxy
 
 pytestmark = [pytest.mark.e2e]
@@ -47,7 +47,9 @@ CASES = [
 ]
 
 
-def llm(start_proxy: Callable[..., Proxy], ws: Workspace, client: str, backend: str, tool: bool):
+def llm(
+    start_proxy: Callable[..., Proxy], ws: Workspace, client: str, backend: str, tool: bool
+) -> Result:
     model, host, key_var, plugin = CLIENTS[client]
     argv = [str(app_bin("llm")), "prompt", "-m", model, "--no-log"]
     if tool:
@@ -62,7 +64,7 @@ def llm(start_proxy: Callable[..., Proxy], ws: Workspace, client: str, backend: 
         "LLM_USER_PATH": str(ws.home / "llm"),
         "LLM_LOAD_PLUGINS": plugin,
     }
-    return run_app(
+    return run_py_app(
         start_proxy, ws, argv, protocol=backend, script=script, hosts=[host], env=env, timeout=60
     )
 

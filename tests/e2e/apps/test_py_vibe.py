@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apps.pyapps import OTHER, PY_QUIET, app_bin, assert_answered, assert_round_trip
-from tests.e2e.apps.runner import Result, Workspace, plain_script, run_app, tool_script, workspace
+from tests.e2e.apps.pyapps import (
+    OTHER,
+    PY_QUIET,
+    app_bin,
+    assert_answered,
+    assert_round_trip,
+    run_py_app,
+)
+from tests.e2e.apps.runner import Result, Workspace, plain_script, tool_script, workspace
+from tests.e2e.apps.scripted import Script
 from tests.e2e.harness import Proxy
 
 pytestmark = [pytest.mark.e2e]
@@ -30,7 +38,7 @@ QUIET_VIBE = {
 
 
 def vibe(
-    start_proxy: Callable[..., Proxy], ws: Workspace, backend: str, prompt: str, script
+    start_proxy: Callable[..., Proxy], ws: Workspace, backend: str, prompt: str, script: Script
 ) -> Result:
     argv = [
         str(app_bin("vibe")),
@@ -49,7 +57,7 @@ def vibe(
         "MISTRAL_API_KEY": "app-fake-key",
         "VIBE_HOME": str(ws.home / ".vibe"),
     }
-    return run_app(
+    return run_py_app(
         start_proxy, ws, argv, protocol=backend, script=script, hosts=["api.mistral.ai"], env=env
     )
 

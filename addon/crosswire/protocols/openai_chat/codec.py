@@ -3,14 +3,23 @@ llama.cpp, DeepSeek, Groq, OpenRouter, Ollama's ``/v1``, Mistral chat, Azure Ope
 
 Client side: the app speaks Chat Completions. Backend side: ``Target.dialect`` selects the
 server's quirks (``dialects.py``).
+
+Answers to an app carry two keys beyond OpenAI's Chat types, on a message or delta only when
+the backend reasoned: ``reasoning_content`` (the reasoning text, DeepSeek-style, for apps that
+show it) and ``thinking_blocks`` (signed or redacted thinking, so an app that echoes the
+message back returns it intact to the backend that signed it; ``reasoning.py``). They are
+crosswire's documented extension; the contract suite allows exactly these two
+(``tests/contract/extensions.py``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from crosswire import ir
+from crosswire.ir.request import HINTS
 from crosswire.protocols import openai_errors, usage_scan
 from crosswire.protocols.base import (
     ClientCall,
@@ -43,6 +52,8 @@ class OpenAIChatCodec(Codec):
         probe_path="/models",
         scan_usage=usage_scan.json_objects(("usage",), _usage.usage_in),
     )
+    #: The ``ir.request.HINTS`` this codec's encoder sends or itself notes as dropped.
+    hints: ClassVar[frozenset[str]] = frozenset(HINTS)
 
     # ---- client side ---------------------------------------------------------------------------
 

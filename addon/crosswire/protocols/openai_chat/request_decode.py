@@ -53,6 +53,11 @@ MODELLED = frozenset(
         "stream",
         "stream_options",
         "user",
+        "verbosity",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "service_tier",
     }
 )
 #: Message keys the decoder models (the rest stays in ``Message.native``).
@@ -82,6 +87,7 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
     stream_options = optional(data, "stream_options", dict) or {}
     include_usage = optional(stream_options, "include_usage", bool, "stream_options.include_usage")
     native = {k: v for k, v in data.items() if k not in MODELLED}
+    safety_identifier = optional(data, "safety_identifier", str)
     extra_options = {k: v for k, v in stream_options.items() if k != "include_usage"}
     if extra_options:
         native["stream_options"] = extra_options
@@ -97,7 +103,12 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
         response_format=_decode_format(data.get("response_format")),
         stream=bool(optional(data, "stream", bool)),
         include_usage=include_usage,
-        user=optional(data, "user", str),
+        user=optional(data, "user", str) or safety_identifier,
+        verbosity=optional(data, "verbosity", str),
+        prompt_cache_key=optional(data, "prompt_cache_key", str),
+        prompt_cache_retention=optional(data, "prompt_cache_retention", str),
+        safety_identifier=safety_identifier,
+        service_tier=optional(data, "service_tier", str),
         native={NAME: native} if native else {},
     )
 
@@ -182,7 +193,7 @@ def _decode_tools(data: dict[str, Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.N
     for i, raw in enumerate(optional(data, "tools", list) or []):
         where = f"tools[{i}]"
         tool = expect(raw, dict, where)
-        if tool.get("type", "function") != "function":
+        if expect(tool.get("type", "function"), str, f"{where}.type") != "function":
             native_tools.append(ir.NativeTool(origin=NAME, data=tool))  # custom, web search…
             continue
         fn = expect(tool.get("function"), dict, f"{where}.function")

@@ -36,11 +36,7 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         body["stream"] = True
         if dialect.stream_options:
             body["stream_options"] = {"include_usage": True}
-    if request.user is not None:
-        if dialect.user:
-            body["user"] = request.user
-        else:
-            report.dropped("user", f"{dialect.name} has no user field")
+    _hints(body, request, dialect, report)
     _merge_native(body, request, dialect, report)
     if dialect.azure_path:
         return UpstreamCall(
@@ -53,6 +49,36 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     return UpstreamCall(
         path="/chat/completions", body=dumps(body), stream=request.stream, headers=HEADERS
     )
+
+
+def _hints(body: dict[str, Any], request: ir.Request, dialect: Dialect, report: ir.Report) -> None:
+    """The OpenAI request hints (``ir.request.HINTS``) and ``user``, where the dialect takes
+    them. ``user`` is not repeated when it only mirrors ``safety_identifier``."""
+    for key in ("verbosity", "prompt_cache_key", "prompt_cache_retention", "service_tier"):
+        value = getattr(request, key)
+        if value is not None:
+            _hint(body, key, value, dialect, report)
+    safety = request.safety_identifier
+    sent = safety is not None and _hint(body, "safety_identifier", safety, dialect, report)
+    if request.max_tool_calls is not None:
+        report.dropped("max_tool_calls", "Chat Completions has no limit on tool calls")
+    if request.user is not None and not (sent and request.user == safety):
+        if dialect.user:
+            body["user"] = request.user
+        else:
+            report.dropped("user", f"{dialect.name} has no user field")
+
+
+def _hint(body: dict[str, Any], key: str, value: Any, dialect: Dialect, report: ir.Report) -> bool:
+    if dialect.allowed_fields is not None and key not in dialect.allowed_fields:
+        report.dropped(key, f"{dialect.name} Chat Completions has no {key}")
+        return False
+    tiers = dialect.service_tiers
+    if key == "service_tier" and tiers is not None and value not in tiers:
+        report.dropped(key, f"{value!r} is not a {dialect.name} service tier")
+        return False
+    body[key] = value
+    return True
 
 
 def _tools(body: dict[str, Any], request: ir.Request, dialect: Dialect, report: ir.Report) -> None:
@@ -211,10 +237,6 @@ def _merge_native(
             continue
         if dialect.allowed_fields is not None and key not in dialect.allowed_fields:
             report.dropped(key, f"{dialect.name} rejects unknown fields")
-            continue
-        tiers = dialect.service_tiers
-        if key == "service_tier" and tiers is not None and value not in tiers:
-            report.dropped(key, f"{value!r} is not a {dialect.name} service tier")
             continue
         if key == "stream_options":
             if "stream_options" in body and isinstance(value, dict):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from crosswire import ir
+from crosswire.ir.request import HINTS
 from crosswire.protocols import usage_scan
 from crosswire.protocols.base import (
     ClientCall,
@@ -41,6 +43,8 @@ class OpenAIResponsesCodec(Codec):
         probe_path="/models",
         scan_usage=usage_scan.json_objects(("usage",), _response.usage_in),
     )
+    #: The ``ir.request.HINTS`` this codec's encoder sends or itself notes as dropped.
+    hints: ClassVar[frozenset[str]] = frozenset(HINTS)
 
     # ---- client side ----------------------------------------------------------------------
 

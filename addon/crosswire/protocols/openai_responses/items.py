@@ -293,17 +293,5 @@ def output_content(part: ir.Part) -> dict[str, Any]:
     return {"type": "output_text", "text": part.text, "annotations": native.get("annotations", [])}
 
 
-def function_call_item(part: ir.ToolCall, item_id: str | None) -> dict[str, Any]:
-    native = own(part)
-    native.pop("id", None)
-    item: dict[str, Any] = {**native, "type": "function_call"}
-    if item_id is not None:
-        item["id"] = item_id
-    item["call_id"] = part.id
-    item["name"] = part.name
-    item["arguments"] = part.arguments if part.arguments.strip() else "{}"
-    return item
-
-
 def opaque_item(part: ir.Opaque) -> dict[str, Any]:
     return dict(part.data)

@@ -49,6 +49,12 @@ EFFORT_ABOVE_BUDGETS: Final = "high"
 #: The minimum ``max_output_tokens`` the API accepts ("Expected a value >= 16").
 MIN_OUTPUT_TOKENS: Final = 16
 
+#: ``service_tier`` values the API accepts (openai 3.54's ``ServiceTier``); another family's
+#: tier (Anthropic/Mistral ``standard_only``) is dropped with a note.
+SERVICE_TIERS: frozenset[str] = frozenset(
+    {"auto", "default", "flex", "scale", "priority", "fast", "ultrafast"}
+)
+
 #: ``reasoning.summary`` values the API accepts.
 SUMMARY_VALUES: frozenset[str] = frozenset({"auto", "concise", "detailed"})
 

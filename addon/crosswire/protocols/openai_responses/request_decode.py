@@ -4,6 +4,9 @@
 ``message`` items keep their role, assistant-side items (``reasoning``, assistant ``message``,
 ``function_call`` and every item type this IR cannot model, kept whole as ``Opaque``) join
 one assistant turn, consecutive ``function_call_output`` items form one tool turn.
+``custom_tool_call`` items are calls like ``function_call`` (their text wrapped as
+``{"input": text}``) and ``additional_tools`` items add their tools to the request's
+(``tools.py``: free-form, namespaced and Codex's "responses lite" tools).
 
 ``previous_response_id``, ``conversation`` and ``prompt`` (a stored prompt template) name state
 kept on OpenAI's side, which a stateless converter does not have: they are refused with a 400
@@ -24,7 +27,7 @@ from crosswire.ir.errors import ClientRequestError, UnsupportedFeature
 from crosswire.ir.ids import derived_call_id
 from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import expect, loads_client, optional
-from crosswire.protocols.openai_responses import items
+from crosswire.protocols.openai_responses import items, tools
 from crosswire.protocols.openai_responses.content import decode_content, native_of
 from crosswire.protocols.openai_responses.mapping import NAME, SUMMARY_VALUES
 
@@ -44,13 +47,17 @@ _MODELLED = frozenset(
         "top_p",
         "stream",
         "user",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "service_tier",
+        "max_tool_calls",
     }
 )
 _STATEFUL = ("previous_response_id", "conversation", "prompt")
 _ROLES = ("user", "assistant", "system", "developer")
 _MESSAGE_KEYS = frozenset({"type", "role", "content"})
 _OUTPUT_KEYS = frozenset({"type", "call_id", "output"})
-_TOOL_KEYS = frozenset({"type", "name", "description", "parameters", "strict", "function"})
 
 
 def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
@@ -74,23 +81,25 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
     optional(data, "store", bool)
     optional(data, "include", list)
     optional(data, "metadata", dict)
-    tools, native_tools = _tools(data.get("tools"))
+    declared = tools.Declared([], [])
+    declared.add(data.get("tools"), "tools")
+    for raw, key in history.additional:
+        declared.add(raw, key["where"], key["item"])
+    tool_list = _unique(declared.tools, report)
     tool_choice = _tool_choice(data.get("tool_choice"), native)
     text = optional(data, "text", dict) or {}
-    text_rest = {k: v for k, v in text.items() if k != "format"}
+    text_rest = {k: v for k, v in text.items() if k not in ("format", "verbosity")}
     if text_rest:
-        native["text"] = text_rest  # verbosity…
+        native["text"] = text_rest
     reasoning = _reasoning(optional(data, "reasoning", dict), native)
     temperature = optional(data, "temperature", (int, float))
     top_p = optional(data, "top_p", (int, float))
-    user = optional(data, "user", str)
-    if user is None:
-        user = optional(data, "safety_identifier", str)
+    safety_identifier = optional(data, "safety_identifier", str)
     return ir.Request(
         model=optional(data, "model", str) or "",
         messages=tuple(history.messages),
-        tools=tools,
-        native_tools=native_tools,
+        tools=tool_list,
+        native_tools=tuple(declared.native_tools),
         tool_choice=tool_choice,
         parallel_tool_calls=optional(data, "parallel_tool_calls", bool),
         params=ir.Params(
@@ -101,7 +110,13 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
         reasoning=reasoning,
         response_format=_format(text.get("format")),
         stream=bool(optional(data, "stream", bool)),
-        user=user,
+        user=optional(data, "user", str) or safety_identifier,
+        verbosity=optional(text, "verbosity", str, "text.verbosity"),
+        prompt_cache_key=optional(data, "prompt_cache_key", str),
+        prompt_cache_retention=optional(data, "prompt_cache_retention", str),
+        safety_identifier=safety_identifier,
+        service_tier=optional(data, "service_tier", str),
+        max_tool_calls=optional(data, "max_tool_calls", int),
         native={NAME: native} if native else {},
     )
 
@@ -130,6 +145,8 @@ class _History:
         self.report = report
         self.messages: list[ir.Message] = []
         self.names: dict[str, str] = {}  # call_id → function name (ToolResult.name)
+        #: ``additional_tools`` items: their tools list and where/which item they came from.
+        self.additional: list[tuple[Any, dict[str, Any]]] = []
 
     def add(self, role: ir.Role, part: ir.Part) -> None:
         last = self.messages[-1] if self.messages else None
@@ -147,17 +164,20 @@ class _History:
         kind = item.get("type", "message" if "role" in item else None)
         if kind == "message":
             self._message(item, where)
-        elif kind == "function_call":
-            self._function_call(item, where, position)
-        elif kind == "function_call_output":
-            self._function_call_output(item, where)
+        elif kind in ("function_call", "custom_tool_call"):
+            self._call(item, where, position)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            self._call_output(item, where)
+        elif kind == "additional_tools":
+            key = {"where": f"{where}.tools", "item": tools.additional_item(item, where)}
+            self.additional.append((item.get("tools"), key))
         elif kind == "reasoning":
             for part in items.reasoning_parts(item, self.report):
                 self.add("assistant", part)
         else:
             if not isinstance(kind, str):
                 raise ClientRequestError(f"'{where}.type' must be a string", param=where)
-            # custom_tool_call(_output), item_reference, web_search_call, compaction…: only
+            # item_reference, web_search_call, compaction…: only
             # Responses can replay them; other encoders drop them with a note.
             self.add("assistant", ir.Opaque(origin=NAME, data=item))
 
@@ -171,28 +191,37 @@ class _History:
         parts = decode_content(item.get("content"), f"{where}.content")
         if role == "assistant":
             meta = items.item_native(item)
-            if isinstance(item.get("content"), list):
-                meta["listed"] = True  # the encoder keeps the app's form (string or list)
             for part in parts:
                 self.add("assistant", items.with_item(part, meta))
             return
         native = native_of(item, _MESSAGE_KEYS)
         self.messages.append(ir.Message(role=cast(ir.Role, role), parts=parts, native=native))
 
-    def _function_call(self, item: dict[str, Any], where: str, position: int) -> None:
-        name = expect(item.get("name"), str, f"{where}.name")
+    def _call(self, item: dict[str, Any], where: str, position: int) -> None:
+        """A ``function_call``, or a ``custom_tool_call`` (its text becomes the arguments
+        ``{"input": text}``, as for any free-form tool in the IR)."""
+        name, names = tools.call_names(item, where)
         optional(item, "call_id", str, f"{where}.call_id")
         optional(item, "id", str, f"{where}.id")
+        custom = item.get("type") == "custom_tool_call"
+        if custom:
+            text = optional(item, "input", str, f"{where}.input") or ""
+            item = {k: v for k, v in item.items() if k != "input"} | {"arguments": tools.wrap(text)}
         args = item.get("arguments")
         seed = f"{name}:{args if isinstance(args, str) else ''}"
         call = items.tool_call_part(item, derived_call_id(seed, position))
+        own = {k: v for k, v in (call.native.get(NAME) or {}).items() if k != "namespace"}
+        own |= names | ({"custom": True} if custom else {})
+        call = dataclasses.replace(call, name=name, native={NAME: own} if own else {})
         self.names[call.id] = name
         self.add("assistant", call)
 
-    def _function_call_output(self, item: dict[str, Any], where: str) -> None:
+    def _call_output(self, item: dict[str, Any], where: str) -> None:
         call_id = expect(item.get("call_id"), str, f"{where}.call_id")
         output = item.get("output")
         native = native_of(item, _OUTPUT_KEYS)
+        if item.get("type") == "custom_tool_call_output":
+            native.setdefault(NAME, {})["item_type"] = "custom_tool_call_output"
         content: tuple[ir.Text | ir.File, ...]
         if isinstance(output, str):
             content = (ir.Text(text=output),)
@@ -211,31 +240,16 @@ class _History:
         )
 
 
-def _tools(raw: Any) -> tuple[tuple[ir.Tool, ...], tuple[ir.NativeTool, ...]]:
-    """Flat function tools (edge 35; the Chat shape nested under ``function`` is tolerated)
-    → ``Tool``; built-in tools (web_search, file_search, custom, namespace…) stay whole."""
-    tools: list[ir.Tool] = []
-    native_tools: list[ir.NativeTool] = []
-    for i, t in enumerate(expect(raw, list, "tools") if raw is not None else []):
-        where = f"tools[{i}]"
-        tool = expect(t, dict, where)
-        kind = expect(tool.get("type"), str, f"{where}.type")
-        if kind != "function":
-            native_tools.append(ir.NativeTool(origin=NAME, data=tool))
+def _unique(declared: list[ir.Tool], report: ir.Report) -> tuple[ir.Tool, ...]:
+    """One tool per IR name: a second declaration of a name (the same tool in ``tools`` and
+    in an ``additional_tools`` item) would be refused by every other backend."""
+    seen: dict[str, ir.Tool] = {}
+    for t in declared:
+        if t.name in seen:
+            report.dropped(f"tool {t.name}", "declared twice; the first declaration is kept")
             continue
-        fn = tool
-        if "name" not in tool and isinstance(tool.get("function"), dict):
-            fn = tool["function"]
-        tools.append(
-            ir.Tool(
-                name=expect(fn.get("name"), str, f"{where}.name"),
-                description=optional(fn, "description", str, f"{where}.description"),
-                parameters=optional(fn, "parameters", dict, f"{where}.parameters"),
-                strict=optional(fn, "strict", bool, f"{where}.strict"),
-                native=native_of(tool, _TOOL_KEYS),
-            )
-        )
-    return tuple(tools), tuple(native_tools)
+        seen[t.name] = t
+    return tuple(seen.values())
 
 
 def _tool_choice(raw: Any, native: dict[str, Any]) -> ir.ToolChoice | None:

@@ -14,7 +14,9 @@ Decisions (each lossy one is recorded in the report):
 * ``function_call`` items: ``call_id`` is the IR id; the ``fc_…`` item id is sent only when it
   came from Responses (the API checks the prefix; ids are never invented).
 * Tools are flat (edge 35) with ``strict: false`` unless the app said ``true`` — Responses
-  defaults to strict, which rejects ordinary schemas.
+  defaults to strict, which rejects ordinary schemas. Free-form (``custom``) and namespaced
+  tools go back in the shape and place the app declared them (``tools``): an
+  ``additional_tools`` item is put at the front of ``input``, where Codex sends it.
 * No stop sequences, seed, top_k or penalties exist on Responses: dropped with a note;
   ``n > 1`` is refused.
 * Azure (``dialect == "azure"``): the v1 API ``/openai/v1/responses`` (no api-version); with
@@ -36,13 +38,14 @@ from crosswire.ir.errors import UnsupportedFeature
 from crosswire.ir.ids import safe_id
 from crosswire.protocols.base import Target, UpstreamCall
 from crosswire.protocols.common import dumps
-from crosswire.protocols.openai_responses import items
+from crosswire.protocols.openai_responses import items, tools
 from crosswire.protocols.openai_responses.content import encode_file, encode_part, own_native
 from crosswire.protocols.openai_responses.mapping import (
     EFFORT_ABOVE_BUDGETS,
     EFFORT_FOR_BUDGET,
     MIN_OUTPUT_TOKENS,
     NAME,
+    SERVICE_TIERS,
 )
 
 _ENCRYPTED = "reasoning.encrypted_content"
@@ -57,7 +60,11 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     store = native.pop("store", False)
     keep_ids = store is True
     body: dict[str, Any] = {"model": target.model or request.model}
-    ids = _Ids(stored=keep_ids, beside_encrypted=target.dialect in REASONING_IDS_UNSTORED)
+    ids = _Ids(
+        stored=keep_ids,
+        beside_encrypted=target.dialect in REASONING_IDS_UNSTORED,
+        tools=tools.Index(request),
+    )
     instructions, input_items = _input(request, ids, report)
     if instructions:
         body["instructions"] = instructions
@@ -71,14 +78,15 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     text = _dict(native.pop("text", None))
     if fmt is not None:
         text["format"] = fmt
+    if request.verbosity is not None:
+        text["verbosity"] = request.verbosity
     if text:
         body["text"] = text
     body["store"] = store
     include = _include(native.pop("include", None), request, reasoning, keep_ids)
     if include:
         body["include"] = include
-    if request.user is not None and native.get("safety_identifier") != request.user:
-        body["user"] = request.user
+    _hints(request, body, report)
     if request.stream:
         body["stream"] = True
     else:
@@ -93,6 +101,25 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         stream=request.stream,
         headers={"content-type": "application/json"},
     )
+
+
+def _hints(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None:
+    """The request hints Responses has (all of ``ir.request.HINTS`` but ``verbosity``, which
+    goes in ``text``) and ``user``, not repeated when it only mirrors ``safety_identifier``."""
+    for key in ("prompt_cache_key", "prompt_cache_retention", "safety_identifier"):
+        value = getattr(request, key)
+        if value is not None:
+            body[key] = value
+    if request.max_tool_calls is not None:
+        body["max_tool_calls"] = request.max_tool_calls
+    tier = request.service_tier
+    if tier is not None:
+        if tier in SERVICE_TIERS:
+            body["service_tier"] = tier
+        else:
+            report.dropped("service_tier", f"{tier!r} is not an OpenAI service tier")
+    if request.user is not None and request.user != request.safety_identifier:
+        body["user"] = request.user
 
 
 def _include(
@@ -128,10 +155,12 @@ def _endpoint(target: Target) -> tuple[str, dict[str, str]]:
 @dataclass(frozen=True, slots=True)
 class _Ids:
     """When a reasoning item's id goes back: ``stored`` (``store: true``, the id resolves on
-    its own) or ``beside_encrypted`` (the server takes it next to ``encrypted_content``)."""
+    its own) or ``beside_encrypted`` (the server takes it next to ``encrypted_content``);
+    ``tools``: how the app declared each tool (the shape its calls go back in)."""
 
     stored: bool
     beside_encrypted: bool
+    tools: tools.Index
 
 
 def _input(request: ir.Request, ids: _Ids, report: ir.Report) -> tuple[str, list[dict[str, Any]]]:
@@ -161,28 +190,13 @@ def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir
     for group in items.group_parts(msg.parts):
         first = group.parts[0]
         if group.kind == "message":
-            item: dict[str, Any] = {"type": "message", "role": "assistant"}
-            phase = items.own(first).get("phase")
-            if phase:
-                item["phase"] = phase
-            content = [_assistant_content(p) for p in group.parts]
-            listed = any(items.own(p).get("listed") for p in group.parts)
-            if not listed and all(c.keys() == {"type", "text"} for c in content):
-                # plain text the app did not send as a list: the easy-input form, the one
-                # assistant message shape the SDK types without an output item id and status
-                item["content"] = "".join(c["text"] for c in content)
-            else:
-                item["content"] = content
-            out.append(item)
+            out.append(_assistant_message(group))
         elif group.kind == "reasoning":
             reasoning = _reasoning_item(group, ids, report)
             if reasoning is not None:
                 out.append(reasoning)
         elif group.kind == "call" and isinstance(first, ir.ToolCall):
-            fc = group.item_id if isinstance(group.item_id, str) else None
-            call = items.function_call_item(first, fc if fc and fc.startswith("fc") else None)
-            call["call_id"] = safe_id(first.id)
-            out.append(call)
+            out.append(_call(first, group.item_id, ids))
         elif group.kind == "item" and isinstance(first, ir.Opaque):
             out.append(items.opaque_item(first))
         elif isinstance(first, ir.Opaque):
@@ -192,6 +206,43 @@ def _assistant(msg: ir.Message, ids: _Ids, out: list[dict[str, Any]], report: ir
             )
         else:
             report.dropped(f"assistant {first.type}", f"{NAME} assistant turns cannot hold it")
+
+
+def _call(part: ir.ToolCall, wanted: Any, ids: _Ids) -> dict[str, Any]:
+    """A ``function_call`` or ``custom_tool_call`` item with the name and namespace the app
+    declared; its item id only when it came from Responses (the API checks the prefix)."""
+    custom = ids.tools.is_freeform(part)
+    prefix = "ctc" if custom else "fc"
+    given = wanted if isinstance(wanted, str) and wanted.startswith(prefix) else None
+    call = ids.tools.call_item(part, given)
+    call["call_id"] = safe_id(part.id)
+    return call
+
+
+def _assistant_message(group: items.Group) -> dict[str, Any]:
+    """Plain text goes in the easy-input form (string content), whatever form the app used:
+    the one assistant shape both openai 3.54's types (``EasyInputMessageParam``) and the API
+    take without an item id (a recorded list of id-less ``output_text`` parts was accepted by
+    the API, but the SDK types that list only on an output message with id and status).
+    Annotations, refusals and other content parts need the list: with the app's ``msg_`` id
+    it is the output message (``status``, ``annotations`` filled in); without one, the list
+    as the app sent it."""
+    item: dict[str, Any] = {"type": "message", "role": "assistant"}
+    phase = items.own(group.parts[0]).get("phase")
+    if phase:
+        item["phase"] = phase
+    content = [_assistant_content(p) for p in group.parts]
+    if all(c.keys() == {"type", "text"} for c in content):
+        item["content"] = "".join(c["text"] for c in content)
+        return item
+    mid = group.item_id if isinstance(group.item_id, str) else None
+    if mid is not None and mid.startswith("msg"):
+        for c in content:
+            if c.get("type") == "output_text":
+                c.setdefault("annotations", [])
+        return {"id": mid, **item, "status": "completed", "content": content}
+    item["content"] = content
+    return item
 
 
 def _assistant_content(part: ir.Part) -> dict[str, Any]:
@@ -257,12 +308,8 @@ def _tool_output(part: ir.ToolResult) -> dict[str, Any]:
             ]
         else:
             output = text
-    return {
-        **native,
-        "type": "function_call_output",
-        "call_id": safe_id(part.call_id),
-        "output": output,
-    }
+    kind = native.pop("item_type", "function_call_output")
+    return {**native, "type": kind, "call_id": safe_id(part.call_id), "output": output}
 
 
 def _has_own_state(request: ir.Request) -> bool:
@@ -278,32 +325,17 @@ def _has_own_state(request: ir.Request) -> bool:
 
 
 def _tools(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None:
-    tools: list[dict[str, Any]] = []
-    for t in request.tools:
-        tool: dict[str, Any] = {**own_native(t), "type": "function", "name": t.name}
-        if t.description is not None:
-            tool["description"] = t.description
-        tool["parameters"] = (
-            t.parameters if t.parameters is not None else {"type": "object", "properties": {}}
-        )
-        tool["strict"] = bool(t.strict)
-        tools.append(tool)
-    for nt in request.native_tools:
-        if nt.origin == NAME:
-            tools.append(dict(nt.data))
-        else:
-            report.dropped(
-                f"tool {nt.data.get('type') or nt.data.get('name') or '?'}",
-                f"a {nt.origin} server tool; {NAME} cannot run it",
-            )
-    if tools:
-        body["tools"] = tools
+    top, additional = tools.encode_tools(request, report)
+    if additional:
+        body["input"] = [*additional, *body["input"]]
+    if top:
+        body["tools"] = top
     choice = request.tool_choice
-    if choice is not None and (tools or choice.mode == "none"):
+    if choice is not None and (top or additional or choice.mode == "none"):
         body["tool_choice"] = (
             {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode
         )
-    if request.parallel_tool_calls is not None and tools:
+    if request.parallel_tool_calls is not None and (top or additional):
         body["parallel_tool_calls"] = request.parallel_tool_calls
 
 

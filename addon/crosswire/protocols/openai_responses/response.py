@@ -14,7 +14,7 @@ from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.ir.ids import derived_call_id, safe_id
 from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream
-from crosswire.protocols.openai_responses import errors, items
+from crosswire.protocols.openai_responses import errors, items, tools
 from crosswire.protocols.openai_responses.mapping import (
     FINISH_FOR_INCOMPLETE,
     NAME,
@@ -147,7 +147,9 @@ def reasoning_item(
     return item
 
 
-def output_items(parts: tuple[ir.Part, ...], rid: str, report: ir.Report) -> list[dict[str, Any]]:
+def output_items(
+    parts: tuple[ir.Part, ...], rid: str, report: ir.Report, declared: tools.Index
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for group in items.group_parts(parts):
         first = group.parts[0]
@@ -159,8 +161,10 @@ def output_items(parts: tuple[ir.Part, ...], rid: str, report: ir.Report) -> lis
             if state.text or items.encrypted_for_client(state) is not None:
                 out.append(reasoning_item(state, group.item_id, rid, n))
         elif group.kind == "call" and isinstance(first, ir.ToolCall):
-            call = items.function_call_item(first, item_id("fc", group.item_id, rid, n))
-            call["status"] = "completed"
+            prefix = "ctc" if declared.is_freeform(first) else "fc"
+            call = declared.call_item(first, item_id(prefix, group.item_id, rid, n))
+            if call["type"] == "function_call":
+                call["status"] = "completed"  # a custom_tool_call has no status
             out.append(call)
         elif group.kind == "item" and isinstance(first, ir.Opaque):
             out.append(items.opaque_item(first))
@@ -253,7 +257,7 @@ def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> byt
             response.model or request.model,
             response.created or int(time.time()),
             request_echo(request),
-            output_items(response.parts, rid, report),
+            output_items(response.parts, rid, report, tools.Index(request)),
             response.finish,
             response.usage,
         )

@@ -12,7 +12,9 @@ in a row are content parts of one ``message`` item (it stays open after a part e
 part of another kind starts or the stream finishes); a reasoning text part and the redacted
 part that follows it are one ``reasoning`` item, which is announced only once it has text or
 opaque state (so an empty reasoning part leaves no trace, as in a whole answer); a
-``function_call`` item carries an ``fc_…`` id distinct from its ``call_id``.
+``function_call`` item carries an ``fc_…`` id distinct from its ``call_id``. A call to a
+free-form tool the app declared (``custom``) is a ``custom_tool_call`` item (``ctc_…``) whose
+``input`` is the text of the IR arguments ``{"input": text}``, sent as one delta at its end.
 
 An IR ``StreamError`` becomes an ``error`` event and then ``response.failed`` (edge 10; see
 ``errors``). Per delta, only the delta text is serialised: each item's event prefix is built
@@ -26,7 +28,7 @@ import time
 from typing import Any
 
 from crosswire import ir
-from crosswire.protocols.openai_responses import errors, items
+from crosswire.protocols.openai_responses import errors, items, tools
 from crosswire.protocols.openai_responses.mapping import NAME
 from crosswire.protocols.openai_responses.response import (
     item_id,
@@ -88,6 +90,7 @@ class ResponsesStreamEncoder:
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
         self._report = report
         self._echo = request_echo(request)
+        self._tools = tools.Index(request)
         self._model = request.model
         self._rid = ""
         self._created = 0
@@ -351,12 +354,22 @@ class ResponsesStreamEncoder:
     # function calls --------------------------------------------------------------------------
 
     def _call_start(self, index: int, part: ir.ToolCall) -> bytes:
-        out, cur = self._open("function_call", None, "fc", items.own(part).get("id"))
+        custom = self._tools.is_freeform(part)
+        kind, prefix = ("custom_tool_call", "ctc") if custom else ("function_call", "fc")
+        out, cur = self._open(kind, None, prefix, items.own(part).get("id"))
         self._parts[index] = cur
-        cur.item = items.function_call_item(part, cur.id)
+        cur.item = self._tools.call_item(part, cur.id)
+        cur.announced = True
+        cur.chunks.append(part.arguments)
+        if custom:
+            # The IR arguments are {"input": text}: the text is known whole only at the end,
+            # so its one delta goes out then.
+            cur.item["input"] = ""
+            return out + self._event(
+                "response.output_item.added", {"output_index": cur.index, "item": cur.item}
+            )
         cur.item["arguments"] = ""
         cur.item["status"] = "in_progress"
-        cur.announced = True
         cur.prefix = self._prefix(
             "response.function_call_arguments.delta", {"item_id": cur.id, "output_index": cur.index}
         )
@@ -364,27 +377,36 @@ class ResponsesStreamEncoder:
             "response.output_item.added", {"output_index": cur.index, "item": cur.item}
         )
         if part.arguments:
-            cur.chunks.append(part.arguments)
             out += self._delta(cur.prefix, part.arguments)
         return out
 
     def _call_end(self, cur: _Open) -> bytes:
         arguments = "".join(cur.chunks)
+        where = {"item_id": cur.id, "output_index": cur.index}
+        self._cur = None
+        if cur.kind == "custom_tool_call":
+            text = tools.unwrap(arguments)
+            item = {**cur.item, "input": text}
+            self._output.append(item)
+            return (
+                (
+                    self._event("response.custom_tool_call_input.delta", {**where, "delta": text})
+                    if text
+                    else b""
+                )
+                + self._event("response.custom_tool_call_input.done", {**where, "input": text})
+                + self._event(
+                    "response.output_item.done", {"output_index": cur.index, "item": item}
+                )
+            )
         item = {
             **cur.item,
             "arguments": arguments if arguments.strip() else "{}",
             "status": "completed",
         }
         self._output.append(item)
-        self._cur = None
         return self._event(
-            "response.function_call_arguments.done",
-            {
-                "item_id": cur.id,
-                "output_index": cur.index,
-                "name": item.get("name"),
-                "arguments": item["arguments"],
-            },
+            "response.function_call_arguments.done", {**where, "arguments": item["arguments"]}
         ) + self._event("response.output_item.done", {"output_index": cur.index, "item": item})
 
     # deltas and ends -------------------------------------------------------------------------
@@ -399,6 +421,9 @@ class ResponsesStreamEncoder:
         if event.kind == "arguments" and cur.kind == "function_call":
             cur.chunks.append(event.text)
             return self._delta(cur.prefix, event.text)
+        if event.kind == "arguments" and cur.kind == "custom_tool_call":
+            cur.chunks.append(event.text)
+            return b""
         if event.kind == "reasoning" and cur.kind == "reasoning":
             return self._reasoning_text(cur, event.text)
         if event.kind == "signature" and cur.kind == "reasoning":
@@ -411,7 +436,7 @@ class ResponsesStreamEncoder:
             return b""
         if cur.kind == "message":
             return self._text_end(cur)
-        if cur.kind == "function_call":
+        if cur.kind in ("function_call", "custom_tool_call"):
             return self._call_end(cur)
         return self._reasoning_end(cur)
 

@@ -115,7 +115,7 @@ def test_assistant_items_form_one_turn_with_reasoning_text_and_calls() -> None:
     )
     assert text == ir.Text(
         text="calling",
-        native={"openai-responses": {"item_id": "msg_1", "phase": "commentary", "listed": True}},
+        native={"openai-responses": {"item_id": "msg_1", "phase": "commentary"}},
     )
     assert call == ir.ToolCall(
         id="call_1",
@@ -186,8 +186,9 @@ def test_function_call_output_may_be_a_list_of_text_and_images() -> None:
 
 
 def test_codex_items_beyond_messages_are_kept_whole() -> None:
-    """Edge 94: custom_tool_call(_output), item_reference, unknown items → Opaque, never a
-    crash; they join the assistant side."""
+    """Edge 94: a custom tool call is a call (its text wrapped as ``{"input": text}``) and its
+    output a result; item_reference and unknown items → Opaque, never a crash; they join the
+    assistant side."""
     items = [
         {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "*** Begin"},
         {"type": "custom_tool_call_output", "call_id": "c1", "output": "ok"},
@@ -195,15 +196,30 @@ def test_codex_items_beyond_messages_are_kept_whole() -> None:
         {"type": "tool_search_call", "id": "ts_1"},
     ]
     req = decode({"model": "m", "input": [{"role": "user", "content": "q"}, *items]})
-    assert req.messages[1].role == "assistant"
-    assert req.messages[1].parts == tuple(
-        ir.Opaque(origin="openai-responses", data=i) for i in items
+    _user, call, result, rest = req.messages
+    assert call.parts == (
+        ir.ToolCall(
+            id="c1",
+            name="apply_patch",
+            arguments='{"input": "*** Begin"}',
+            native={"openai-responses": {"custom": True}},
+        ),
     )
+    assert result.parts == (
+        ir.ToolResult(
+            call_id="c1",
+            name="apply_patch",
+            content=(ir.Text(text="ok"),),
+            native={"openai-responses": {"item_type": "custom_tool_call_output"}},
+        ),
+    )
+    assert rest.role == "assistant"
+    assert rest.parts == tuple(ir.Opaque(origin="openai-responses", data=i) for i in items[2:])
 
 
 def test_tools_are_flat_and_built_in_tools_stay_native() -> None:
-    """Edge 35: ``{"type":"function","name",…}`` at the top level; web_search, custom,
-    namespace… pass through to a Responses backend only."""
+    """Edge 35: ``{"type":"function","name",…}`` at the top level; custom tools are free-form
+    IR tools; web_search… pass through to a Responses backend only."""
     req = decode(
         {
             "model": "m",
@@ -227,7 +243,8 @@ def test_tools_are_flat_and_built_in_tools_stay_native() -> None:
         name="f", description="d", parameters={"type": "object"}, strict=True
     )
     assert req.tools[1].name == "g"
-    assert [t.data["type"] for t in req.native_tools] == ["web_search", "custom", "namespace"]
+    assert req.tools[2].name == "apply_patch" and req.tools[2].freeform
+    assert [t.data["type"] for t in req.native_tools] == ["web_search"]
     assert all(t.origin == "openai-responses" for t in req.native_tools)
 
 
@@ -272,7 +289,8 @@ def test_text_format_json_schema_keeps_name_strict_and_schema_at_its_level() -> 
     assert req.response_format == ir.ResponseFormat(
         type="json_schema", name="person", strict=True, schema={"type": "object"}
     )
-    assert req.native["openai-responses"]["text"] == {"verbosity": "low"}
+    assert req.verbosity == "low"
+    assert "openai-responses" not in req.native
     json_object = decode({"model": "m", "input": "q", "text": {"format": {"type": "json_object"}}})
     assert json_object.response_format == ir.ResponseFormat(type="json_object")
 
@@ -301,12 +319,10 @@ def test_parameters_reasoning_and_unknown_fields() -> None:
     )
     assert req.params == ir.Params(max_tokens=500, temperature=1.0, top_p=0.5)
     assert req.parallel_tool_calls is False and req.stream is True and req.user == "u-1"
+    assert (req.prompt_cache_key, req.service_tier, req.safety_identifier) == ("k", "flex", "u-1")
     assert req.native["openai-responses"] == {
         "store": False,
         "include": ["reasoning.encrypted_content"],
-        "prompt_cache_key": "k",
-        "service_tier": "flex",
-        "safety_identifier": "u-1",
         "metadata": {"a": "b"},
     }
 

@@ -441,7 +441,9 @@ def test_azure_uses_the_v1_path() -> None:
 
 
 def test_a_codex_request_round_trips_unchanged() -> None:
-    """What Codex sends comes back out the same (a Responses-to-Responses conversion)."""
+    """What Codex sends comes back out the same (a Responses-to-Responses conversion), but for
+    its id-less assistant text, which goes in the string form both the SDK types and the API
+    take."""
     body = {
         "model": "gpt-test",
         "instructions": "You are Codex.",
@@ -505,4 +507,62 @@ def test_a_codex_request_round_trips_unchanged() -> None:
         "prompt_cache_key": "session-1",
         "text": {"verbosity": "low"},
     }
-    assert encode(decode(body)) == body
+    sent = encode(decode(body))
+    assert sent["input"][3] == {
+        "type": "message",
+        "role": "assistant",
+        "phase": "commentary",
+        "content": "running",
+    }
+    sent["input"][3] = body["input"][3]
+    assert sent == body
+
+
+def test_assistant_text_goes_up_in_the_form_the_sdk_types_and_the_api_takes() -> None:
+    """Plain text (string or id-less ``output_text`` list from the app) → string content;
+    annotated text with the app's ``msg_`` id → the output message, id/status/annotations."""
+    plain = encode(
+        decode(
+            {
+                "model": "m",
+                "input": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": [{"type": "output_text", "text": "a"}]},
+                ],
+            }
+        )
+    )
+    assert plain["input"][1] == {"type": "message", "role": "assistant", "content": "a"}
+    cite = {
+        "type": "url_citation",
+        "url": "https://x",
+        "title": "x",
+        "start_index": 0,
+        "end_index": 1,
+    }
+    annotated = encode(
+        decode(
+            {
+                "model": "m",
+                "input": [
+                    {"role": "user", "content": "q"},
+                    {
+                        "type": "message",
+                        "id": "msg_1",
+                        "role": "assistant",
+                        "status": "completed",
+                        "content": [
+                            {"type": "output_text", "text": "a", "annotations": [{**cite}]}
+                        ],
+                    },
+                ],
+            }
+        )
+    )
+    assert annotated["input"][1] == {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "a", "annotations": [cite]}],
+    }

@@ -1,0 +1,93 @@
+"""A bare ``mitmdump`` for the benchmarks: started on a free loopback port, nothing saved.
+
+The benchmarks compare crosswire with mitmproxy doing the same traffic, so both run with the
+same options (lazy connections, no flow file, quiet output); only the scripts differ.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Running:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    ca: Path
+
+    def rss_kb(self) -> int:
+        return _rss_kb(self.proc.pid)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (all its threads)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def start_mitmdump(
+    args: list[str], workdir: Path, confdir: Path, log_name: str = "proxy.log"
+) -> Running:
+    log = workdir / log_name
+    out = open(log, "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "mitmdump"),
+            "--set",
+            f"confdir={confdir}",
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "--set",
+            "connection_strategy=lazy",
+            "--set",
+            "flow_detail=0",
+            *args,
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=str(workdir),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        m = re.search(
+            r"proxy listening at (?:http://)?127\.0\.0\.1:(\d+)", log.read_text("latin-1")
+        )
+        if m:
+            url = f"http://127.0.0.1:{m.group(1)}"
+            return Running(proc, url, log, confdir / "mitmproxy-ca-cert.pem")
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"mitmdump did not start:\n{log.read_text('latin-1')[-2000:]}")
