@@ -56,6 +56,7 @@ class Exchange:
         self._estimate: int | None = None
         self.last_usage: ir.Usage | None = None
         self.last_finish: ir.Finish | None = None
+        self.last_model: str | None = None
 
     # ---- request ------------------------------------------------------------------------
 
@@ -180,6 +181,7 @@ class Exchange:
         response = self.restore(response)
         self.last_usage = response.usage
         self.last_finish = response.finish
+        self.last_model = response.model
         if self.request.stream:
             encoder = self.client.stream_encoder(self.call, self.request, self.report)
             return b"".join(encoder.encode(e) for e in replay(response)) + encoder.close()
@@ -255,6 +257,7 @@ class StreamConverter:
         "done",
         "error",
         "finish",
+        "model",
         "started",
         "usage",
     )
@@ -277,6 +280,8 @@ class StreamConverter:
         self.finish: ir.Finish | None = None
         self.error: ir.Error | None = None
         self.usage = ir.Usage()
+        #: The answering model, as the upstream named it.
+        self.model: str | None = None
 
     @property
     def content_type(self) -> str:
@@ -333,6 +338,7 @@ class StreamConverter:
             match event:
                 case ir.ResponseStart():
                     self.started = True
+                    self.model = event.model or self.model
                     if not event.model and self._model:
                         event = dataclasses.replace(event, model=self._model)
                     if event.usage.input_tokens is None:

@@ -155,15 +155,15 @@ def test_bearer_app_with_pooled_keys(start_proxy, upstream: Upstream) -> None:
 
 
 def test_bearer_app_with_its_own_key_reaches_the_upstream(start_proxy, upstream: Upstream) -> None:
-    """client_auth: the app's Bearer credential is what the upstream receives (as the
-    backend's credential header: Anthropic takes an API key as x-api-key under both
-    versions)."""
+    """client_auth: the app's own credential reaches the upstream in the form the app used: a
+    Bearer token stays a Bearer token (Claude Code's OAuth tokens are accepted only that way),
+    an x-api-key stays an x-api-key."""
     proxy = start_proxy(config(upstream, keys=False))
     upstream.queue(reply_from_fixture(TEXT), reply_from_fixture(TEXT))
     assert ask(bearer_app(proxy, "sk-ant-apps-own-token")) == "text"
-    assert credentials(upstream) == {"x-api-key": "sk-ant-apps-own-token"}
+    assert credentials(upstream) == {"authorization": "Bearer sk-ant-apps-own-token"}
     assert ask(anthropic_client(proxy, api_key="sk-ant-apps-api-key")) == "text"  # 2.x: Bearer too
-    assert credentials(upstream) == {"x-api-key": "sk-ant-apps-api-key"}
+    assert credentials(upstream) == {"authorization": "Bearer sk-ant-apps-api-key"}
 
 
 def test_bearer_client_tokens_admit_and_are_never_forwarded(

@@ -95,10 +95,12 @@ def test_a_client_token_never_reaches_any_upstream_in_any_mode(
     assert msg.content
     assert {r.headers.get("x-api-key") for r in upstream.requests} <= {ENV["KA"], ENV["KB"]}
     # The app's own key (client_auth) cannot be forwarded when the app's key IS the token.
+    token_as_key = openai_client(proxy, api_key=TOKEN)
     with pytest.raises(openai.AuthenticationError, match="proxy credentials"):
-        openai_client(proxy, api_key=TOKEN).embeddings.create(model="e", input="x")
+        token_as_key.embeddings.create(model="e", input="x")
+    gemini = genai_client(proxy, api_key=TOKEN)
     with pytest.raises(Exception, match="proxy credentials"):
-        genai_client(proxy, api_key=TOKEN).models.generate_content(model="g", contents="hi")
+        gemini.models.generate_content(model="g", contents="hi")
     # …but works with the token as proxy credentials: then the app's own key goes upstream.
     own = openai.OpenAI(
         api_key="sk-the-apps-own-openai-key",

@@ -84,6 +84,7 @@ class Converting:
             self.flight.record.error = converter.error
         if converter.finish is not None:
             self.flight.record.finish = converter.finish.reason
+        self.flight.record.response_model = converter.model
         return converter.usage
 
     def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
@@ -105,6 +106,7 @@ class Converting:
         self._dropped_header(resp)
         if exchange.last_finish is not None:
             self.flight.record.finish = exchange.last_finish.reason
+        self.flight.record.response_model = exchange.last_model
         return exchange.last_usage
 
     def error(self, flow: http.HTTPFlow) -> bytes:

@@ -8,6 +8,7 @@ protocol's terminator was cut short upstream; the app is told with its protocol'
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from mitmproxy import http
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
 
 #: How much of a whole same-protocol body is scanned for usage (it sits at the end).
 WHOLE_SCAN_BYTES = 65536
+#: The answering model, as every protocol but Gemini (``modelVersion``) names it near the start.
+_MODEL = re.compile(rb'"(?:model|modelVersion)"\s*:\s*"([^"\\]{1,200})"')
+
+
+def model_in(data: bytes) -> str | None:
+    found = _MODEL.search(data)
+    return found.group(1).decode("utf-8", "replace") if found else None
 
 
 class Tap:
@@ -98,6 +106,7 @@ class Passthrough:
             flow.response.raw_content = bytes(self.copy)  # the bytes as the app received them
         if self.tap is None:
             return None
+        self.flight.record.response_model = model_in(bytes(self.tap.head))
         return self.tap.usage(self.flight.candidate.protocol)
 
     def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
@@ -105,6 +114,7 @@ class Passthrough:
         assert resp is not None
         if not resp.content:
             return None
+        self.flight.record.response_model = model_in(resp.content[:WHOLE_SCAN_BYTES])
         scan = codec(self.flight.candidate.protocol).wire.scan_usage
         return scan(resp.content[-WHOLE_SCAN_BYTES:])
 
