@@ -105,3 +105,60 @@ class _AnyEnv(dict[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return "http://127.0.0.1:1/v1" if "URL" in key else f"value-of-{key}"
+
+
+SECRETS_EVERYWHERE = """
+backends:
+  b:
+    protocol: openai-chat
+    base_url: "${BASE:-https://api.example.com}/v1"
+    keys:
+      - {name: a, secret: "${KEY_A}"}
+      - {name: f, secret_file: "${HOME_DIR:-.}/missing-file"}
+    keys_env: POOL_KEYS
+    headers: {X-Org: "org-${ORG_TOKEN}"}
+clients:
+  - {name: ci, token: "${CI_TOKEN}"}
+telemetry:
+  headers: {Authorization: "Bearer ${OTEL_TOKEN}"}
+"""
+
+
+def test_a_shape_only_load_needs_no_secret_and_reads_none(tmp_path: Path) -> None:
+    """`crosswire exec`/`env` need the listen address only: unset secrets are no error."""
+    path = tmp_path / "c.yaml"
+    path.write_text(SECRETS_EVERYWHERE)
+    with pytest.raises(config.ConfigError, match="KEY_A is not set"):
+        config.load(path, env={})
+    cfg = config.load(path, env={"POOL_KEYS": "p1,p2"}, secrets=False)
+    assert not cfg.resolved and cfg.secrets == ()
+    assert [(k.name, k.secret) for k in cfg.backends["b"].keys] == [("a", ""), ("f", "")]
+    assert cfg.backends["b"].config.headers == {"X-Org": "org-${ORG_TOKEN}"}
+    assert cfg.file.clients[0].token == "${CI_TOKEN}"
+
+
+def test_secret_variables_are_every_variable_a_secret_comes_from(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(SECRETS_EVERYWHERE)
+    cfg = config.load(path, env={}, secrets=False)
+    assert set(cfg.secret_vars) == {"KEY_A", "POOL_KEYS", "ORG_TOKEN", "CI_TOKEN", "OTEL_TOKEN"}
+    (tmp_path / "missing-file").write_text("file-secret")
+    env = {"KEY_A": "ka", "POOL_KEYS": "p1", "ORG_TOKEN": "o", "CI_TOKEN": "ct", "OTEL_TOKEN": "t"}
+    full = config.load(path, env=env)
+    assert full.secret_vars == cfg.secret_vars and full.resolved
+    assert set(full.secrets) == {"ka", "file-secret", "p1", "ct", "Bearer t"}
+
+
+def test_a_shape_only_load_keeps_an_unset_url_variable(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("https://api.anthropic.com/", "${ANTHROPIC_URL}"))
+    cfg = config.load(path, env={}, secrets=False)
+    assert cfg.backends["claude"].config.base_url == "${ANTHROPIC_URL}"
+    with pytest.raises(config.ConfigError, match="ANTHROPIC_URL is not set"):
+        config.load(path, env={"AK": "x"})
+
+
+def test_the_default_config_names_the_pool_variables_as_secret() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = config.load(root / "config" / "crosswire.yaml", env={}, secrets=False)
+    assert {"OPENAI_API_KEYS", "ANTHROPIC_API_KEYS", "GEMINI_API_KEYS"} <= set(cfg.secret_vars)
