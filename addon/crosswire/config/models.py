@@ -189,6 +189,11 @@ class FileConfig(_Model):
     #: does (also an unreachable single backend answers in the app's error shape); off: one attempt.
     failover: Literal["relay", "always", "off"] = "relay"
     failover_attempts: int = Field(default=4, ge=1, le=16)
+    #: Seconds a streamed answer may stay silent before the app gets its protocol's keep-alive
+    #: (Anthropic ping, SSE comment); 0: never.
+    keepalive: float = Field(default=15.0, ge=0)
+    #: On SIGTERM: seconds in-flight requests get to finish before the proxy exits.
+    drain_timeout: float = Field(default=30.0, ge=0)
 
     @field_validator("listen")
     @classmethod
