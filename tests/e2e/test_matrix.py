@@ -3,7 +3,7 @@ trip} × {whole, streamed}, each through one real crosswire with the official SD
 
 One proxy serves the whole module: routes pick the backend from the model name
 (``to-<backend>``), and one loopback upstream answers each backend protocol in its exact wire
-format, from real recordings where ../shared/fixtures has them. Each converted request the
+format, from real recordings where tests/fixtures has them. Each converted request the
 upstream receives is checked against the backend SDK's request types (tests/contract). The
 README's matrix table is this file's outcome.
 """

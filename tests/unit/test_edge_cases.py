@@ -1,4 +1,4 @@
-"""Cross-protocol edge cases from ../shared/protocols/EDGE_CASES.md, through the same
+"""Cross-protocol edge cases of docs/edge-cases.md (numbered as there), through the same
 ``convert.Exchange`` the proxy uses (decode the app's body, encode for the backend)."""
 
 from __future__ import annotations

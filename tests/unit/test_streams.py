@@ -1,4 +1,4 @@
-"""Framing: any split of the bytes gives the same frames (EDGE_CASES 1–4, 7, 8)."""
+"""Framing: any split of the bytes gives the same frames (edges 1–4, 7, 8 of docs/edge-cases.md)."""
 
 from __future__ import annotations
 

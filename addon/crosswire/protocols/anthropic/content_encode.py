@@ -1,6 +1,6 @@
 """IR parts → Anthropic content blocks for an upstream request.
 
-Rules (EDGE_CASES): empty or whitespace-only text is never sent (49); tool ids go through
+Rules (numbers are edges of docs/edge-cases.md): empty or whitespace-only text is never sent (49); tool ids go through
 ``ids.safe_id`` identically in ``tool_use`` and ``tool_result`` (27); images are jpeg/png/gif/webp
 only, with ``image/jpg`` renamed and the declared type checked against the bytes (52); URL images
 and PDFs become ``url`` sources (53, 54); audio cannot be sent (55); tool results keep their

@@ -1,7 +1,7 @@
 """IR messages → Anthropic ``system`` + ``messages``.
 
 The Messages API has one ``system`` slot and strict turn rules, so the IR's ordered messages are
-regrouped (docs/codecs.md, EDGE_CASES 36, 42, 44–50):
+regrouped (docs/codecs.md; edges 36, 42, 44–50 of docs/edge-cases.md):
 
 * the leading system/developer messages fill ``system``: a string, or text blocks when any block
   carries Anthropic fields such as ``cache_control``; a later one becomes user text wrapped in

@@ -2,7 +2,7 @@
 
 Request body: https://docs.anthropic.com/en/api/messages
 
-Parameter decisions (each recorded in the report; EDGE_CASES 32–34, 65, 80–85):
+Parameter decisions (each recorded in the report; edges 32–34, 65, 80–85 of docs/edge-cases.md):
 
 * ``max_tokens`` is required: ``Target.default_max_tokens`` when the app set none (``invented``),
   clamped to ``Target.max_output_tokens`` (``clamped``).

@@ -2,7 +2,7 @@
 
 Streaming: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 
-Lifecycle (EDGE_CASES 10, 12–19):
+Lifecycle (edges 10, 12–19 of docs/edge-cases.md; bare numbers below are edges too):
 
 * ``message_start`` first and exactly once, with the input count known at the start (the
   pipeline puts an estimate there when the upstream has none; this encoder estimates itself if it

@@ -1,6 +1,6 @@
 """IR messages → Gemini ``systemInstruction`` + ``contents`` (the backend direction).
 
-Gemini's turn rules, each from a real failure (EDGE_CASES.md):
+Gemini's turn rules, each from a real failure (docs/edge-cases.md):
 
 * one system slot: leading system/developer messages become ``systemInstruction``; later
   ones become user text wrapped in ``<system-reminder>`` (edge 45);

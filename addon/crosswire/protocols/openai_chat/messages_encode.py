@@ -1,6 +1,6 @@
 """IR messages → Chat Completions ``messages`` for one dialect.
 
-The rules (docs/codecs.md, EDGE_CASES 37–51, 66):
+The rules (docs/codecs.md; edges 37–51, 66 of docs/edge-cases.md):
 
 * system/developer messages stay where they stand; ``developer`` becomes ``system`` for
   servers that do not know it (edge 46).

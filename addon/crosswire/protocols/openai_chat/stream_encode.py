@@ -2,7 +2,7 @@
 
 Chunk object: https://platform.openai.com/docs/api-reference/chat-streaming/streaming
 
-Lifecycle (EDGE_CASES 10, 20–24): the first chunk carries ``role:"assistant"``; text goes in
+Lifecycle (edges 10, 20–24 of docs/edge-cases.md): the first chunk carries ``role:"assistant"``; text goes in
 ``content``, reasoning in ``reasoning_content``, refusals in ``refusal``; every tool call gets
 the next ``index`` of a running counter, with ``id``/``type``/``name`` only in its first
 fragment and ``arguments`` fragments as they come (a call with no arguments still gets
