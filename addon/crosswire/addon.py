@@ -3,7 +3,7 @@
 Glue only. The config becomes a ``Runtime`` (router, pool, relay, upstream client); the hooks
 hand each flow to the ``Engine``, which gives it to the right kind of flight. Hooks that wait
 (the pool, failover) are async so they delay only their own flow; stream callables are sync
-and cheap. The addons around it — the metrics endpoint, client access, client quotas — share
+and cheap (docs/mitmproxy.md §10). The addons around it — the metrics endpoint, client access, client quotas — share
 the same runtime through this object (see ``mitm.py`` for their order).
 """
 
@@ -63,7 +63,7 @@ class Crosswire:
             self._apply(cfg)
         if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
             # It sends large requests to the original host before `request` can retarget them:
-            # a key and prompt leak (docs/mitmproxy.md).
+            # a key and prompt leak (docs/mitmproxy.md §3).
             log.warning(
                 "crosswire: stream_large_bodies is ignored for routed hosts; turning it off"
             )
@@ -119,7 +119,7 @@ class Crosswire:
             await rt.close()  # the upstream client, the relay, Redis
 
     def done(self) -> None:
-        # Sync on purpose: an async `done` breaks script hot-reload (docs/mitmproxy.md).
+        # Sync on purpose: an async `done` breaks script hot-reload (docs/mitmproxy.md §10).
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()

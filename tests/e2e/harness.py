@@ -105,7 +105,7 @@ class Upstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
+            disable_nagle_algorithm = True  # else ~40 ms per exchange (docs/mitmproxy.md §13)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

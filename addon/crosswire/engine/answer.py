@@ -19,6 +19,7 @@ def error_response(protocol: ProtocolName, call: ClientCall | None, err: ir.Erro
     headers = {"content-type": "application/json", **encoded.headers}
     if err.retry_after is not None:
         headers["retry-after"] = str(max(1, int(err.retry_after + 0.999)))
+        # At least 1: the openai SDK ignores 0 and backs off instead (docs/mitmproxy.md §8).
         headers["retry-after-ms"] = str(max(1, int(err.retry_after * 1000)))
     return http.Response.make(encoded.status, encoded.body, headers)
 

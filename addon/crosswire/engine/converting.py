@@ -60,7 +60,7 @@ class Converting:
             if down is not None and len(down) < limit:
                 down.extend(out[: limit - len(down)])
             if data and not out:
-                return []  # never b"" mid-stream: it would end an HTTP/1.1 chunked body
+                return []  # never b"" mid-stream: it ends a chunked body (docs/mitmproxy.md §4)
             return out
 
         return stream

@@ -6,7 +6,8 @@ crosswire tries the next ones itself with one shared ``httpx.AsyncClient`` (its 
 serves every flow, which mitmproxy's per-client-connection pools cannot): a whole answer replaces
 the failed one before the app sees anything; a stream goes through the loopback relay, which
 uses this same loop. Each failed attempt's lease goes back to the pool with what was learnt
-(cooldowns, disabled keys), and the attempt is written into the flow's record.
+(cooldowns, disabled keys), and the attempt is written into the flow's record. Why this lives
+beside mitmproxy rather than in it: docs/mitmproxy.md §7.
 """
 
 from __future__ import annotations

@@ -222,7 +222,8 @@ class Planner:
                 auth_name, value = "authorization", f"Bearer {secret}"
             headers.append((auth_name, value))
         headers += list(backend.config.headers.items())
-        headers.append(("accept-encoding", "identity"))  # the addon reads and rewrites answers
+        # Plain bytes: the stream callable sees the wire's encoding (docs/mitmproxy.md §5).
+        headers.append(("accept-encoding", "identity"))
         return Candidate(
             backend=backend,
             protocol=protocol,

@@ -15,7 +15,8 @@ from typing import Any
 from crosswire import ir
 
 #: ``flow.metadata`` key of the record (mitmweb does not show metadata; the comment and
-#: ``flow.marked`` carry what the flow list shows, filterable with ``~comment``/``~marked``).
+#: ``flow.marked`` carry what the flow list shows, filterable with ``~comment``/``~marked``:
+#: docs/mitmproxy.md §12).
 META = "crosswire"
 #: ``flow.metadata`` keys of the bodies the content view shows beside the flow's own.
 ORIGINAL_REQUEST = "crosswire.original_request"

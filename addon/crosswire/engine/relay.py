@@ -5,7 +5,7 @@ second answer and still stream it to the app (no addon API injects response data
 request that another key or backend could serve is sent here instead of upstream: the relay runs
 the flow's ``Failover`` (the same in-process attempt loop whole answers use), and streams the
 first good answer back, chunk by chunk; mitmproxy's stream callable converts it as usual. Nothing
-is retried after the first byte.
+is retried after the first byte (docs/mitmproxy.md §7).
 
 The exchange with mitmproxy is as small as it can be: mitmproxy sends only the request line and
 headers (the job already holds each attempt's body, so the body crosses loopback once, to the

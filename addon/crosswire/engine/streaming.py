@@ -3,7 +3,8 @@
 mitmproxy calls a response's ``stream`` callable once per received chunk and once with ``b""``
 at the end. Two rules from its HTTP/1 server: never return ``b""`` mid-stream (it becomes the
 chunked terminator and cuts the body — return ``[]``), and drop ``content-length`` (the body
-changes) while keeping keep-alive with ``transfer-encoding: chunked`` for HTTP/1 clients.
+changes) while keeping keep-alive with ``transfer-encoding: chunked`` for HTTP/1 clients
+(docs/mitmproxy.md §4).
 """
 
 from __future__ import annotations
