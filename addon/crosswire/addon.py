@@ -3,8 +3,8 @@
 Glue only. The config becomes a ``Runtime`` (router, pool, relay, upstream client); the hooks
 hand each flow to the ``Engine``, which gives it to the right kind of flight. Hooks that wait
 (the pool, failover) are async so they delay only their own flow; stream callables are sync
-and cheap (docs/mitmproxy.md §10). The addons around it — the metrics endpoint, client access, client quotas — share
-the same runtime through this object (see ``mitm.py`` for their order).
+and cheap (docs/mitmproxy.md §10). The addons around it — the metrics endpoint, client access,
+client quotas — share the same runtime through this object (see ``mitm.py`` for their order).
 """
 
 from __future__ import annotations

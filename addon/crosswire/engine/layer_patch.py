@@ -12,7 +12,8 @@ app's shape, or, when a stream had already started, the protocol's error event a
 of the stream. Every other flow, and anything unexpected, takes mitmproxy's own path.
 
 Checked against mitmproxy 12.2 (``uv.lock`` pins it); ``install`` refuses to patch a layer
-whose shape differs, and the end-to-end fault tests fail loudly if the behaviour changes. Background: docs/mitmproxy.md §9.
+whose shape differs, and the end-to-end fault tests fail loudly if the behaviour changes.
+Background: docs/mitmproxy.md §9.
 """
 
 from __future__ import annotations
