@@ -99,8 +99,8 @@ class Exchange:
 
     def _drop_orphans(self, request: ir.Request) -> ir.Request:
         """Tool calls without results and results without calls (left by history trimming) are
-        refused by every provider (edge 42): drop them, cascading, and say so. Calls in the last
-        message are kept: their results are what the app is about to send."""
+        refused by every provider (edge 42 in docs/edge-cases.md): drop them, cascading, and say
+        so. Calls in the last message are kept: their results are what the app is about to send."""
         calls = {p.id for m in request.messages for p in m.parts if isinstance(p, ir.ToolCall)}
         results = {
             p.call_id for m in request.messages for p in m.parts if isinstance(p, ir.ToolResult)

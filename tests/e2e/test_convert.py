@@ -422,7 +422,8 @@ def test_anthropic_app_image_reaches_openai_as_a_data_url(start_proxy, upstream:
 def test_reasoning_from_an_openai_compatible_server_is_a_thinking_block(
     start_proxy, upstream: Upstream
 ) -> None:
-    """DeepSeek/vLLM/Ollama `reasoning` deltas become Anthropic thinking (edge 67)."""
+    """DeepSeek/vLLM/Ollama `reasoning` deltas become Anthropic thinking (edge 67 in
+    docs/edge-cases.md)."""
     proxy = start_proxy(to_openai(upstream), env=ENV)
     upstream.queue(reply_from_fixture("openai_chat/stream_ollama_compat_reasoning_tool_call.json"))
     with anthropic_client(proxy).messages.stream(

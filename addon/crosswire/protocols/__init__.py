@@ -1,6 +1,9 @@
 """One package per wire protocol; ``codec(name)`` returns the shared instance.
 
 Each package exposes ``CODEC`` (a ``Codec`` instance) from its ``__init__``.
+
+Numbers cited as "edge N" (or "edge case N") in the codecs and their tests are the cases of
+docs/edge-cases.md; docs/codecs.md says how a codec is written.
 """
 
 from __future__ import annotations

@@ -150,5 +150,5 @@ def encode(error: ir.Error, dialect: str = "openai") -> EncodedError:
 
 def stream_body(error: ir.Error, dialect: str = "openai") -> dict[str, Any]:
     """An error written inside a 200 stream: Mistral's flat object for its SDK, else OpenAI's
-    ``{"error":…}`` (edge 10)."""
+    ``{"error":…}`` (edge 10 in docs/edge-cases.md)."""
     return mistral_flat(error) if dialect == "mistral" else body(error)

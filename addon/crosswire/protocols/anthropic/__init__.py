@@ -1,4 +1,7 @@
-"""Anthropic Messages, both directions (see ``codec``)."""
+"""Anthropic Messages, both directions (see ``codec``).
+
+"edge N" in this package cites case N of docs/edge-cases.md.
+"""
 
 from crosswire.protocols.anthropic.codec import AnthropicCodec
 

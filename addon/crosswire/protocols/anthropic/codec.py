@@ -64,7 +64,7 @@ class AnthropicCodec(Codec):
         return dumps({"input_tokens": input_tokens})
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
-        """``GET /v1/models`` in Anthropic's shape (edge 89)."""
+        """``GET /v1/models`` in Anthropic's shape (edge 89 in docs/edge-cases.md)."""
         data = [
             {
                 "type": "model",

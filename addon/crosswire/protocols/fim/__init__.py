@@ -1,4 +1,7 @@
-"""Codestral FIM (``CODEC``) and OpenAI-style completions with suffix (``COMPLETIONS_CODEC``)."""
+"""Codestral FIM (``CODEC``) and OpenAI-style completions with suffix (``COMPLETIONS_CODEC``).
+
+"edge N" in this package cites case N of docs/edge-cases.md.
+"""
 
 from crosswire.protocols.fim.codec import CompletionsCodec, FimCodec
 

@@ -1,4 +1,4 @@
-"""Gemini error bodies ↔ IR ``Error`` (edge case 90).
+"""Gemini error bodies ↔ IR ``Error`` (edge case 90 in docs/edge-cases.md).
 
 Gemini answers ``{"error": {"code", "message", "status", "details": [...]}}`` (a one-element
 array of that for a non-SSE stream request), ``status`` being a google.rpc code name.

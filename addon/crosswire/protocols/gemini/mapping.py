@@ -13,7 +13,7 @@ from crosswire.ir import ErrorKind, FinishReason
 
 # ---- finish reasons -------------------------------------------------------------------------
 
-#: Candidate.finishReason → IR reason (edge cases 72, 73).
+#: Candidate.finishReason → IR reason (edge cases 72, 73 in docs/edge-cases.md).
 #: https://ai.google.dev/api/generate-content#FinishReason
 #: ``STOP`` becomes ``tool_calls`` when the answer holds a function call (edge 18/23); the
 #: function-call failures are errors, never a clean stop, because agents would take an empty

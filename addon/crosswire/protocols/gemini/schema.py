@@ -2,7 +2,7 @@
 
 Why a rewrite and not a pass-through: Gemini's legacy ``parameters`` field accepts only an
 OpenAPI 3.0 subset and one bad keyword in one tool fails the whole request (edge cases
-56–58). Agents send full JSON Schema: Claude Code adds ``$schema`` and
+56–58 in docs/edge-cases.md). Agents send full JSON Schema: Claude Code adds ``$schema`` and
 ``additionalProperties: false`` to every tool, MCP servers send ``$ref``/``$defs``,
 ``anyOf`` and ``propertyNames``, pydantic adds ``title``/``default`` everywhere. So
 :func:`to_gemini` is a pure function that rewrites any JSON Schema into what Gemini accepts,

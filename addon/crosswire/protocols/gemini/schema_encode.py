@@ -14,7 +14,7 @@ recommended to pass JSON Schema directly"), and Gemini CLI declares every tool w
 
 What Gemini still refuses in these fields, and is therefore rewritten here:
 
-* a root ``$schema`` / ``$id`` (edge case 56);
+* a root ``$schema`` / ``$id`` (edge case 56 in docs/edge-cases.md);
 * ``$ref`` next to other keywords ("only description and default can be set alongside it"),
   and references it cannot resolve ("reference to undefined schema"): every local reference is
   inlined (sibling keywords win), ``$defs``/``definitions`` removed; a recursive reference

@@ -1,4 +1,4 @@
-"""``usageMetadata`` ↔ IR ``Usage`` (edge cases 76–78).
+"""``usageMetadata`` ↔ IR ``Usage`` (edge cases 76–78 in docs/edge-cases.md).
 
 Gemini counts thoughts apart from the answer: ``candidatesTokenCount`` excludes
 ``thoughtsTokenCount``, whereas the IR's ``output_tokens`` includes reasoning, so decoding adds

@@ -78,7 +78,7 @@ class OpenAIChatCodec(Codec):
         return openai_errors.encode(error, call.dialect if call is not None else "openai")
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
-        """``GET /v1/models`` in OpenAI's shape (edge 89)."""
+        """``GET /v1/models`` in OpenAI's shape (edge 89 in docs/edge-cases.md)."""
         now = int(time.time())
         return dumps(
             {

@@ -55,7 +55,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
 
 
 def from_stream(payload: Any) -> ir.Error:
-    """An ``{"error": …}`` chunk inside a 200 stream (edge 10)."""
+    """An ``{"error": …}`` chunk inside a 200 stream (edge 10 in docs/edge-cases.md)."""
     err = payload if isinstance(payload, dict) else {"message": str(payload)}
     message = err.get("message")
     if not isinstance(message, str):

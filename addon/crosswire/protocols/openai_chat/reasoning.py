@@ -9,7 +9,7 @@ Three shapes meet here:
 * ``thinking_blocks: [{type, thinking, signature, provider}]`` (docs/codecs.md): the carrier
   that lets signed reasoning from another provider (Anthropic's signature, a Responses
   ``encrypted_content``) travel through an OpenAI client and come home intact when the client
-  echoes the message back (edge 61, 63).
+  echoes the message back (edge 61, 63 in docs/edge-cases.md).
 """
 
 from __future__ import annotations

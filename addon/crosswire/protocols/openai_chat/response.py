@@ -60,7 +60,7 @@ def decode(body: bytes, report: ir.Report) -> ir.Response:
     has_calls = any(isinstance(p, ir.ToolCall) for p in parts)
     if choices:
         finish = finish_in(choice.get("finish_reason"), has_calls, choice)
-    else:  # nothing generated: never a clean stop (edge 73)
+    else:  # nothing generated: never a clean stop (edge 73 in docs/edge-cases.md)
         finish = ir.Finish(reason="error", raw=None)
     native: dict[str, Any] = {k: v for k, v in data.items() if k not in _TOP_KEYS}
     message_extra = {k: v for k, v in msg.items() if k not in _MESSAGE_KEYS}

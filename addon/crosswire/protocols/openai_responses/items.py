@@ -94,7 +94,7 @@ def message_parts(item: dict[str, Any]) -> list[ir.Part]:
 
 def tool_call_part(item: dict[str, Any], fallback_id: str) -> ir.ToolCall:
     """A ``function_call`` item: ``call_id`` is the IR id, the ``fc_…`` item id stays in
-    native (edge 26: the two are distinct)."""
+    native (edge 26 in docs/edge-cases.md: the two are distinct)."""
     args = item.get("arguments")
     if args is None:
         arguments = ""

@@ -7,7 +7,7 @@ Decisions (each lossy one is recorded in the report):
   Responses accepts: that keeps a Responses client's developer items where it put them.
 * ``store`` is ``false`` unless the app said otherwise. With ``store: false`` a reasoning item
   is replayed by its ``encrypted_content`` — with its id to OpenAI itself, without it to
-  other servers (edge 70) — and
+  other servers (edge 70 in docs/edge-cases.md) — and
   ``include: ["reasoning.encrypted_content"]`` is added when reasoning is requested or the
   history already carries OpenAI reasoning. Reasoning from another provider cannot be
   replayed (OpenAI cannot verify it): dropped with a note.

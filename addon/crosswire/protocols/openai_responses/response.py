@@ -33,7 +33,7 @@ def _int(value: Any) -> int | None:
 
 def usage_in(raw: Any) -> ir.Usage:
     """Responses usage is already in the IR's arithmetic: ``input_tokens`` includes cached
-    tokens, ``output_tokens`` includes reasoning (edge 76)."""
+    tokens, ``output_tokens`` includes reasoning (edge 76 in docs/edge-cases.md)."""
     if not isinstance(raw, dict):
         return ir.Usage()
     details = as_dict(raw.get("input_tokens_details"))

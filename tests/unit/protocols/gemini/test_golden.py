@@ -181,7 +181,7 @@ def test_whole_answer_round_trips_through_a_gemini_client(name: str) -> None:
 
 
 def test_parallel_calls_signature_stays_on_the_first_call_only() -> None:
-    """Edge case 68: in a parallel batch only the first call is signed."""
+    """Edge case 68 in docs/edge-cases.md: in a parallel batch only the first call is signed."""
     record = load("nonstream_parallel_function_calls")
     response = CODEC.decode_response(record["response"]["body"].encode(), Report())
     calls = [p for p in response.parts if isinstance(p, ToolCall)]

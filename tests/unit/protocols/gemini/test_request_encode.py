@@ -61,7 +61,7 @@ def result(cid: str, text: str, name: str | None = None, **kw: Any) -> ToolResul
 
 
 def test_stream_asks_for_sse_and_whole_uses_generate_content() -> None:
-    """Edge case 7: always ``alt=sse`` upstream."""
+    """Edge case 7 in docs/edge-cases.md: always ``alt=sse`` upstream."""
     stream = CODEC.encode_request(req(u("hi"), stream=True), target(), Report())
     assert stream.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
     assert stream.query == {"alt": "sse"} and stream.stream

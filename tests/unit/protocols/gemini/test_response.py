@@ -155,7 +155,7 @@ def test_decode_response_synthetic_ids_and_several_candidates() -> None:
 
 
 def test_malformed_function_call_is_an_error_finish() -> None:
-    """Edge case 73."""
+    """Edge case 73 in docs/edge-cases.md."""
     upstream = {
         "candidates": [
             {

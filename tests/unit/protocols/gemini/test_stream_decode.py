@@ -71,7 +71,7 @@ def test_text_deltas_are_forwarded_and_merged_into_one_part() -> None:
 
 
 def test_plain_json_object_answer_to_a_stream_request() -> None:
-    """Edge case 7: an upstream may answer a stream request whole."""
+    """Edge case 7 in docs/edge-cases.md: an upstream may answer a stream request whole."""
     body = json.dumps(chunk([{"text": "whole"}], finish="STOP")).encode()
     events = assert_split_invariant(
         lambda: CODEC.stream_decoder(Request(model="m"), Report()), body

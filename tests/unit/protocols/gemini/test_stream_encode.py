@@ -91,7 +91,7 @@ def test_sse_framing_one_chunk_per_delta_and_no_done() -> None:
 
 
 def test_json_array_framing_is_one_incremental_array() -> None:
-    """Edge case 7: ``[`` + chunks separated by ``,\\r\\n`` + ``]``."""
+    """Edge case 7 in docs/edge-cases.md: ``[`` + chunks separated by ``,\\r\\n`` + ``]``."""
     encoder = CODEC.stream_encoder(sse_call(variant="json-array"), REQUEST, Report())
     assert encoder.content_type == "application/json"
     pieces = [encoder.encode(e) for e in text_stream()]

@@ -96,7 +96,7 @@ def test_recorded_answer_reencodes_for_the_sdk_and_round_trips(path: Path) -> No
 
 @pytest.mark.parametrize("path", STREAMS, ids=_ids(STREAMS))
 def test_recorded_stream_is_split_invariant_and_accumulates_to_the_recording(path: Path) -> None:
-    """EDGE 1–3: any split of the bytes gives the same events."""
+    """EDGE 1–3 in docs/edge-cases.md: any split of the bytes gives the same events."""
     body = load(path)["response"]["body"].encode()
     events = assert_split_invariant(
         lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), body

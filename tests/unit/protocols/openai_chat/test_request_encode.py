@@ -31,7 +31,7 @@ def _tool_turns(call_id: str = "toolu_01ABCdef") -> tuple[ir.Message, ...]:
 
 
 def test_openai_uses_max_completion_tokens_and_keeps_developer() -> None:
-    """EDGE 46, 80."""
+    """EDGE 46, 80 in docs/edge-cases.md."""
     request = ir.Request(
         model="app-model",
         messages=(ir.Message(role="developer", parts=(ir.Text(text="be brief"),)), user("q")),

@@ -37,7 +37,7 @@ def _encode(response: ir.Response, report: ir.Report | None = None) -> dict[str,
 
 
 def test_reasoning_content_and_openrouter_reasoning_decode_as_reasoning() -> None:
-    """EDGE 67: reasoning never leaks into content."""
+    """EDGE 67 in docs/edge-cases.md: reasoning never leaks into content."""
     for key in ("reasoning_content", "reasoning"):
         response = _decode({"role": "assistant", "content": "a", key: "think"})
         assert response.parts == (
