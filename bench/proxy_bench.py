@@ -1,299 +1,369 @@
-"""crosswire's cost against bare mitmproxy doing the same traffic, in one run.
+"""crosswire's cost against bare mitmproxy doing the same traffic, in one run, with an SDK app.
 
-    .venv/bin/python bench/proxy_bench.py [--quick]
+    .venv/bin/python bench/proxy_bench.py [--quick] [--rounds R]
 
-Paths: A direct to the loopback upstream; B bare mitmdump retargeting with its built-in
-map_remote and a two-line script that streams every response (``flow.response.stream = True``); C crosswire passthrough, one key (no relay);
-C2 crosswire passthrough, two keys (the failover relay in the path); D crosswire converting
-OpenAI-chat app → Anthropic backend. Workloads: sequential small POSTs (median), one
-1,000-event SSE stream (total), and failover (429 on the first key, served by the second).
-Then in-process conversion cost per stream event and per whole response, no proxy at all.
-Never run in CI: timing tests are flaky; this prints figures for the README.
+The app is the official openai SDK (a raw HTTP client is several times faster through a proxy
+and hides where the time goes). Paths, all through TLS interception of api.openai.com:
+bare mitmdump (a two-line script retargets to the upstream and streams every answer), crosswire
+passthrough with one key and with two pooled keys, crosswire converting (OpenAI app → Anthropic
+backend) with one key and with two pooled keys. The upstream is an asyncio server in its own
+process, so the app, the proxy and the upstream never share an interpreter.
+
+Paths are interleaved round by round (each round runs every path), so load that comes and goes
+on the machine hits every path alike; figures are medians over rounds, and each ratio is taken
+within a round before the median. Besides wall time, the proxy process's own CPU time per
+request / per event is reported: it is what crosswire adds, and is far less noisy.
+Workloads: a small whole answer; a 1,000-event stream as fast as it comes; per-event latency of
+a stream whose events are 20 ms apart (each event carries its send time). Never run in CI.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import platform
+import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import httpx
+import openai
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 sys.path.insert(0, str(ROOT / "bench"))
-
-from tests.e2e.harness import Proxy, Reply, Upstream, reply_from_fixture  # noqa: E402
 
 from mitmdump_procs import Running, start_mitmdump  # noqa: E402
 
-SMALL = reply_from_fixture("openai_chat/nonstream_tool_call.json")
-ANTH_SMALL = reply_from_fixture("anthropic/nonstream_text_basic.json")
+HOST = "api.openai.com"
+MITM_SCRIPT = ROOT / "addon" / "crosswire" / "mitm.py"
+
+# ---- the upstream (its own process) ------------------------------------------------------
+
+OPENAI_WHOLE = json.dumps(
+    {
+        "id": "chatcmpl-b",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "4"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+    }
+).encode()
+ANTHROPIC_WHOLE = json.dumps(
+    {
+        "id": "msg_b",
+        "type": "message",
+        "role": "assistant",
+        "model": "c",
+        "content": [{"type": "text", "text": "4"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 9, "output_tokens": 1},
+    }
+).encode()
 
 
-def sse_1000(protocol: str) -> Reply:
-    if protocol == "anthropic":
-        head = [
-            b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":9,"output_tokens":1}}}\n\n',
-            b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+def _events(anthropic: bool, texts: list[str]) -> list[bytes]:
+    if anthropic:
+
+        def ev(kind: str, data: dict[str, Any]) -> bytes:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+        msg = {
+            "id": "msg_b",
+            "type": "message",
+            "role": "assistant",
+            "model": "c",
+            "content": [],
+            "stop_reason": None,
+            "usage": {"input_tokens": 9, "output_tokens": 1},
+        }
+        return [
+            ev("message_start", {"message": msg}),
+            ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+            *(
+                ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}})
+                for t in texts
+            ),
+            ev("content_block_stop", {"index": 0}),
+            ev(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": len(texts)},
+                },
+            ),
+            ev("message_stop", {}),
         ]
-        body = [
-            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok "}}\n\n'
-        ] * 1000
-        tail = [
-            b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
-            b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":1000}}\n\n',
-            b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
-        ]
-        return Reply(200, {"content-type": "text/event-stream"}, head + body + tail)
-    chunk = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}\n\n'
-    end = [
-        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n',
+
+    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+        c = {
+            "id": "chatcmpl-b",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return b"data: " + json.dumps(c).encode() + b"\n\n"
+
+    return [
+        chunk({"role": "assistant", "content": ""}, None),
+        *(chunk({"content": t}, None) for t in texts),
+        chunk({}, "stop"),
         b"data: [DONE]\n\n",
     ]
-    return Reply(200, {"content-type": "text/event-stream"}, [chunk] * 1000 + end)
 
 
-def cfg(up: Upstream, protocol: str, keys: int) -> str:
-    key_lines = "".join(f'      - {{name: k{i}, secret: "sk-bench-{i}"}}\n' for i in range(keys))
-    base = "/v1" if protocol == "openai-chat" else ""
-    return (
-        f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {up.url}{base}\n    keys:\n{key_lines}"
-        f"routes:\n  - match: {{host: api.openai.com}}\n    backend: b\n"
-    )
-
-
-def timed_small(client: httpx.Client, url: str, n: int) -> float:
-    samples = []
-    for i in range(n):
-        t = time.perf_counter()
-        r = client.post(
-            url, json={"model": "m", "messages": [{"role": "user", "content": f"hi {i}"}]}
-        )
-        r.read()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1000
-
-
-def timed_stream(client: httpx.Client, url: str, rounds: int) -> float:
-    samples = []
-    for i in range(rounds):
-        t = time.perf_counter()
-        with client.stream(
-            "POST",
-            url,
-            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]},
-        ) as r:
-            for _ in r.iter_raw():
-                pass
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1000
-
-
-def bare_mitmdump(up: Upstream, workdir: Path, confdir: Path) -> Running:
-    """mitmdump with no addon: the same retargeting with built-ins only."""
-    script = workdir / "stream_all.py"
-    script.write_text("def responseheaders(flow):\n    flow.response.stream = True\n")
-    return start_mitmdump(
-        [
-            *("--map-remote", f"|https://api.openai.com|{up.url}"),
-            *("-s", str(script), "--allow-hosts", "api.openai.com"),
-        ],
-        workdir,
-        confdir,
-        log_name="bare.log",
-    )
-
-
-def in_process(rounds: int) -> dict[str, float]:
-    """µs per stream event and per whole response, converting without a proxy."""
-    from crosswire import ir
-    from crosswire.convert import Exchange
-    from crosswire.engine.passthrough import Tap
-    from crosswire.protocols import PROTOCOLS, codec
-    from crosswire.protocols.base import ClientCall, Target
-
-    results: dict[str, float] = {}
-    streams = {
-        "openai-chat": b"".join(sse_1000("openai-chat").body),  # type: ignore[arg-type]
-        "anthropic": b"".join(sse_1000("anthropic").body),
-    }  # type: ignore[arg-type]
-    wholes = {"openai-chat": SMALL.body, "anthropic": ANTH_SMALL.body}
-    protos = [p for p in ("openai-chat", "anthropic", "gemini") if p in PROTOCOLS]
-    for backend, body in streams.items():
-        chunks = [c + b"\n\n" for c in body.split(b"\n\n") if c]
-        for client in protos:
-            if client == backend:
-                continue
-            best = float("inf")
-            for _ in range(rounds):
-                call = ClientCall(
-                    protocol=client,
-                    endpoint="generate",
-                    stream=True if client == "gemini" else None,  # type: ignore[arg-type]
-                    variant="sse" if client == "gemini" else None,
-                    model="m",
+async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Whole answers, or streams described by the last user message: ``burst N`` (N events at
+    once) or ``spaced N GAP`` (each event stamped with its send time, GAP seconds apart)."""
+    try:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1]
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            req = json.loads(await reader.readexactly(length) or b"{}")
+            anthropic = path.endswith("/messages")
+            if not req.get("stream"):
+                body = ANTHROPIC_WHOLE if anthropic else OPENAI_WHOLE
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
                 )
-                ex = Exchange(
-                    call=call,
-                    client=codec(client),
-                    backend=codec(backend),  # type: ignore[arg-type]
-                    target=Target(protocol=backend, model="m"),
-                )  # type: ignore[arg-type]
-                ex.request = ir.Request(model="m", stream=True, include_usage=True)
-                conv = ex.stream()
-                t = time.perf_counter()
-                for c in chunks:
-                    conv.feed(c)
-                conv.close()
-                best = min(best, time.perf_counter() - t)
-            results[f"stream {backend} → {client} (µs/event)"] = best / len(chunks) * 1e6
-            whole = wholes[backend]
-            t = time.perf_counter()
-            for _ in range(200):
-                ex2 = Exchange(
-                    call=ClientCall(protocol=client, endpoint="generate", model="m"),
-                    client=codec(client),  # type: ignore[arg-type]
-                    backend=codec(backend),
-                    target=Target(protocol=backend, model="m"),
-                )  # type: ignore[arg-type]
-                ex2.request = ir.Request(model="m")
-                ex2.response(whole)  # type: ignore[arg-type]
-            results[f"whole {backend} → {client} (µs/response)"] = (
-                (time.perf_counter() - t) / 200 * 1e6
+                await writer.drain()
+                continue
+            content = req["messages"][-1]["content"]
+            if isinstance(content, list):
+                content = content[0]["text"]
+            kind, n, *rest = str(content).split()
+            gap = float(rest[0]) if rest else 0.0
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
             )
-        tap = Tap()
-        t = time.perf_counter()
-        for _ in range(rounds):
-            tap = Tap()
-            for c in chunks:
-                tap.add(c)
-            tap.usage(backend)
-        results[f"passthrough tap {backend} (µs/event)"] = (
-            (time.perf_counter() - t) / rounds / len(chunks) * 1e6
+            if kind == "burst":
+                data = b"".join(_events(anthropic, ["tok "] * int(n)))
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+            else:
+                frame = _events(anthropic, [])
+                cut = 2 if anthropic else 1  # events before the first delta
+                for c in frame[:cut]:
+                    writer.write(b"%x\r\n%s\r\n" % (len(c), c))
+                await writer.drain()
+                for _ in range(int(n)):
+                    await asyncio.sleep(gap)
+                    c = _events(anthropic, [f"{time.time():.6f} "])[cut]
+                    writer.write(b"%x\r\n%s\r\n" % (len(c), c))
+                    await writer.drain()
+                for c in frame[cut:]:
+                    writer.write(b"%x\r\n%s\r\n" % (len(c), c))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+    except ConnectionError:
+        return
+    finally:
+        writer.close()
+
+
+def serve_upstream() -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(_serve, "127.0.0.1", 0, backlog=4096)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# ---- the proxies -------------------------------------------------------------------------
+
+
+@dataclass
+class Path_:
+    label: str
+    proxy: Running
+    client: openai.OpenAI
+    small: list[float] = field(default_factory=list)
+    small_cpu: list[float] = field(default_factory=list)
+    burst: list[float] = field(default_factory=list)
+    burst_cpu: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+
+
+def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
+    work = tmp / label.replace(" ", "_")
+    work.mkdir()
+    if label == "bare mitmdump":
+        host, port = upstream.removeprefix("http://").split(":")
+        script = work / "retarget.py"
+        script.write_text(
+            "def request(flow):\n"
+            f"    flow.request.scheme, flow.request.host, flow.request.port = 'http', {host!r}, {port}\n"
+            "def responseheaders(flow):\n"
+            "    flow.response.stream = True\n"
         )
-    return results
+        running = start_mitmdump(["-s", str(script), "--allow-hosts", HOST], work, confdir)
+    else:
+        converting = "convert" in label
+        keys = 2 if "2 keys" in label else 1
+        protocol = "anthropic" if converting else "openai-chat"
+        base = "" if converting else "/v1"
+        key_lines = "".join(
+            f'      - {{name: k{i}, secret: "sk-bench-{i}"}}\n' for i in range(keys)
+        )
+        config = work / "crosswire.yaml"
+        config.write_text(
+            f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {upstream}{base}\n"
+            f"    keys:\n{key_lines}routes:\n  - match: {{host: {HOST}}}\n    backend: b\n"
+        )
+        running = start_mitmdump(
+            ["-s", str(MITM_SCRIPT), "--set", f"crosswire_config={config}"], work, confdir
+        )
+    ctx = ssl.create_default_context(cafile=str(running.ca))
+    client = openai.OpenAI(
+        api_key="sk-app",
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(proxy=running.url, verify=ctx, timeout=60),
+    )
+    return Path_(label, running, client)
+
+
+def ask(client: openai.OpenAI, text: str = "hi", stream: bool = False) -> Any:
+    return client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": text}], stream=stream
+    )
+
+
+def timed(path: Path_, fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, the proxy's CPU seconds) spent on ``fn``."""
+    cpu = path.proxy.cpu_ns()
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t, (path.proxy.cpu_ns() - cpu) / 1e9
+
+
+def run_round(path: Path_, small_n: int, burst_events: int) -> None:
+    wall, cpu = timed(path, lambda: [ask(path.client) for _ in range(small_n)])
+    path.small.append(wall / small_n)
+    path.small_cpu.append(cpu / small_n)
+
+    def burst() -> None:
+        for _ in ask(path.client, f"burst {burst_events}", stream=True):
+            pass
+
+    wall, cpu = timed(path, burst)
+    path.burst.append(wall)
+    path.burst_cpu.append(cpu / burst_events)
+    delays = []
+    for chunk in ask(path.client, "spaced 25 0.02", stream=True):
+        text = chunk.choices[0].delta.content if chunk.choices else None
+        if text and text.strip():
+            delays.append(time.time() - float(text))
+    path.latency.append(statistics.median(delays))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=0)
     args = parser.parse_args()
-    n, rounds = (100, 3) if args.quick else (400, 7)
-    up = Upstream()
+    rounds = args.rounds or (5 if args.quick else 15)
+    small_n, burst_events = (20, 1000) if args.quick else (40, 1000)
     tmp = Path(tempfile.mkdtemp())
     confdir = tmp / "conf"
     confdir.mkdir()
-    rows: dict[str, dict[str, float]] = {}
+    up = subprocess.Popen(
+        [sys.executable, __file__, "--upstream"], stdout=subprocess.PIPE, text=True
+    )
+    assert up.stdout is not None
+    upstream = f"http://127.0.0.1:{up.stdout.readline().strip()}"
+    labels = [
+        "bare mitmdump",
+        "passthrough, 1 key",
+        "passthrough, 2 keys",
+        "convert to anthropic, 1 key",
+        "convert to anthropic, 2 keys",
+    ]
+    paths = [start(label, upstream, tmp, confdir) for label in labels]
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"mitmproxy {__import__('mitmproxy.version').version.VERSION}, openai {openai.__version__}; "
+        f"{rounds} interleaved rounds",
+        flush=True,
+    )
+    try:
+        for p in paths:  # warm-up: connections, caches, bytecode
+            for _ in range(10):
+                ask(p.client)
+            for _ in ask(p.client, "burst 10", stream=True):
+                pass
+        for r in range(rounds):
+            for p in paths:
+                run_round(p, small_n, burst_events)
+            print(f"  round {r + 1}/{rounds} done", flush=True)
+        report(paths, burst_events)
+    finally:
+        for p in paths:
+            p.client.close()
+            p.proxy.stop()
+        up.terminate()
 
-    def run(
-        label: str,
-        proxy_url: str | None,
-        ca: Path | None,
-        *,
-        stream_protocol: str,
-        small: Reply,
-        path: str = "https://api.openai.com/v1/chat/completions",
-    ) -> None:
-        client = (
-            httpx.Client(proxy=proxy_url, verify=str(ca) if ca else True, timeout=30)
-            if proxy_url
-            else httpx.Client(timeout=30)
-        )
-        url = path if proxy_url else f"{up.url}/v1/chat/completions"
-        up.handler = lambda rec: small
-        timed_small(client, url, 20)  # warm-up
-        small_ms = timed_small(client, url, n)
-        up.handler = lambda rec: sse_1000(stream_protocol)
-        stream_ms = timed_stream(client, url, rounds)
-        client.close()
-        rows[label] = {"small_ms": small_ms, "sse1000_ms": stream_ms}
-        print(
-            f"{label:<48} small POST {small_ms:7.2f} ms   1000-event SSE {stream_ms:8.1f} ms",
-            flush=True,
-        )
+
+def report(paths: list[Path_], events: int) -> None:
+    bare = paths[0]
+    med = statistics.median
+
+    def ratio(p: Path_, attr: str) -> float:
+        return med([a / b for a, b in zip(getattr(p, attr), getattr(bare, attr), strict=True)])
 
     print(
-        f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
-        f"mitmproxy {__import__('mitmproxy.version').version.VERSION}"
+        f"\n{'path':<30} {'small req':>10} {'ratio':>6} {'CPU/req':>9} │ "
+        f"{'1000-ev burst':>13} {'ratio':>6} {'CPU/event':>9} │ {'event latency':>13} {'ratio':>6}"
     )
-    run("A direct", None, None, stream_protocol="openai-chat", small=SMALL)
-    bare = bare_mitmdump(up, tmp, confdir)
-    run(
-        "B bare mitmdump (map_remote)",
-        bare.url,
-        bare.ca,
-        stream_protocol="openai-chat",
-        small=SMALL,
-    )
-    bare.stop()
-    for label, protocol, keys, stream_protocol, small in (
-        ("C crosswire passthrough, 1 key", "openai-chat", 1, "openai-chat", SMALL),
-        ("C2 crosswire passthrough, 2 keys (relay)", "openai-chat", 2, "openai-chat", SMALL),
-        ("D crosswire openai-chat app → anthropic", "anthropic", 1, "anthropic", ANTH_SMALL),
-    ):
-        workdir = tmp / label.split()[0]
-        workdir.mkdir()
-        proxy = Proxy(cfg(up, protocol, keys), workdir, confdir)
-        run(label, proxy.url, proxy.ca, stream_protocol=stream_protocol, small=small)
-        proxy.stop()
-    # Failover: first key 429, second key serves; median extra time over a plain relay request.
-    workdir = tmp / "failover"
-    workdir.mkdir()
-    proxy = Proxy(cfg(up, "openai-chat", 2), workdir, confdir)
-    limited = Reply(
-        429,
-        {"content-type": "application/json", "retry-after": "0.001"},
-        b'{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}',
-    )
-    flip = {"n": 0}
-
-    def handler(rec):  # type: ignore[no-untyped-def]
-        flip["n"] += 1
-        return limited if flip["n"] % 2 == 1 else SMALL
-
-    up.handler = handler
-    client = httpx.Client(proxy=proxy.url, verify=str(proxy.ca), timeout=30)
-    samples = []
-    for i in range(n // 2):
-        t = time.perf_counter()
-        client.post(
-            "https://api.openai.com/v1/chat/completions",
-            json={"model": "m", "messages": [{"role": "user", "content": f"f{i}"}]},
-        ).read()
-        samples.append(time.perf_counter() - t)
-    client.close()
-    proxy.stop()
-    rows["failover (429 then 200)"] = {"small_ms": statistics.median(samples) * 1000}
-    print(
-        f"{'F failover: 429 on key 1, served by key 2':<48} small POST {rows['failover (429 then 200)']['small_ms']:7.2f} ms"
-    )
-    b = rows["B bare mitmdump (map_remote)"]
-    print("\nratios crosswire / bare mitmproxy:")
-    for label in (
-        "C crosswire passthrough, 1 key",
-        "C2 crosswire passthrough, 2 keys (relay)",
-        "D crosswire openai-chat app → anthropic",
-    ):
-        r = rows[label]
+    rows = []
+    for p in paths:
+        row = {
+            "path": p.label,
+            "small_ms": med(p.small) * 1000,
+            "small_ratio": ratio(p, "small"),
+            "small_cpu_us": med(p.small_cpu) * 1e6,
+            "burst_ms": med(p.burst) * 1000,
+            "burst_ratio": ratio(p, "burst"),
+            "event_cpu_us": med(p.burst_cpu) * 1e6,
+            "latency_ms": med(p.latency) * 1000,
+            "latency_ratio": ratio(p, "latency"),
+        }
+        rows.append(row)
         print(
-            f"  {label:<46} small {r['small_ms'] / b['small_ms']:.2f}×   SSE {r['sse1000_ms'] / b['sse1000_ms']:.2f}×"
+            f"{p.label:<30} {row['small_ms']:8.2f}ms {row['small_ratio']:5.2f}× "
+            f"{row['small_cpu_us']:7.0f}µs │ {row['burst_ms']:11.1f}ms {row['burst_ratio']:5.2f}× "
+            f"{row['event_cpu_us']:7.1f}µs │ {row['latency_ms']:11.2f}ms {row['latency_ratio']:5.2f}×"
         )
-    print("\nin-process conversion (no proxy):")
-    costs = in_process(rounds)
-    for k, v in costs.items():
-        print(f"  {k:<52} {v:8.1f}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "proxy_bench.json").write_text(json.dumps({"rows": rows, "in_process": costs}, indent=2))
-    up.close()
+    (out / "proxy_bench.json").write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--upstream"]:
+        serve_upstream()
+    else:
+        main()

@@ -15,7 +15,7 @@ from typing import Protocol
 from mitmproxy import http
 
 from crosswire import ir
-from crosswire.engine import answer, local, redact, websocket
+from crosswire.engine import answer, headers, local, redact, websocket
 from crosswire.engine.flight import Flight
 from crosswire.engine.generic import GenericFlight
 from crosswire.engine.intake import Generic, Incoming, Refused, Routed, Upgrade
@@ -44,7 +44,7 @@ def incoming(flow: http.HTTPFlow) -> Incoming:
         body: bytes | None = req.content or b""
     except ValueError:  # a content-encoding that does not decode
         body = None
-    pairs = tuple((k, v) for k, v in req.headers.items())
+    pairs = tuple(headers.pairs(req.headers))
     return Incoming(
         method=req.method,
         host=req.pretty_host,

@@ -18,9 +18,10 @@ import time
 from typing import TYPE_CHECKING
 
 from mitmproxy import http
+from mitmproxy.net.http import url
 
 from crosswire import ir
-from crosswire.engine import answer, layer_patch, redact
+from crosswire.engine import answer, headers, layer_patch, redact
 from crosswire.engine.converting import Converting
 from crosswire.engine.failover import RETRYABLE, Failover, answer_headers
 from crosswire.engine.passthrough import Passthrough
@@ -147,6 +148,8 @@ class Flight:
         """The upstream connection failed (refused, reset, TLS, timeout, cut mid-body)."""
         if self.job is not None:
             self.runtime.relay.forget(self.job)
+            if self.job.served is not None and self.job.served is not self.candidate:
+                self._switch(flow, self.job.served)  # its lease is the one to give back
         reason = flow.error.msg if flow.error else "connection failed"
         resp = flow.response
         started = resp is not None and bool(resp.stream)
@@ -280,15 +283,21 @@ _HOP_BY_HOP = frozenset(
 
 
 def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
-    """Point the flow at the candidate's upstream with its headers and body."""
+    """Point the flow at the candidate's upstream with its headers and body (built in one pass:
+    the planner already dropped framing headers and the app's credentials)."""
     req = flow.request
-    req.method = candidate.method
-    req.headers = http.Headers([(k.encode(), v.encode()) for k, v in candidate.headers])
-    if candidate.body is not req.raw_content:
-        req.content = candidate.body
-    req.headers["content-length"] = str(len(req.raw_content or b""))
-    req.url = candidate.url
-    req.headers["host"] = req.host_header or req.pretty_host
+    data = req.data
+    scheme, host, port, path = url.parse(candidate.url)
+    data.method = candidate.method.encode()
+    data.scheme, data.host, data.port, data.path = scheme, host, port, path
+    hostport = url.hostport(scheme, host, port)
+    if data.authority:
+        data.authority = hostport
+    body = candidate.body
+    data.headers = headers.build(
+        [("host", hostport.decode()), *candidate.headers, ("content-length", str(len(body)))]
+    )
+    data.content = body
 
 
 def _headers(pairs: list[tuple[str, str]]) -> http.Headers:
@@ -296,4 +305,4 @@ def _headers(pairs: list[tuple[str, str]]) -> http.Headers:
 
 
 def _lower(resp: http.Response) -> dict[str, str]:
-    return {k.lower(): v for k, v in resp.headers.items()}
+    return headers.lowered(resp.headers)

@@ -36,6 +36,7 @@ _DROP = frozenset(
         "te",
         "upgrade",
         "accept-encoding",
+        "content-encoding",  # the body goes upstream decoded (identity)
         *CLIENT_CREDENTIAL_HEADERS,
     }
 )

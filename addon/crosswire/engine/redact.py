@@ -16,15 +16,28 @@ from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS
 _QUERY_KEY = re.compile(r"([?&]key=)[^&#]*")
 
 
+_CREDENTIALS = frozenset(name.encode() for name in CLIENT_CREDENTIAL_HEADERS)
+
+
 def stored_request(flow: http.HTTPFlow, auth_header: str | None, key_name: str | None) -> None:
-    headers = flow.request.headers
-    if auth_header and auth_header in headers:
-        headers[auth_header] = f"<redacted: {key_name or 'key'}>"
-    for name in CLIENT_CREDENTIAL_HEADERS:
-        if name in headers and not headers[name].startswith("<redacted"):
-            headers[name] = "<redacted>"
-    if "key" in flow.request.query:
-        flow.request.query["key"] = "<redacted>"
+    """Replace every credential in the stored request (one pass over its header fields)."""
+    req = flow.request
+    fields = req.headers.fields
+    auth = auth_header.encode().lower() if auth_header else None
+    marker = f"<redacted: {key_name or 'key'}>".encode()
+    changed = False
+    out = []
+    for name, value in fields:
+        lname = name.lower()
+        if lname == auth and not value.startswith(b"<redacted"):
+            value, changed = marker, True
+        elif lname in _CREDENTIALS and not value.startswith(b"<redacted"):
+            value, changed = b"<redacted>", True
+        out.append((name, value))
+    if changed:
+        req.headers.fields = tuple(out)
+    if b"key=" in req.data.path and "key" in req.query:
+        req.query["key"] = "<redacted>"
 
 
 def url(pretty_url: str) -> str:
