@@ -18,7 +18,7 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http
 
 from crosswire import config as configmod
-from crosswire.engine import layer_patch
+from crosswire.engine import layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
 from crosswire.engine.runtime import Runtime
 
@@ -48,6 +48,7 @@ class Crosswire:
             "crosswire_reload", bool, True, "Reload the crosswire config file when it changes"
         )
         layer_patch.install()
+        layer_retry.install()  # wraps layer_patch's error path: retry first, then answer
 
     def configure(self, updated: set[str]) -> None:
         if "crosswire_config" in updated or self.runtime is None:
@@ -109,22 +110,18 @@ class Crosswire:
         log.info("crosswire: %s", rt.summary())
 
     async def _background(self, rt: Runtime) -> None:
-        if not rt.relay.running:
-            await rt.relay.start()
         probes = asyncio.create_task(rt.keeper.probe_loop())
         try:
             await ctx.master.should_exit.wait()
         finally:
             probes.cancel()
-            await rt.close()  # the upstream client, the relay, Redis
+            await rt.close()  # the upstream client, Redis
 
     def done(self) -> None:
         # Sync on purpose: an async `done` breaks script hot-reload (docs/mitmproxy.md §10).
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
-        if self.runtime is not None:
-            self.runtime.relay.stop()
 
     async def _watch_config(self) -> None:
         while True:
@@ -171,6 +168,14 @@ class Crosswire:
                 await self.engine.response(flow)
             except Exception:
                 log.exception("crosswire: response failed for %s", flow.request.pretty_url)
+
+    async def crosswire_retry(self, flow: http.HTTPFlow) -> None:
+        """From the HTTP layer (``layer_retry``): an attempt failed before the first byte."""
+        if self.engine is not None:
+            try:
+                await self.engine.retry(flow)
+            except Exception:
+                log.exception("crosswire: failover failed for %s", flow.request.pretty_url)
 
     async def error(self, flow: http.HTTPFlow) -> None:
         if self.engine is not None:

@@ -150,6 +150,11 @@ class Engine:
         if flight is not None:
             await flight.on_response(flow)
 
+    async def retry(self, flow: http.HTTPFlow) -> None:
+        flight = self.flights.get(flow.id)
+        if isinstance(flight, Flight):
+            await flight.retry(flow)
+
     async def error(self, flow: http.HTTPFlow) -> None:
         flight = self.flights.pop(flow.id, None)
         if flight is not None:

@@ -1,63 +1,27 @@
-"""Failover before the first byte, in process: try the next candidates until one answers.
+"""A flight's attempts: failures remembered and taught to the pool, the next candidate chosen.
 
-mitmproxy sends a routed request once, to its first candidate. When that answer is a retryable
-failure (429, 401/403, 5xx, 529, no connection) and the route has another key or backend,
-crosswire tries the next ones itself with one shared ``httpx.AsyncClient`` (its connection pool
-serves every flow, which mitmproxy's per-client-connection pools cannot): a whole answer replaces
-the failed one before the app sees anything; a stream goes through the loopback relay, which
-uses this same loop. Each failed attempt's lease goes back to the pool with what was learnt
-(cooldowns, disabled keys), and the attempt is written into the flow's record. Why this lives
-beside mitmproxy rather than in it: docs/mitmproxy.md §7.
+The attempts themselves are mitmproxy's (``layer_retry`` sends the request again on its own
+connection); this keeps their account: each failed attempt goes into the flow's record and its
+lease back to the pool with what the answer taught (a cooldown, a disabled key), and no more
+than ``failover_attempts`` are made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-import httpx
 
 from crosswire.engine.keeper import Keeper
 from crosswire.engine.planner import Candidate, Planner
 from crosswire.engine.record import Failure, Record
 
-#: Statuses worth another key: a refused key, rate limits, overload, server errors.
-RETRYABLE = frozenset({401, 403, 408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-#: Never copied from an upstream answer onto the app's: framing and connection headers.
-HOP_BY_HOP = frozenset(
-    {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
-)
-
-
-@dataclass(slots=True)
-class LastFailure:
-    """The last failed attempt, for when every attempt failed: its answer goes to the app."""
-
-    candidate: Candidate
-    status: int | None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    reason: str = ""
-
 
 class Failover:
-    """One request's remaining attempts. ``record`` and the keeper hear every failure."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        planner: Planner,
-        record: Record,
-        keeper: Keeper,
-        max_attempts: int,
-    ) -> None:
-        self.client = client
+    def __init__(self, planner: Planner, record: Record, keeper: Keeper, max_attempts: int) -> None:
         self.planner = planner
         self.record = record
         self.keeper = keeper
         self.max_attempts = max_attempts
-        self.tried = 0
-        self.last: LastFailure | None = None
+        self.tried = 1  # the first candidate is being tried
 
     async def failed(
         self,
@@ -68,58 +32,17 @@ class Failover:
         reason: str = "",
     ) -> None:
         """An attempt did not serve: remember it, and give its key back with the lesson."""
-        self.last = LastFailure(candidate, status, headers, body, reason)
         self.record.failures.append(Failure(candidate.label, status, reason))
         await self.keeper.release(
             candidate.lease, status, self.record.route, headers=headers, body=body
         )
         candidate.lease = None
 
-    async def answer(
-        self, *, stream: bool, first: Candidate | None = None
-    ) -> tuple[Candidate, httpx.Response] | None:
-        """The first non-retryable answer (its body unread when ``stream``), or None when every
-        attempt failed (``last`` says how)."""
-        pending = first
-        while self.tried < self.max_attempts:
-            candidate = pending or await self.planner.next()
-            pending = None
-            if candidate is None:
-                return None
-            if candidate is not first:
-                self.record.attempts.append(candidate.label)
+    async def next(self) -> Candidate | None:
+        """The next candidate (its key leased), or None when the attempts are spent."""
+        if self.tried >= self.max_attempts:
+            return None
+        candidate = await self.planner.next()
+        if candidate is not None:
             self.tried += 1
-            request = self.client.build_request(
-                candidate.method,
-                candidate.url,
-                headers=[(k, v) for k, v in candidate.headers if k.lower() != "host"],
-                content=candidate.body,
-                timeout=httpx.Timeout(candidate.backend.config.timeout, connect=10.0),
-            )
-            try:
-                response = await self.client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                await self.failed(candidate, None, {}, b"", f"{type(exc).__name__}: {exc}")
-                continue
-            if response.status_code in RETRYABLE:
-                try:
-                    body = await response.aread()
-                finally:
-                    await response.aclose()
-                await self.failed(candidate, response.status_code, _lower(response), body)
-                continue
-            if not stream:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-            return candidate, response
-        return None
-
-
-def answer_headers(response: httpx.Response) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-
-
-def _lower(response: httpx.Response) -> dict[str, str]:
-    return {k.lower(): v for k, v in response.headers.items()}
+        return candidate

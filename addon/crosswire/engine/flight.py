@@ -3,13 +3,11 @@
 A flight starts in the ``request`` hook with its first candidate (backend + leased key, the body
 already converted when the backend speaks another protocol) and ends in ``response`` or
 ``error``. What to do with the serving candidate's answer is the job of its handler —
-``Passthrough`` for the app's own protocol, ``Converting`` for another — and a failover may
-switch the serving candidate, and so the handler, before the first byte reaches the app:
-
-* whole answers go straight to the first candidate; a retryable failure (or no connection)
-  is retried in process with the next candidates, and the good answer replaces the failed one;
-* streams that another key or backend could serve go through the loopback relay (``relay``),
-  which runs the same attempt loop and streams the first good answer back.
+``Passthrough`` for the app's own protocol, ``Converting`` for another. When an attempt fails
+before the app has seen a byte (a retryable status, or no connection), mitmproxy's own HTTP layer
+asks the flight for another (``retry``, see ``layer_retry``): the failed key goes back to the
+pool with its lesson, the flow is pointed at the next candidate — another key, or the next
+backend of the route in its own protocol — and the handler follows the serving candidate.
 """
 
 from __future__ import annotations
@@ -21,13 +19,12 @@ from mitmproxy import http
 from mitmproxy.net.http import url
 
 from crosswire import ir
-from crosswire.engine import answer, headers, layer_patch, redact
+from crosswire.engine import answer, headers, layer_patch, layer_retry, redact
 from crosswire.engine.converting import Converting
-from crosswire.engine.failover import RETRYABLE, Failover, answer_headers
+from crosswire.engine.failover import Failover
 from crosswire.engine.passthrough import Passthrough
 from crosswire.engine.planner import Candidate, Planner
 from crosswire.engine.record import META, Record
-from crosswire.engine.relay import Job
 from crosswire.protocols.base import ClientCall, ProtocolName
 
 if TYPE_CHECKING:
@@ -47,9 +44,9 @@ class Flight:
         self.client_protocol: ProtocolName = planner.call.protocol
         self.keep_copies = runtime.keep_copies
         self.copy_limit = runtime.cfg.file.limits.store_stream_bytes
-        self.job: Job | None = None
-        self._failover: Failover | None = None
-        self._failed_over = False
+        self.failover = Failover(
+            planner, record, runtime.keeper, runtime.cfg.file.failover_attempts
+        )
         self.candidate = first
         self.handler: Handler = self._handler_for(first)
         self._use(first)
@@ -57,31 +54,32 @@ class Flight:
     # ---- request ------------------------------------------------------------------------
 
     def send(self, flow: http.HTTPFlow) -> None:
-        """Point the flow at its first candidate — or, for a stream that may fail over, at the
-        relay (which is given the attempts; the body crosses loopback once, to the upstream)."""
+        """Point the flow at its first candidate; mitmproxy sends it."""
         apply(flow, self.candidate)
-        mode = self.runtime.cfg.file.failover
-        relay = self.runtime.relay
-        if (
-            self.candidate.stream
-            and relay.running
-            and (mode == "always" or (mode == "relay" and self.planner.failover_possible))
-        ):
-            self.job = Job(failover=self.failover(), first=self.candidate)
-            self.failover().tried = 0
-            flow.request.url = relay.submit(self.job)
-            flow.request.content = b""
         layer_patch.expect_answer(flow)
-        self.publish(flow)
+        if self.runtime.cfg.file.failover != "off" and self.planner.failover_possible:
+            layer_retry.may_retry(flow)
+        if self.keep_copies:  # a flow list is watching: show the flight while it is in the air
+            self.publish(flow)
 
-    def failover(self) -> Failover:
-        if self._failover is None:
-            rt = self.runtime
-            self._failover = Failover(
-                rt.client, self.planner, self.record, rt.keeper, rt.cfg.file.failover_attempts
-            )
-            self._failover.tried = 1  # the first candidate is mitmproxy's own attempt
-        return self._failover
+    async def retry(self, flow: http.HTTPFlow) -> None:
+        """An attempt failed before the app saw a byte: learn from it, and point the flow at the
+        next candidate if there is one (``layer_retry.again``); else the failure is the answer."""
+        resp = flow.response
+        if resp is not None:
+            status: int | None = resp.status_code
+            lesson = (headers.lowered(resp.headers), resp.raw_content or b"", "")
+        else:
+            status = None
+            lesson = ({}, b"", flow.error.msg if flow.error else "connection failed")
+        await self.failover.failed(self.candidate, status, *lesson)
+        candidate = await self.failover.next()
+        if candidate is None:
+            self.record.all_failed = True
+            return
+        self.record.attempts.append(candidate.label)
+        self._switch(flow, candidate)
+        layer_retry.again(flow)
 
     # ---- response -----------------------------------------------------------------------
 
@@ -89,8 +87,6 @@ class Flight:
         resp = flow.response
         assert resp is not None
         self.record.first_byte = time.time()
-        if self.job is not None:
-            self._relay_outcome(flow, self.job)
         redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
         if resp.status_code >= 400 or not self.candidate.stream:
             return
@@ -101,41 +97,26 @@ class Flight:
     async def on_response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
         assert resp is not None
+        layer_retry.done_retrying(flow)
         streamed = bool(resp.stream)
-        if (
-            not streamed
-            and self.job is None
-            and not self._failed_over
-            and resp.status_code in RETRYABLE
-            and self._may_fail_over()
-        ):
-            await self._fail_over_whole(flow, resp.status_code, _lower(resp), resp.content or b"")
-            resp = flow.response
-            assert resp is not None
         redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
         status = resp.status_code
         error_body: bytes | None = None
         usage: ir.Usage | None = None
-        last = self.job.failover.last if self.job is not None else None
-        if self.record.all_failed and last is not None and last.status is None:
-            self._unreachable(flow, last.reason)
-            status = 502
-        if self.record.error is None and status >= 400:
+        if status >= 400:
             error_body = self.handler.error(flow)
             flow.marked = ":x:"
         elif streamed:
             usage = self.handler.finish_stream(flow)
-        elif status < 400:
+        else:
             usage = self.handler.whole(flow)
         if self.record.failures and not self.record.all_failed:
             flow.marked = ":arrows_counterclockwise:"
-        if self.record.all_failed:
-            flow.marked = ":x:"
         await self.runtime.keeper.release(
             self.candidate.lease,
             status,
             self.record.route,
-            headers=_lower(resp),
+            headers=headers.lowered(resp.headers),
             body=error_body,
             usage=usage,
         )
@@ -145,31 +126,25 @@ class Flight:
         self.finish(flow)
 
     async def on_error(self, flow: http.HTTPFlow) -> None:
-        """The upstream connection failed (refused, reset, TLS, timeout, cut mid-body)."""
-        if self.job is not None:
-            self.runtime.relay.forget(self.job)
-            if self.job.served is not None and self.job.served is not self.candidate:
-                self._switch(flow, self.job.served)  # its lease is the one to give back
+        """The upstream connection failed (refused, reset, TLS, timeout, cut mid-body): the app
+        gets its protocol's answer (``layer_patch`` sends it)."""
+        layer_retry.done_retrying(flow)
         reason = flow.error.msg if flow.error else "connection failed"
         resp = flow.response
-        started = resp is not None and bool(resp.stream)
         usage: ir.Usage | None = None
-        if started:
-            usage = self.handler.finish_stream(flow) if resp is not None else None
+        if resp is not None and resp.stream:
+            usage = self.handler.finish_stream(flow)
             err = ir.Error.of("api_error", f"crosswire: the upstream failed mid-stream: {reason}")
             layer_patch.answer(flow, layer_patch.Answer(tail=self.handler.closing(err)))
             self.record.cut_short = True
             self.record.error = err
-            await self._release(None, usage)
-        elif self.job is None and not self.candidate.stream and self._may_fail_over():
-            await self._release(None, None, failed=reason)
-            await self._fail_over_whole(flow, None, {}, b"", already_released=True)
-            await self.on_response(flow)
-            assert flow.response is not None
-            layer_patch.answer(flow, layer_patch.Answer(response=flow.response))
-            return
+            await self.runtime.keeper.release(
+                self.candidate.lease, None, self.record.route, usage=usage
+            )
+            self.candidate.lease = None
         else:
-            await self._release(None, None, failed=reason)
+            if not self.record.all_failed:  # a retry would have recorded it already
+                await self.failover.failed(self.candidate, None, {}, b"", reason)
             self.record.all_failed = True
             self._unreachable(flow, reason)
             layer_patch.answer(flow, layer_patch.Answer(response=flow.response))
@@ -188,55 +163,7 @@ class Flight:
         flow.comment = self.record.comment()
         flow.metadata[META] = self.record.to_dict()
 
-    # ---- failover -----------------------------------------------------------------------
-
-    def _may_fail_over(self) -> bool:
-        return self.runtime.cfg.file.failover != "off" and self.planner.failover_possible
-
-    async def _fail_over_whole(
-        self,
-        flow: http.HTTPFlow,
-        status: int | None,
-        headers: dict[str, str],
-        body: bytes,
-        *,
-        already_released: bool = False,
-    ) -> None:
-        """The first attempt failed before anything reached the app: try the next candidates in
-        process and put the first good answer (or the last failure) in place of its answer."""
-        self._failed_over = True
-        failover = self.failover()
-        if not already_released:
-            await failover.failed(self.candidate, status, headers, body)
-        got = await failover.answer(stream=False)
-        if got is not None:
-            candidate, upstream = got
-            self._switch(flow, candidate)
-            flow.response = http.Response.make(
-                upstream.status_code, upstream.content, _headers(answer_headers(upstream))
-            )
-            return
-        self.record.all_failed = True
-        last = failover.last
-        if last is None or last.status is None:
-            self._unreachable(flow, last.reason if last else "no backend could take the request")
-            return
-        self._switch(flow, last.candidate)
-        flow.response = http.Response.make(
-            last.status,
-            last.body,
-            _headers([(k, v) for k, v in last.headers.items() if k not in _HOP_BY_HOP]),
-        )
-
-    def _relay_outcome(self, flow: http.HTTPFlow, job: Job) -> None:
-        """The relay answered: serve with the attempt it chose, or report that all failed."""
-        if job.served is not None:
-            self._switch(flow, job.served)
-            return
-        self.record.all_failed = True
-        last = job.failover.last
-        if last is not None:
-            self._switch(flow, last.candidate)
+    # ---- candidates ---------------------------------------------------------------------
 
     def _switch(self, flow: http.HTTPFlow, candidate: Candidate) -> None:
         """Serve with ``candidate`` from now on (its codec, its key); the stored request shows
@@ -268,19 +195,6 @@ class Flight:
         self.record.error = err
         flow.response = answer.error_response(self.client_protocol, self.call, err)
 
-    async def _release(self, status: int | None, usage: ir.Usage | None, failed: str = "") -> None:
-        candidate = self.candidate
-        if failed:
-            await self.failover().failed(candidate, None, {}, b"", failed)
-            return
-        await self.runtime.keeper.release(candidate.lease, status, self.record.route, usage=usage)
-        candidate.lease = None
-
-
-_HOP_BY_HOP = frozenset(
-    {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
-)
-
 
 def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     """Point the flow at the candidate's upstream with its headers and body (built in one pass:
@@ -289,7 +203,7 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     data = req.data
     scheme, host, port, path = url.parse(candidate.url)
     data.method = candidate.method.encode()
-    data.scheme, data.host, data.port, data.path = scheme, host, port, path
+    data.scheme, data.host, data.port, data.path = scheme, host.decode("idna"), port, path
     hostport = url.hostport(scheme, host, port)
     if data.authority:
         data.authority = hostport
@@ -298,11 +212,3 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
         [("host", hostport.decode()), *candidate.headers, ("content-length", str(len(body)))]
     )
     data.content = body
-
-
-def _headers(pairs: list[tuple[str, str]]) -> http.Headers:
-    return http.Headers([(k.encode(), v.encode()) for k, v in pairs])
-
-
-def _lower(resp: http.Response) -> dict[str, str]:
-    return headers.lowered(resp.headers)

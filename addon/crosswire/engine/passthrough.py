@@ -9,7 +9,7 @@ protocol's terminator was cut short upstream; the app is told with its protocol'
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mitmproxy import http
 
@@ -107,7 +107,7 @@ class Passthrough:
         if self.tap is None:
             return None
         self.flight.record.response_model = model_in(bytes(self.tap.head))
-        return self.tap.usage(self.flight.candidate.protocol)
+        return self.tap.usage(cast(ProtocolName, self.flight.candidate.protocol))
 
     def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
         resp = flow.response

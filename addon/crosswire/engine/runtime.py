@@ -1,4 +1,4 @@
-"""The services every flow shares, built from the config: router, pool, keeper, relay, client.
+"""The services every flow shares, built from the config: router, pool, keeper, quotas.
 
 One ``Runtime`` lives as long as the proxy; a config reload swaps the router and the pool's
 keys in place (leases in flight keep their keys). The addons (crosswire's engine, client access,
@@ -15,7 +15,6 @@ import httpx
 from crosswire.config import Config
 from crosswire.engine.intake import Incoming, Intake, classify
 from crosswire.engine.keeper import Keeper
-from crosswire.engine.relay import Relay
 from crosswire.pool import Pool, make_store
 from crosswire.quotas import Quotas
 from crosswire.routing import Router
@@ -24,13 +23,11 @@ log = logging.getLogger("crosswire")
 
 
 def upstream_client() -> httpx.AsyncClient:
-    """The in-process upstream client (failover attempts, the relay, key probes): one pool of
-    connections shared by every flow."""
+    """The in-process client for crosswire's own calls upstream (key probes)."""
     return httpx.AsyncClient(
         trust_env=False,
-        timeout=httpx.Timeout(600.0, connect=10.0),
+        timeout=httpx.Timeout(30.0, connect=10.0),
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=4096, max_keepalive_connections=256),
     )
 
 
@@ -42,7 +39,6 @@ class Runtime:
         self.client = upstream_client()
         self.keeper = Keeper(self.pool, self.client)
         self.keeper.configure(cfg)
-        self.relay = Relay()
         self.quotas = Quotas(cfg.file.state)
         #: Keep bounded copies of streamed bodies for the content view (mitmweb, saved flows);
         #: a plain mitmdump keeps none.
@@ -78,8 +74,7 @@ class Runtime:
         self._intakes.pop(flow_id, None)
 
     async def close(self) -> None:
-        """Close what holds sockets: the relay's listener, the upstream client, the store."""
-        self.relay.stop()
+        """Close what holds sockets: the upstream client, the quota counters, the store."""
         try:
             await self.client.aclose()
             await self.quotas.close()
