@@ -290,7 +290,7 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     data = req.data
     scheme, host, port, path = url.parse(candidate.url)
     data.method = candidate.method.encode()
-    data.scheme, data.host, data.port, data.path = scheme, host, port, path
+    data.scheme, data.host, data.port, data.path = scheme, host.decode("idna"), port, path
     hostport = url.hostport(scheme, host, port)
     if data.authority:
         data.authority = hostport
