@@ -18,7 +18,7 @@ from mitmproxy import contentviews, flowfilter, http
 from mitmproxy.contentviews import Metadata
 from mitmproxy.test import taddons, tflow, tutils
 
-from crosswire import view
+from crosswire import view, view_body
 from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, UPSTREAM_BODY
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -422,7 +422,7 @@ def test_a_huge_request_is_cut_with_a_pointer_to_the_raw_view() -> None:
 
 
 def test_bodies_above_the_parse_limit_show_their_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(view, "PARSE_LIMIT", 1000)
+    monkeypatch.setattr(view_body, "PARSE_LIMIT", 1000)
     text = show(converted_flow(), data=json.dumps({"x": "y" * 5000}).encode())
     assert "too large to parse" in text
 

@@ -5,7 +5,7 @@ crosswire sets itself. mitmproxy refuses a second value for them ("multiple valu
 user's value replaces crosswire's where that is safe (``confdir``, the listen address, the web
 columns, the config) and is refused, saying why, where it would break crosswire (``allow_hosts``
 is the list of routed hosts; ``connection_strategy`` must stay lazy; ``stream_large_bodies``
-would send a body to the original host before it is routed).
+would send a body to the original host before it is routed). Why: docs/mitmproxy.md §1–§3.
 """
 
 from __future__ import annotations

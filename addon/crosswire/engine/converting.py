@@ -40,6 +40,7 @@ class Converting:
             return None  # a whole answer to a stream request: converted (and replayed) later
         converter = self.converter = self.exchange.stream()
         streaming.reframe(flow, converter.content_type)
+        streaming.keepalive(flow, flight.client_protocol, flight.runtime.cfg.file.keepalive)
         dropped = flight.record.report.header_value()
         if dropped:
             flow.response.headers["x-crosswire-dropped"] = dropped

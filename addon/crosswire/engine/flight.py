@@ -198,7 +198,8 @@ class Flight:
 
 def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     """Point the flow at the candidate's upstream with its headers and body (built in one pass:
-    the planner already dropped framing headers and the app's credentials)."""
+    the planner already dropped framing headers and the app's credentials). Host and authority
+    follow the target, as the ``url`` setter would do (docs/mitmproxy.md §1)."""
     req = flow.request
     data = req.data
     scheme, host, port, path = url.parse(candidate.url)

@@ -1,7 +1,7 @@
 """Header access that costs one pass: mitmproxy's ``Headers`` mapping API lowers every field on
 every lookup, so iterating ``.items()`` is quadratic in the number of headers — and provider
 answers carry dozens (Anthropic's rate-limit headers alone are over twenty). The engine reads
-``fields`` once instead.
+``fields`` once instead (docs/mitmproxy.md §16).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from mitmproxy import http
 
 from crosswire import ir
-from crosswire.engine import redact
+from crosswire.engine import redact, streaming
 from crosswire.engine.streaming import StreamCallable
 from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName
@@ -75,6 +75,7 @@ class Passthrough:
         copy = self.copy = bytearray() if flight.keep_copies else None
         limit = flight.copy_limit
         terminators = codec(flight.client_protocol).wire.stream_terminators
+        streaming.keepalive(flow, flight.client_protocol, flight.runtime.cfg.file.keepalive)
 
         def stream(data: bytes) -> bytes | list[bytes]:
             if data:

@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
+from crosswire.engine import layer_patch
+from crosswire.protocols import codec
+from crosswire.protocols.base import ProtocolName
+
 StreamCallable = Callable[[bytes], bytes | list[bytes]]
 
 #: Content types of streamed answers (SSE, Ollama's NDJSON).
@@ -38,3 +42,11 @@ def reframe(flow: http.HTTPFlow, content_type: str) -> None:
         resp.headers.pop(name, None)
     if not flow.request.is_http2:
         resp.headers["transfer-encoding"] = "chunked"
+
+
+def keepalive(flow: http.HTTPFlow, protocol: ProtocolName, interval: float) -> None:
+    """Keep-alives while the upstream is silent, in the app protocol's form — SSE answers only:
+    Gemini's JSON-array stream and Ollama's NDJSON have no form a client would skip."""
+    resp = flow.response
+    if resp is not None and resp.headers.get("content-type", "").startswith("text/event-stream"):
+        layer_patch.keepalive(flow, codec(protocol).wire.sse_keepalive, interval)

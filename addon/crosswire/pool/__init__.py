@@ -1,5 +1,6 @@
 """The key pool: leases, strategies, limits learnt from answers, memory or Redis state."""
 
+from crosswire.pool.factory import make_store
 from crosswire.pool.memory_store import MemoryStore
 from crosswire.pool.model import (
     BackendSpec,
@@ -12,7 +13,7 @@ from crosswire.pool.model import (
     TokenUsage,
 )
 from crosswire.pool.pool import Pool
-from crosswire.pool.store import Store, make_store
+from crosswire.pool.store import Store
 
 __all__ = [
     "BackendSpec",

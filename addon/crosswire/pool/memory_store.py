@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 
-from crosswire.pool.buckets import Bucket
+from crosswire.pool.memory_key import WINDOW, KeyRecord, TokenReservation, snapshot
 from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState, RouteUsage
 from crosswire.pool.store import (
     MOMENTARY,
@@ -22,97 +21,12 @@ from crosswire.pool.store import (
     Candidate,
     Refusal,
     Settlement,
-    bucket_view,
     latency_index,
 )
 
 #: Leases live this long. Nothing can crash separately from this process's leases (so no
 #: heartbeats run): this only bounds the harm of a lease the addon never releases.
 MEMORY_LEASE_TTL = 3600.0
-_WINDOW = 60.0
-
-
-class _Tok:
-    """A tpm reservation: corrected to the real usage when its request ends."""
-
-    __slots__ = ("at", "lease", "n")
-
-    def __init__(self, at: float, lease: str, n: float) -> None:
-        self.at, self.lease, self.n = at, lease, n
-
-
-class _Key:
-    __slots__ = (
-        "buckets",
-        "cached_tokens",
-        "cooldown_reason",
-        "cooling_until",
-        "disabled",
-        "disabled_reason",
-        "errors",
-        "fp",
-        "input_tokens",
-        "last_start",
-        "last_status",
-        "lat_buckets",
-        "lat_count",
-        "lat_sum",
-        "leases",
-        "next_expiry",
-        "output_tokens",
-        "requests",
-        "starts",
-        "streak",
-        "tok_by_lease",
-        "tok_sum",
-        "toks",
-    )
-
-    def __init__(self) -> None:
-        self.fp = ""
-        self.leases: dict[str, float] = {}  # lease id -> expiry
-        self.next_expiry = math.inf  # no lease expires before this
-        self.starts: deque[tuple[float, str]] = deque()  # rpm window: (start, lease id)
-        self.toks: deque[_Tok] = deque()  # tpm window
-        self.tok_by_lease: dict[str, _Tok] = {}
-        self.tok_sum = 0.0
-        self.last_start = -math.inf
-        self.disabled = False
-        self.disabled_reason: str | None = None
-        self.cooling_until = 0.0
-        self.cooldown_reason: str | None = None
-        self.streak = 0
-        self.buckets: dict[str, Bucket] = {}
-        self.requests = self.errors = 0
-        self.input_tokens = self.output_tokens = self.cached_tokens = 0
-        self.last_status: int | None = None
-        self.lat_sum = 0.0
-        self.lat_count = 0
-        self.lat_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
-
-    def reset_health(self) -> None:
-        """Forget everything learnt about the key's health (its secret changed, or a probe
-        succeeded); usage counters stay."""
-        self.disabled = False
-        self.disabled_reason = None
-        self.cooling_until = 0.0
-        self.cooldown_reason = None
-        self.streak = 0
-        self.buckets = {}
-
-    def expire(self, now: float) -> None:
-        if self.next_expiry <= now:
-            for lid in [lid for lid, exp in self.leases.items() if exp <= now]:
-                del self.leases[lid]
-            self.next_expiry = min(self.leases.values(), default=math.inf)
-        starts = self.starts
-        while starts and starts[0][0] <= now - _WINDOW:
-            starts.popleft()
-        toks = self.toks
-        while toks and toks[0].at <= now - _WINDOW:
-            tok = toks.popleft()
-            self.tok_sum -= tok.n
-            self.tok_by_lease.pop(tok.lease, None)
 
 
 def _first_two(entry: tuple[int, int, Candidate]) -> tuple[int, int]:
@@ -124,18 +38,18 @@ class MemoryStore:
     lease_ttl = MEMORY_LEASE_TTL
 
     def __init__(self) -> None:
-        self._keys: dict[str, dict[str, _Key]] = {}  # backend -> key name -> state
+        self._keys: dict[str, dict[str, KeyRecord]] = {}  # backend -> key name -> state
         self._sticky: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._routes: dict[tuple[str, str], RouteUsage] = {}
         self._freed: dict[str, asyncio.Event] = {}
 
-    def _key(self, backend: str, name: str) -> _Key:
+    def _key(self, backend: str, name: str) -> KeyRecord:
         keys = self._keys.get(backend)
         if keys is None:
             keys = self._keys[backend] = {}
         k = keys.get(name)
         if k is None:
-            k = keys[name] = _Key()
+            k = keys[name] = KeyRecord()
         return k
 
     # ---- acquire ------------------------------------------------------------------------
@@ -197,7 +111,7 @@ class MemoryStore:
         while len(sticky) > STICKY_MAX:
             sticky.popitem(last=False)
 
-    def _try(self, k: _Key, c: Candidate, ask: Ask) -> Refusal | None:
+    def _try(self, k: KeyRecord, c: Candidate, ask: Ask) -> Refusal | None:
         spec, now, est = c.spec, ask.now, ask.est_tokens
         if k.fp != c.fp:
             if k.fp:
@@ -215,14 +129,14 @@ class MemoryStore:
             return Refusal(
                 spec.name,
                 "rpm",
-                k.starts[0][0] + _WINDOW,
+                k.starts[0][0] + WINDOW,
                 f"{len(k.starts)}/{spec.rpm} requests in the last minute",
             )
         if spec.tpm is not None and k.toks and k.tok_sum + est > spec.tpm:
             return Refusal(
                 spec.name,
                 "tpm",
-                k.toks[0].at + _WINDOW,
+                k.toks[0].at + WINDOW,
                 f"{k.tok_sum:.0f}+{est}/{spec.tpm} tokens in the last minute",
             )
         if k.buckets:
@@ -241,7 +155,7 @@ class MemoryStore:
         if spec.rpm is not None:
             k.starts.append((now, ask.lease_id))
         if spec.tpm is not None:
-            tok = _Tok(now, ask.lease_id, float(est))
+            tok = TokenReservation(now, ask.lease_id, float(est))
             k.toks.append(tok)
             k.tok_by_lease[ask.lease_id] = tok
             k.tok_sum += est
@@ -252,7 +166,7 @@ class MemoryStore:
         return None
 
     @staticmethod
-    def _check_buckets(k: _Key, name: str, now: float, est: int) -> Refusal | None:
+    def _check_buckets(k: KeyRecord, name: str, now: float, est: int) -> Refusal | None:
         blocked: tuple[float, str] | None = None
         for fid, b in list(k.buckets.items()):
             if now >= b.expires:
@@ -350,45 +264,7 @@ class MemoryStore:
     # ---- visibility ---------------------------------------------------------------------
 
     async def states(self, backend: str, keys: Sequence[KeySpec], now: float) -> list[KeyState]:
-        out = []
-        for spec in keys:
-            k = self._key(backend, spec.name)
-            k.expire(now)
-            cooling = k.cooling_until if k.cooling_until > now else None
-            reason = k.cooldown_reason if cooling else None
-            req, tok, cooling, reason = bucket_view(k.buckets.values(), now, cooling, reason)
-            cumulative, total = [], 0
-            for n in k.lat_buckets[:-1]:
-                total += n
-                cumulative.append(total)
-            out.append(
-                KeyState(
-                    backend=backend,
-                    name=spec.name,
-                    in_flight=len(k.leases),
-                    max_concurrency=spec.max_concurrency,
-                    cooling_until=cooling,
-                    cooldown_reason=reason,
-                    disabled=k.disabled,
-                    disabled_reason=k.disabled_reason,
-                    requests=k.requests,
-                    errors=k.errors,
-                    input_tokens=k.input_tokens,
-                    output_tokens=k.output_tokens,
-                    cached_tokens=k.cached_tokens,
-                    rpm_used=len(k.starts),
-                    rpm_limit=spec.rpm,
-                    tpm_used=round(k.tok_sum),
-                    tpm_limit=spec.tpm,
-                    remaining_requests=req,
-                    remaining_tokens=tok,
-                    last_status=k.last_status,
-                    latency_sum=k.lat_sum,
-                    latency_count=k.lat_count,
-                    latency_buckets=cumulative,
-                )
-            )
-        return out
+        return [snapshot(self._key(backend, spec.name), backend, spec, now) for spec in keys]
 
     async def routes(self, backends: Sequence[str]) -> list[RouteUsage]:
         wanted = set(backends)

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 
 from crosswire.pool import limits, metrics
+from crosswire.pool.memory_store import MemoryStore
 from crosswire.pool.model import (
     BackendSpec,
     KeySpec,
@@ -38,6 +39,8 @@ from crosswire.pool.model import (
     Outcome,
     RouteUsage,
 )
+from crosswire.pool.refusals import no_key
+from crosswire.pool.rotation import Rotation
 from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, Store
 
 log = logging.getLogger(__name__)
@@ -54,20 +57,6 @@ MAX_HOLD = 7200.0
 #: The most jitter added to a cooldown's end (10 % of the cooldown plus 50 ms, up to this).
 JITTER_MAX = 30.0
 _FAILURES = ("rate_limit", "overloaded", "server", "unreachable")
-#: How a refusal reads, for one key and for several.
-_SINGULAR = {
-    "disabled": "disabled",
-    "cooling": "cooling",
-    "busy": "busy",
-    "rpm": "at its rpm budget",
-    "tpm": "at its tpm budget",
-    "limit": "at a provider limit",
-    "pace": "pacing",
-}
-_PLURAL = {
-    v: s.replace(" its ", " their ").replace(" a provider limit", " provider limits")
-    for v, s in _SINGULAR.items()
-}
 
 
 def fingerprint(key: KeySpec) -> str:
@@ -95,8 +84,7 @@ class Pool:
         self._candidates: dict[str, tuple[Candidate, ...]] = {}
         self._keys: dict[str, dict[str, KeySpec]] = {}
         self._fps: dict[tuple[str, str], str] = {}
-        self._rr: dict[str, int] = {}
-        self._smooth: dict[str, dict[str, float]] = {}
+        self.rotation = Rotation(self.rng)
         self._probe_at: dict[tuple[str, str], float] = {}
         self._held: dict[str, tuple[str, str, float]] = {}  # lease id -> (backend, key, start)
         self._beat: asyncio.Task[None] | None = None
@@ -115,7 +103,7 @@ class Pool:
         self._candidates = {}
         self._keys = {}
         for spec in backends:
-            self._rr.setdefault(spec.name, self.rng.randrange(1 << 16))
+            self.rotation.configure(spec)
             self._keys[spec.name] = {k.name: k for k in spec.keys}
             cands = []
             for key in spec.keys:
@@ -125,9 +113,6 @@ class Pool:
                 self._fps[(spec.name, key.name)] = fp
                 cands.append(Candidate(key, fp))
             self._candidates[spec.name] = tuple(cands)
-            smooth = self._smooth.setdefault(spec.name, {})
-            for name in [n for n in smooth if n not in self._keys[spec.name]]:
-                del smooth[name]
 
     # ---- leasing ------------------------------------------------------------------------
 
@@ -164,7 +149,7 @@ class Pool:
                 self.sticky_ttl,
             )
             store = self._current_store()
-            order = self._order(spec, cands, bool(exclude))
+            order = self.rotation.order(spec, cands, bool(exclude))
             try:
                 got = await store.acquire(backend, order, ask)
             except Exception as exc:
@@ -172,9 +157,7 @@ class Pool:
                 got = await store.acquire(backend, order, ask)
             local = store is not self.store
             if isinstance(got, str):
-                if spec.strategy == "weighted":
-                    smooth = self._smooth[backend]
-                    smooth[got] = smooth.get(got, 0.0) - sum(c.spec.weight for c in cands)
+                self.rotation.chose(spec, got, cands)
                 if store.shared:
                     self._held[lease_id] = (backend, got, now)
                     if self._beat is None:
@@ -193,7 +176,7 @@ class Pool:
             busy = any(r.verdict == "busy" for r in got)
             if left <= 0 or not (busy or (soonest is not None and soonest <= left)):
                 waited = spec.max_wait - max(0.0, left) if spec.max_wait > 0 else 0.0
-                return self._refusal(spec, got, now, exclude, waited)
+                return no_key(spec, got, now, exclude, waited)
             timeout = left if soonest is None else min(left, max(soonest, 0.001))
             if store.shared:
                 timeout = min(timeout, SHARED_POLL)
@@ -201,26 +184,6 @@ class Pool:
                 await store.wait_freed(backend, timeout)
             except Exception as exc:
                 self._degrade(exc)
-
-    def _order(
-        self, spec: BackendSpec, cands: tuple[Candidate, ...], failover: bool
-    ) -> Sequence[Candidate]:
-        n = len(cands)
-        if n < 2:
-            return cands
-        if spec.strategy == "weighted":
-            current = self._smooth[spec.name]
-            total = sum(c.spec.weight for c in cands)
-            for c in cands:
-                current[c.spec.name] = min(total, current.get(c.spec.name, 0.0) + c.spec.weight)
-            return sorted(cands, key=lambda c: -current[c.spec.name])
-        if failover:  # spread a failover wave over the remaining keys
-            order = list(cands)
-            self.rng.shuffle(order)
-            return order
-        start = self._rr[spec.name] % n
-        self._rr[spec.name] += 1
-        return cands[start:] + cands[:start] if start else cands
 
     def _current_store(self) -> Store:
         if self._local is not None and time.monotonic() < self._degraded_until:
@@ -231,8 +194,6 @@ class Pool:
         """The shared store failed: serve from this process's own state for a few seconds
         (limits then hold per instance only) rather than stop every request."""
         if self._local is None:
-            from crosswire.pool.memory_store import MemoryStore
-
             self._local = MemoryStore()
         if time.monotonic() >= self._degraded_until:
             log.warning(
@@ -253,36 +214,6 @@ class Pool:
             await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
         except Exception as exc:  # the lease lapses by its TTL; what it taught is lost
             self._degrade(exc)
-
-    def _refusal(
-        self,
-        spec: BackendSpec,
-        refusals: list[Refusal],
-        now: float,
-        exclude: Collection[str],
-        waited: float,
-    ) -> NoKey:
-        times = [r.retry_at for r in refusals if r.retry_at is not None]
-        retry = max(0.0, min(times) - now) if times else None
-        verdicts = {r.verdict for r in refusals}
-        same = len(verdicts) == 1
-        parts = [_describe(r, with_verdict=not same) for r in refusals]
-        n = len(refusals)
-        if not same:
-            head = f"no key of {spec.name} is free"
-        elif n > 1:
-            remaining = "remaining " if exclude else ""
-            head = f"all {n} {remaining}keys of {spec.name} {_PLURAL[refusals[0].verdict]}"
-        else:
-            which = "the last untried key" if exclude else "the only key"
-            head = f"{which} of {spec.name} is {_SINGULAR[refusals[0].verdict]}"
-        reason = f"{head}: {', '.join(parts)}"
-        tried = [k.name for k in spec.keys if k.name in exclude]
-        if tried:
-            reason += f"; already tried: {', '.join(tried)}"
-        if waited >= 0.05:
-            reason += f" (waited {waited:.1f} s)"
-        return NoKey(spec.name, retry, reason)
 
     # ---- learning -----------------------------------------------------------------------
 
@@ -449,12 +380,3 @@ class Pool:
         await self.store.close()
         if self._local is not None:
             await self._local.close()
-
-
-def _describe(r: Refusal, *, with_verdict: bool) -> str:
-    text = f"{r.key} {_SINGULAR.get(r.verdict, r.verdict)}" if with_verdict else r.key
-    if r.retry_at is not None:
-        text += f" until {time.strftime('%H:%M:%S', time.localtime(r.retry_at))}"
-    if r.detail:
-        text += f" ({r.detail})"
-    return text

@@ -13,6 +13,8 @@ together exceed a key's budget:
 
 In-flight counts are leases with an expiry, refreshed by the pool while the request runs: a
 crashed instance's leases lapse instead of holding slots forever.
+
+This module is the protocol both stores implement; ``factory.make_store`` picks one.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from typing import Protocol
 from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import KeySpec, KeyState, RouteUsage, TokenUsage
 
-#: Verdicts of a refused key, in the order they are checked.
-VERDICTS = ("disabled", "cooling", "busy", "rpm", "tpm", "limit", "pace")
 #: Refusals that last a moment: a sticky session keeps its key through them.
 MOMENTARY = ("busy", "pace")
 #: Sticky sessions remembered per backend by the memory store (least recently used dropped).
@@ -152,14 +152,3 @@ def latency_index(seconds: float, bounds: Sequence[float]) -> int:
         if seconds <= bound:
             return i
     return len(bounds)
-
-
-def make_store(spec: str, *, prefix: str = "crosswire:") -> Store:
-    """``memory`` or ``redis://…`` (also ``rediss://``, ``unix://``)."""
-    if spec == "memory":
-        from crosswire.pool.memory_store import MemoryStore
-
-        return MemoryStore()
-    from crosswire.pool.redis_store import RedisStore
-
-    return RedisStore(spec, prefix=prefix)

@@ -146,6 +146,9 @@ class Wire:
     #: Bytes a complete stream always contains near its end; a passthrough stream without any
     #: of them was cut short (the app is told in its own framing).
     stream_terminators: tuple[bytes, ...] = ()
+    #: What keeps an SSE answer to an app of this protocol alive while its upstream is silent,
+    #: sent only between events: an SSE comment, which SSE parsers skip (b"": none).
+    sse_keepalive: bytes = b": keep-alive\n\n"
     #: Top-level request fields that a backend's ``max_output_tokens`` clamps in passthrough.
     max_tokens_keys: tuple[str, ...] = ()
     #: The part of the app's path that a backend's ``base_url`` replaces: the official SDKs put

@@ -8,7 +8,7 @@ the in-process failover client, an ``httpx.MockTransport`` that records every re
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,14 +111,17 @@ def sse_response(flow: http.HTTPFlow, content_type: str = "text/event-stream") -
     del flow.response.headers["content-length"]
 
 
-def feed(flow: http.HTTPFlow, chunks: Iterable[bytes]) -> list[bytes | list[bytes]]:
+def feed(
+    flow: http.HTTPFlow, chunks: Iterable[bytes], *, end: bool = True
+) -> list[bytes | list[bytes]]:
     """Push a body through the response's stream callable as mitmproxy does: each chunk, then
-    ``b""`` at the end. Returns what the callable gave back for each call."""
+    ``b""`` at the end (not when ``end`` is False: the connection broke). Returns what the
+    callable gave back for each call."""
     resp = flow.response
     assert resp is not None
     stream = resp.stream
     assert callable(stream), "no stream callable installed"
-    return [stream(c) for c in [*chunks, b""]]
+    return [stream(c) for c in [*chunks, *([b""] if end else [])]]
 
 
 def joined(outs: Iterable[bytes | list[bytes]]) -> bytes:
@@ -239,6 +242,20 @@ class Upstream:
 
     def bodies(self) -> list[Any]:
         return [json.loads(r.content) if r.content else None for r in self.requests]
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
+def streamed(chunks: list[bytes], content_type: str = "text/event-stream") -> httpx.Response:
+    """An upstream answer whose body arrives chunk by chunk (not read in advance)."""
+    return httpx.Response(200, headers={"content-type": content_type}, stream=_Chunks(chunks))
 
 
 def install_upstream(rt: Runtime, upstream: Upstream) -> None:

@@ -35,6 +35,7 @@ class AnthropicCodec(Codec):
     name = "anthropic"
     wire = Wire(
         stream_terminators=(b"message_stop",),
+        sse_keepalive=b'event: ping\ndata: {"type": "ping"}\n\n',  # as the API itself sends
         max_tokens_keys=("max_tokens",),
         probe_path="/v1/models",
         probe_headers={"anthropic-version": mapping.ANTHROPIC_VERSION},

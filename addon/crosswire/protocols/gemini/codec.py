@@ -38,6 +38,9 @@ class GeminiCodec(Codec):
     name: ClassVar[ProtocolName] = "gemini"
     wire = Wire(
         stream_terminators=(b"finishReason",),
+        # Not a comment: google-genai (Python) parses every non-data line as JSON and the JS
+        # SDK's parser only skips whitespace before ``data:``. A blank line both skip.
+        sse_keepalive=b"\n",
         probe_path="/v1beta/models",
         credential_header="x-goog-api-key",
         scan_usage=usage_scan.json_objects(("usageMetadata",), tokens.usage_from_metadata),

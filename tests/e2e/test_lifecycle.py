@@ -1,0 +1,278 @@
+"""The proxy's life around requests, with real parts: keep-alives while an upstream is silent,
+a graceful stop on SIGTERM, hot config reloads under load, a Redis restart mid-run, and the
+checks at start (the CA key's file mode, a warning when listening beyond loopback unguarded).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.harness import (
+    Proxy,
+    Recorded,
+    Reply,
+    Upstream,
+    anthropic_client,
+    genai_client,
+    openai_client,
+    reply_from_fixture,
+    sse_events,
+)
+
+pytestmark = pytest.mark.e2e
+
+ENV = {"K1": "sk-pool-secret-one-1111", "K2": "sk-pool-secret-two-2222"}
+PING = b'event: ping\ndata: {"type": "ping"}\n\n'
+COMMENT = b": keep-alive\n\n"
+
+# ---- keep-alives ------------------------------------------------------------------------
+
+FIXTURES = {
+    "anthropic": "anthropic/stream_text_basic.json",
+    "chat": "openai_chat/stream_text_no_usage.json",
+    "responses": "openai_responses/stream_text_basic.json",
+    "gemini_sse": "gemini/sse_text_basic.json",
+    "gemini_array": "gemini/stream_json_array_response_schema.json",
+}
+
+
+def text_of(kind: str, body: bytes) -> str:
+    """The answer's text, read from an upstream body of that kind."""
+    if kind == "gemini_array":
+        chunks: list[dict[str, Any]] = json.loads(body)
+    else:
+        chunks = sse_events(body)
+    out = []
+    for ev in chunks:
+        if kind == "anthropic" and ev.get("type") == "content_block_delta":
+            out.append(ev["delta"].get("text", ""))
+        elif kind == "chat" and ev.get("choices"):
+            out.append(ev["choices"][0]["delta"].get("content") or "")
+        elif kind == "responses" and ev.get("type") == "response.output_text.delta":
+            out.append(ev["delta"])
+        elif kind.startswith("gemini"):
+            for cand in ev.get("candidates", []):
+                for part in cand.get("content", {}).get("parts", []):
+                    if not part.get("thought"):
+                        out.append(part.get("text", ""))
+    return "".join(out)
+
+
+def body_of(kind: str) -> bytes:
+    body = reply_from_fixture(FIXTURES[kind], chunk_events=False).body
+    assert isinstance(body, bytes)
+    return body
+
+
+def gapped(kind: str, gap: float, *, mid_event: bool = False) -> Reply:
+    """The fixture's stream in two pieces, each after ``gap`` seconds of silence (so once
+    after the headers and once mid-stream); ``mid_event`` cuts inside an event."""
+    reply = reply_from_fixture(FIXTURES[kind], chunk_events=False)
+    body = reply.body
+    assert isinstance(body, bytes)
+    ends = [m.end() for m in re.finditer(rb"\n\n|\r\n\r\n|\n,\r\n", body)]
+    cut = ends[len(ends) // 2]
+    if mid_event:
+        cut -= 12
+    reply.body = [body[:cut], body[cut:]]
+    reply.delay = gap
+    return reply
+
+
+def kind_of(rec: Recorded) -> str:
+    if rec.path.startswith("/v1/messages"):
+        return "anthropic"
+    if rec.path.startswith("/v1/chat/completions"):
+        return "chat_mid" if b"mid-event" in rec.body else "chat"
+    if rec.path.startswith("/v1/responses"):
+        return "responses"
+    return "gemini_sse" if "alt=sse" in rec.path else "gemini_array"
+
+
+def keepalive_config(upstream: Upstream, keepalive: float = 1) -> str:
+    return f"""
+keepalive: {keepalive}
+backends:
+  ant:
+    protocol: anthropic
+    base_url: {upstream.url}
+    keys:
+      - {{name: k1, secret: "${{K1}}"}}
+      - {{name: k2, secret: "${{K2}}"}}
+  oai:
+    protocol: openai-chat
+    base_url: {upstream.url}/v1
+    keys:
+      - {{name: k1, secret: "${{K1}}"}}
+  resp:
+    protocol: openai-responses
+    base_url: {upstream.url}/v1
+    keys:
+      - {{name: k1, secret: "${{K1}}"}}
+  gem:
+    protocol: gemini
+    base_url: {upstream.url}
+    keys:
+      - {{name: k1, secret: "${{K1}}"}}
+routes:
+  - match: {{host: api.anthropic.com, model: "gpt-*"}}
+    backend: oai
+  - match: {{host: api.anthropic.com}}
+    backend: ant
+  - match: {{host: api.openai.com, protocol: openai-responses}}
+    backend: resp
+  - match: {{host: api.openai.com}}
+    backend: oai
+  - match: {{host: generativelanguage.googleapis.com}}
+    backend: gem
+"""
+
+
+GAP = 1.5
+
+
+def silent_upstream(upstream: Upstream) -> None:
+    def handler(rec: Recorded) -> Reply:
+        kind = kind_of(rec)
+        if kind == "chat_mid":
+            return gapped("chat", GAP, mid_event=True)
+        return gapped(kind, GAP)
+
+    upstream.handler = handler
+
+
+def raw_post(proxy: Proxy, url: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+    with httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=30) as client:
+        r = client.post(url, json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.content
+
+
+def without(raw: bytes, keepalive: bytes) -> tuple[bytes, int]:
+    """The stream minus its keep-alives, and how many there were; each must sit between events
+    (at the start, or right after an event's end)."""
+    count = 0
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw.startswith(keepalive, i) and (
+            not out or out.endswith(b"\n\n") or out.endswith(b"\r\n\r\n")
+        ):
+            count += 1
+            i += len(keepalive)
+            continue
+        out.append(raw[i])
+        i += 1
+    return bytes(out), count
+
+
+ANT_HEADERS = {"x-api-key": "sk-ant-app", "anthropic-version": "2023-06-01"}
+OAI_HEADERS = {"authorization": "Bearer sk-app"}
+GEM_HEADERS = {"x-goog-api-key": "gem-app"}
+ANT_URL = "https://api.anthropic.com/v1/messages"
+CHAT_URL = "https://api.openai.com/v1/chat/completions"
+RESP_URL = "https://api.openai.com/v1/responses"
+GEM_URL = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash"
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def test_keepalives_while_the_upstream_is_silent(
+    start_proxy: Callable[..., Proxy], upstream: Upstream
+) -> None:
+    """Every SSE protocol gets its keep-alive during 1.5 s silences (keepalive: 1), only between
+    events, passthrough (direct and through the relay) and converted; the official SDKs read
+    the right text through them; Gemini's JSON-array stream gets none."""
+    silent_upstream(upstream)
+    proxy = start_proxy(keepalive_config(upstream), env=ENV)
+    ant = anthropic_client(proxy)
+    oai = openai_client(proxy)
+    gem = genai_client(proxy)
+
+    def ant_sdk(model: str) -> str:
+        with ant.messages.stream(model=model, max_tokens=64, messages=MSG) as s:
+            return "".join(s.text_stream)
+
+    def chat_sdk() -> str:
+        stream = oai.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
+        return "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
+
+    def responses_sdk() -> str:
+        stream = oai.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        return "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+
+    def gemini_sdk() -> str:
+        chunks = gem.models.generate_content_stream(model="gemini-2.5-flash", contents="hi")
+        return "".join(c.text or "" for c in chunks)
+
+    ant_body = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": MSG, "stream": True}
+    jobs: dict[str, Callable[[], Any]] = {
+        # Anthropic passthrough, two keys: served through the failover relay.
+        "ant_raw": lambda: raw_post(proxy, ANT_URL, ant_body, ANT_HEADERS),
+        "ant_sdk": lambda: ant_sdk("claude-haiku-4-5"),
+        # Anthropic app, OpenAI Chat backend: a converted stream.
+        "conv_raw": lambda: raw_post(proxy, ANT_URL, {**ant_body, "model": "gpt-4o"}, ANT_HEADERS),
+        "conv_sdk": lambda: ant_sdk("gpt-4o"),
+        # OpenAI Chat passthrough, one key: mitmproxy streams from the upstream directly.
+        "chat_raw": lambda: raw_post(
+            proxy, CHAT_URL, {"model": "gpt-4o-mini", "messages": MSG, "stream": True}, OAI_HEADERS
+        ),
+        "chat_mid_raw": lambda: raw_post(
+            proxy,
+            CHAT_URL,
+            {"model": "gpt-4o-mini", "messages": MSG, "stream": True, "user": "mid-event"},
+            OAI_HEADERS,
+        ),
+        "chat_sdk": chat_sdk,
+        "resp_raw": lambda: raw_post(
+            proxy, RESP_URL, {"model": "gpt-4o-mini", "input": "hi", "stream": True}, OAI_HEADERS
+        ),
+        "resp_sdk": responses_sdk,
+        "gem_raw": lambda: raw_post(
+            proxy,
+            f"{GEM_URL}:streamGenerateContent?alt=sse",
+            {"contents": [{"parts": [{"text": "hi"}]}]},
+            GEM_HEADERS,
+        ),
+        "gem_sdk": gemini_sdk,
+        "gem_array_raw": lambda: raw_post(
+            proxy,
+            f"{GEM_URL}:streamGenerateContent",
+            {"contents": [{"parts": [{"text": "hi"}]}]},
+            GEM_HEADERS,
+        ),
+    }
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        got = {name: f.result(timeout=60) for name, f in futures.items()}
+
+    def check_raw(name: str, kind: str, keepalive: bytes, at_least: int) -> None:
+        stripped, count = without(got[name], keepalive)
+        if kind:  # the upstream's own pings (Anthropic sends one) are no keep-alives of ours
+            expected, own = without(body_of(kind), keepalive)
+            assert stripped == expected, name
+            count -= own
+        assert count >= at_least, (name, got[name][:400])
+
+    check_raw("ant_raw", "anthropic", PING, 2)
+    check_raw("chat_raw", "chat", COMMENT, 2)
+    check_raw("chat_mid_raw", "chat", COMMENT, 1)
+    _, mid = without(got["chat_mid_raw"], COMMENT)
+    assert mid == 1  # after the headers; none while an event is half sent
+    check_raw("resp_raw", "responses", COMMENT, 2)
+    check_raw("gem_raw", "gemini_sse", b"\n", 2)
+    check_raw("conv_raw", "", PING, 2)
+    assert got["gem_array_raw"] == body_of("gemini_array")  # no keep-alive form: none
+
+    assert got["ant_sdk"] == text_of("anthropic", body_of("anthropic"))
+    assert got["conv_sdk"] == text_of("chat", body_of("chat"))
+    assert got["chat_sdk"] == text_of("chat", body_of("chat"))
+    assert got["resp_sdk"] == text_of("responses", body_of("responses"))
+    assert got["gem_sdk"] == text_of("gemini_sse", body_of("gemini_sse"))
+    assert "Traceback" not in proxy.log()
