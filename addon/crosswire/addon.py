@@ -10,17 +10,21 @@ client quotas — share the same runtime through this object (see ``mitm.py`` fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
 from crosswire import config as configmod
-from crosswire.engine import layer_patch, layer_retry
+from crosswire import ir, lifecycle
+from crosswire.engine import answer, layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
 from crosswire.engine.runtime import Runtime
+from crosswire.routing import detect, host_protocol
 
 log = logging.getLogger("crosswire")
 
@@ -34,6 +38,14 @@ class Crosswire:
         self._config_path: Path | None = None
         self._mtime: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: Flows between the ``request`` hook and their ``response``/``error``: what a drain
+        #: waits for (also requests still queued for a key, not yet flights).
+        self._live: set[str] = set()
+        self.drain = lifecycle.Drain(
+            in_flight=lambda: len(self._live),
+            stop_listening=lambda: ctx.options.update(server=False),
+            shutdown=lambda: ctx.master.shutdown(),
+        )
 
     # ---- options and config -------------------------------------------------------------
 
@@ -108,6 +120,17 @@ class Crosswire:
             self._tasks.append(asyncio.create_task(self._watch_config()))
         self._tasks.append(asyncio.create_task(self._background(rt)))
         log.info("crosswire: %s", rt.summary())
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # Replaces mitmproxy's own SIGTERM handler (stop at once); SIGINT keeps it.
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: self.drain.start(rt.cfg.file.drain_timeout)
+            )
+        lifecycle.check_ca_key(Path(ctx.options.confdir).expanduser())
+        proxyserver = ctx.master.addons.get("proxyserver")
+        if proxyserver is not None:
+            lifecycle.warn_if_exposed(
+                proxyserver.listen_addrs(), ctx.options.proxyauth or "", len(rt.cfg.file.clients)
+            )
 
     async def _background(self, rt: Runtime) -> None:
         probes = asyncio.create_task(rt.keeper.probe_loop())
@@ -122,6 +145,7 @@ class Crosswire:
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
+        self.drain.cancel()
 
     async def _watch_config(self) -> None:
         while True:
@@ -148,6 +172,10 @@ class Crosswire:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or self.engine is None:
             return
+        if self.drain.draining:
+            _refuse_draining(flow)
+            return
+        self._live.add(flow.id)
         try:
             await self.engine.request(flow)
         except Exception:
@@ -163,6 +191,7 @@ class Crosswire:
                 log.exception("crosswire: responseheaders failed for %s", flow.request.pretty_url)
 
     async def response(self, flow: http.HTTPFlow) -> None:
+        self._live.discard(flow.id)
         if self.engine is not None:
             try:
                 await self.engine.response(flow)
@@ -178,11 +207,33 @@ class Crosswire:
                 log.exception("crosswire: failover failed for %s", flow.request.pretty_url)
 
     async def error(self, flow: http.HTTPFlow) -> None:
+        self._live.discard(flow.id)
         if self.engine is not None:
             try:
                 await self.engine.error(flow)
             except Exception:
                 log.exception("crosswire: error hook failed for %s", flow.request.pretty_url)
+
+
+def _refuse_draining(flow: http.HTTPFlow) -> None:
+    """A new request on a connection opened before the drain: a 503 in the app's protocol,
+    and the connection closed, so the app's retry opens a new one (to another instance)."""
+    req = flow.request
+    headers = {k.lower(): v for k, v in req.headers.items()}
+    found = detect(
+        req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers
+    )
+    protocol = found.protocol if found else host_protocol(req.pretty_host)
+    err = ir.Error(
+        kind="unavailable",
+        status=503,
+        message="crosswire: this proxy is shutting down; retry (a new connection)",
+        retry_after=1.0,
+    )
+    answer.refuse(flow, protocol, None, err, f"{protocol} (refused) · shutting down")
+    assert flow.response is not None
+    if not (req.is_http2 or req.is_http3):  # connection headers are HTTP/1 only
+        flow.response.headers["connection"] = "close"
 
 
 def _mtime(path: Path) -> float | None:

@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from crosswire.ir.builder import StreamBuilder
 from crosswire.ir.errors import UpstreamProtocolError
+from crosswire.ir.events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,44 +191,37 @@ def _loads(raw: bytes) -> Any:
         raise UpstreamProtocolError(f"invalid JSON in stream: {exc}") from exc
 
 
-def sse_bytes(data: str, event: str | None = None) -> bytes:
-    """One SSE event on the wire."""
-    if event is None:
-        return b"data: " + data.encode() + b"\n\n"
-    return b"event: " + event.encode() + b"\ndata: " + data.encode() + b"\n\n"
-
-
 class SSEEventDecoder:
     """The shared shape of every SSE-based stream decoder: frames in, IR events out.
 
     Subclasses implement ``_frame(data, out)`` for one event's data and ``_eof(out)`` for a
-    stream that ended without its protocol's terminator; once ``_done`` is set, later frames are
-    ignored.
+    stream that ended without its protocol's terminator. ``_stream`` keeps the event grammar's
+    state (``ir.builder``); once it is done, later frames are ignored.
     """
 
     def __init__(self) -> None:
         self._sse = SSEDecoder()
-        self._done = False
+        self._stream = StreamBuilder()
 
-    def feed(self, data: bytes) -> list[Any]:
-        out: list[Any] = []
+    def feed(self, data: bytes) -> list[Event]:
+        out: list[Event] = []
         for frame in self._sse.feed(data):
-            if self._done:
+            if self._stream.done:
                 break
             self._frame(frame.data, out)
         return out
 
-    def flush(self) -> list[Any]:
-        out: list[Any] = []
+    def flush(self) -> list[Event]:
+        out: list[Event] = []
         for frame in self._sse.flush():
-            if not self._done:
+            if not self._stream.done:
                 self._frame(frame.data, out)
-        if not self._done:
+        if not self._stream.done:
             self._eof(out)
         return out
 
-    def _frame(self, data: str, out: list[Any]) -> None:
+    def _frame(self, data: str, out: list[Event]) -> None:
         raise NotImplementedError
 
-    def _eof(self, out: list[Any]) -> None:
+    def _eof(self, out: list[Event]) -> None:
         raise NotImplementedError

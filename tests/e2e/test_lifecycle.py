@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import socket
+import stat
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -276,3 +281,132 @@ def test_keepalives_while_the_upstream_is_silent(
     assert got["resp_sdk"] == text_of("responses", body_of("responses"))
     assert got["gem_sdk"] == text_of("gemini_sse", body_of("gemini_sse"))
     assert "Traceback" not in proxy.log()
+
+
+# ---- SIGTERM ----------------------------------------------------------------------------
+
+
+def chat_config(upstream: Upstream, extra: str = "") -> str:
+    return f"""
+{extra}backends:
+  oai:
+    protocol: openai-chat
+    base_url: {upstream.url}/v1
+    keys:
+      - {{name: k1, secret: "${{K1}}"}}
+      - {{name: k2, secret: "${{K2}}"}}
+routes:
+  - match: {{host: api.openai.com}}
+    backend: oai
+"""
+
+
+def chat_upstream(upstream: Upstream, *, delay: float) -> None:
+    """Streams (slowly, ``delay`` between events) or whole answers, as asked."""
+
+    def handler(rec: Recorded) -> Reply:
+        if rec.json().get("stream"):
+            reply = reply_from_fixture(FIXTURES["chat"])
+            reply.delay = delay
+            return reply
+        return reply_from_fixture("openai_chat/nonstream_tool_call.json")
+
+    upstream.handler = handler
+
+
+def test_sigterm_drains_streams_in_flight_then_exits_0(
+    start_proxy: Callable[..., Proxy], upstream: Upstream
+) -> None:
+    chat_upstream(upstream, delay=0.08)  # ~3 s for the whole stream
+    proxy = start_proxy(chat_config(upstream, "drain_timeout: 20\n"), env=ENV)
+    oai = openai_client(proxy)
+    early = httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=10)
+    whole = {"model": "gpt-4o-mini", "messages": MSG}
+    assert early.post(CHAT_URL, json=whole, headers=OAI_HEADERS).status_code == 200
+
+    stream = oai.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
+    chunks = iter(stream)
+    first = next(chunks)
+    proxy.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+
+    # A new connection is refused; a new request on an open one gets a 503 to retry elsewhere.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
+    refused = early.post(CHAT_URL, json=whole, headers=OAI_HEADERS)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    assert "shutting down" in refused.json()["error"]["message"]
+    early.close()
+
+    text = (first.choices[0].delta.content or "") + "".join(
+        (c.choices[0].delta.content or "") for c in chunks if c.choices
+    )
+    assert text == text_of("chat", body_of("chat"))
+    assert proxy.proc.wait(timeout=15) == 0
+    log = proxy.log()
+    assert "drained in" in log
+    assert "Traceback" not in log
+
+
+def test_sigterm_drain_is_bounded(start_proxy: Callable[..., Proxy], upstream: Upstream) -> None:
+    chat_upstream(upstream, delay=0.5)  # ~15 s: longer than the drain allows
+    proxy = start_proxy(chat_config(upstream, "drain_timeout: 1\n"), env=ENV)
+    stream = openai_client(proxy).chat.completions.create(
+        model="gpt-4o-mini", messages=MSG, stream=True
+    )
+    chunks = iter(stream)
+    next(chunks)
+    started = time.monotonic()
+    proxy.proc.send_signal(signal.SIGTERM)
+    assert proxy.proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    assert "drain timeout" in proxy.log()
+    with pytest.raises(Exception):  # noqa: B017 - the cut stream fails as the SDK decides
+        for _ in chunks:
+            pass
+
+
+# ---- checks at start --------------------------------------------------------------------
+
+
+class AnyInterfaceProxy(Proxy):
+    """A crosswire listening on every interface (mitmproxy logs it as ``*:PORT``)."""
+
+    def _wait_ready(self, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(r"proxy listening at (?:http://)?\S*?:(\d+)", self.log())
+            if m:
+                return int(m.group(1))
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.log())
+            time.sleep(0.05)
+        raise RuntimeError(self.log())
+
+
+def test_start_fixes_the_ca_key_mode_and_warns_when_reachable_unguarded(
+    start_proxy: Callable[..., Proxy], upstream: Upstream, confdir: Path, tmp_path: Path
+) -> None:
+    first = start_proxy(chat_config(upstream), env=ENV)  # loopback: no warning
+    assert "reachable from other machines" not in first.log()
+    first.stop()
+    key = confdir / "mitmproxy-ca.pem"
+    key.chmod(0o644)
+
+    workdir = tmp_path / "exposed"
+    workdir.mkdir()
+    exposed = AnyInterfaceProxy(
+        chat_config(upstream), workdir, confdir, env=ENV, extra=["--listen-host", "0.0.0.0"]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while "reachable from other machines" not in exposed.log():
+            assert time.monotonic() < deadline, exposed.log()
+            time.sleep(0.05)
+        log = exposed.log()
+        assert re.search(r"listening on 0\.0\.0\.0:\d+, reachable from other machines", log)
+        assert "mitmproxy-ca.pem was readable by others (mode 644); now owner-only" in log
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    finally:
+        exposed.stop()

@@ -199,9 +199,17 @@ def history(protocol: str, rec: Recorded) -> list[tuple[str, str]]:
     return out
 
 
-def socket_flows(proxy: Proxy) -> tuple[list[Any], list[Any]]:
-    """(the WebSocket flows, the POST /v1/responses turn flows) this proxy saved."""
+def socket_flows(proxy: Proxy, sockets_expected: int = 1) -> tuple[list[Any], list[Any]]:
+    """(the WebSocket flows, the POST /v1/responses turn flows) this proxy saved. A socket's
+    flow is written when it closes, a moment after the client hung up: wait for it."""
+    deadline = time.monotonic() + 10
     flows = proxy.flows()
+    while (
+        sum(getattr(f, "websocket", None) is not None for f in flows) < sockets_expected
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+        flows = proxy.flows()
     sockets = [f for f in flows if getattr(f, "websocket", None) is not None]
     turns = [
         f

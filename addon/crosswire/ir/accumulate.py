@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+from crosswire.ir.builder import StreamBuilder
 from crosswire.ir.errors import Error
 from crosswire.ir.events import (
     Event,
@@ -105,30 +106,12 @@ def accumulate(events: Iterable[Event]) -> Response:
 def replay(response: Response) -> list[Event]:
     """The events a streaming backend would have sent for ``response``: each part starts
     empty and receives its content as one delta (encoders see the usual shapes)."""
-    events: list[Event] = [
-        ResponseStart(
-            id=response.id, model=response.model, usage=response.usage, created=response.created
-        )
-    ]
-    for index, part in enumerate(response.parts):
-        if isinstance(part, Text):
-            events.append(PartStart(index=index, part=dataclasses.replace(part, text="")))
-            if part.text:
-                events.append(PartDelta(index=index, kind="text", text=part.text))
-        elif isinstance(part, Reasoning) and part.redacted is None:
-            events.append(
-                PartStart(index=index, part=dataclasses.replace(part, text="", signature=None))
-            )
-            if part.text:
-                events.append(PartDelta(index=index, kind="reasoning", text=part.text))
-            if part.signature:
-                events.append(PartDelta(index=index, kind="signature", text=part.signature))
-        elif isinstance(part, ToolCall):
-            events.append(PartStart(index=index, part=dataclasses.replace(part, arguments="")))
-            if part.arguments:
-                events.append(PartDelta(index=index, kind="arguments", text=part.arguments))
-        else:
-            events.append(PartStart(index=index, part=part))
-        events.append(PartEnd(index=index))
-    events.append(StreamFinish(finish=response.finish, usage=response.usage))
+    events: list[Event] = []
+    stream = StreamBuilder()
+    stream.start(
+        events, id=response.id, model=response.model, usage=response.usage, created=response.created
+    )
+    for part in response.parts:
+        stream.whole(part, events)
+    stream.finish(response.finish, events, response.usage)
     return events

@@ -180,6 +180,12 @@ def anthropic_sse(text: str = "Hello", model: str = "claude-x") -> list[bytes]:
     ]
 
 
+def anthropic_overloaded_sse(message: str = "busy") -> list[bytes]:
+    """The start of an Anthropic stream, then an overloaded ``event: error``."""
+    error = anthropic_error(message, "overloaded_error")
+    return [*anthropic_sse()[:2], f"event: error\ndata: {json.dumps(error)}\n\n".encode()]
+
+
 def chat_completion(text: str = "Hello", model: str = "gpt-4o-2024") -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",

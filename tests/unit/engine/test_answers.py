@@ -18,6 +18,7 @@ from tests.unit.engine.helpers import (
     anthropic_body,
     anthropic_error,
     anthropic_message,
+    anthropic_overloaded_sse,
     anthropic_sse,
     backend,
     chat_body,
@@ -140,9 +141,7 @@ async def test_an_upstream_error_event_ends_the_converted_stream(engines: Engine
     engine, flow = await chat_to_claude(engines, stream=True)
     sse_response(flow)
     engine.responseheaders(flow)
-    overloaded = anthropic_error("busy", "overloaded_error")
-    events = [*anthropic_sse()[:2], f"event: error\ndata: {json.dumps(overloaded)}\n\n".encode()]
-    outs = feed(flow, events)
+    outs = feed(flow, anthropic_overloaded_sse("busy"))
     assert outs[1] == [] and outs[-1] == b""  # no [DONE] after an error
     assert sse_data(joined(outs))[-1] == {
         "error": {

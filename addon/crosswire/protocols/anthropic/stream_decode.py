@@ -50,9 +50,7 @@ class MessagesStreamDecoder(SSEEventDecoder):
     def __init__(self, report: ir.Report) -> None:
         super().__init__()
         self._report = report
-        self._started = False
         self._blocks: dict[int, _Block] = {}  # wire index → open block
-        self._next = 0
         self._usage = WireUsage()
         self._stop_reason: Any = None
         self._stop_sequence: Any = None
@@ -84,41 +82,32 @@ class MessagesStreamDecoder(SSEEventDecoder):
         elif kind == "message_stop":
             self._message_stop(out)
         elif kind == "error":
-            self._ensure_start(out)
-            out.append(ir.StreamError(error=errors.from_object(event, None)))
-            self._done = True
+            self._stream.start(out)
+            self._stream.fail(errors.from_object(event, None), out)
         # ping and unknown event types carry nothing for the IR
 
     def _eof(self, out: list[ir.Event]) -> None:
         self._fail(out, "the Anthropic stream ended before message_stop")
 
     def _fail(self, out: list[ir.Event], message: str) -> None:
-        self._ensure_start(out)
-        out.append(ir.StreamError(error=ir.Error(kind="api_error", message=message, status=502)))
-        self._done = True
+        self._stream.start(out)
+        self._stream.fail(ir.Error(kind="api_error", message=message, status=502), out)
 
     # ---- message ---------------------------------------------------------------------------
 
-    def _ensure_start(self, out: list[ir.Event]) -> None:
-        if not self._started:
-            self._started = True
-            out.append(ir.ResponseStart(id="", model=""))
-
     def _message_start(self, message: dict[str, Any], out: list[ir.Event]) -> None:
-        if self._started:
+        if self._stream.started:
             return
-        self._started = True
         self._usage.update(message.get("usage"))
-        out.append(
-            ir.ResponseStart(
-                id=str(message.get("id") or ""),
-                model=str(message.get("model") or ""),
-                usage=self._usage.ir(),
-            )
+        self._stream.start(
+            out,
+            id=str(message.get("id") or ""),
+            model=str(message.get("model") or ""),
+            usage=self._usage.ir(),
         )
 
     def _message_delta(self, event: dict[str, Any], out: list[ir.Event]) -> None:
-        self._ensure_start(out)
+        self._stream.start(out)
         delta = as_dict(event.get("delta"))
         if "stop_reason" in delta:
             self._stop_reason = delta.get("stop_reason")
@@ -132,27 +121,20 @@ class MessagesStreamDecoder(SSEEventDecoder):
             out.append(ir.UsageUpdate(usage=self._usage.ir()))
 
     def _message_stop(self, out: list[ir.Event]) -> None:
-        self._ensure_start(out)
+        self._stream.start(out)
         for wire in list(self._blocks):  # blocks the upstream never closed
             self._block_stop(wire, out)
-        out.append(
-            ir.StreamFinish(
-                finish=finish_in(self._stop_reason, self._stop_sequence, self._any_tool),
-                usage=self._usage.ir(),
-            )
-        )
-        self._done = True
+        finish = finish_in(self._stop_reason, self._stop_sequence, self._any_tool)
+        self._stream.finish(finish, out, self._usage.ir())
 
     # ---- content blocks --------------------------------------------------------------------
 
     def _block_start(self, event: dict[str, Any], out: list[ir.Event]) -> None:
-        self._ensure_start(out)
+        self._stream.start(out)
         wire = event.get("index")
         block = as_dict(event.get("content_block"))
         if not isinstance(wire, int):
             return
-        for other in [w for w, b in self._blocks.items() if b.index is not None]:
-            self._block_stop(other, out)  # one part open at a time, whatever the wire does
         btype = block.get("type")
         part: ir.Part
         if btype == "text":
@@ -177,20 +159,20 @@ class MessagesStreamDecoder(SSEEventDecoder):
             )
             self._any_tool = True
             start_input = block.get("input")
-            self._blocks[wire] = _Block(
-                index=self._next,
-                kind="tool",
-                data={"input": start_input} if start_input not in (None, {}) else {},
-            )
-            out.append(ir.PartStart(index=self._next, part=part))
-            self._next += 1
+            data = {"input": start_input} if start_input not in (None, {}) else {}
+            self._blocks[wire] = _Block(index=self._begin(part, out), kind="tool", data=data)
             return
         else:
             self._blocks[wire] = _Block(index=None, kind="opaque", data=dict(block))
             return
-        self._blocks[wire] = _Block(index=self._next, kind=btype)
-        out.append(ir.PartStart(index=self._next, part=part))
-        self._next += 1
+        self._blocks[wire] = _Block(index=self._begin(part, out), kind=btype)
+
+    def _begin(self, part: ir.Part, out: list[ir.Event]) -> int:
+        """Start ``part``; blocks still open are stopped first (one part open at a time,
+        whatever the wire does)."""
+        for other in [w for w, b in self._blocks.items() if b.index is not None]:
+            self._block_stop(other, out)
+        return self._stream.begin(part, out)
 
     def _delta(self, event: dict[str, Any], out: list[ir.Event]) -> None:
         wire = event.get("index")
@@ -217,8 +199,8 @@ class MessagesStreamDecoder(SSEEventDecoder):
             if dtype == "citations_delta":
                 self._report.dropped("citations", "streamed citations have no place in the IR")
             return
-        if isinstance(value, str) and value and _fits(block.kind, kind):
-            out.append(ir.PartDelta(index=block.index, kind=kind, text=value))  # type: ignore[arg-type]
+        if isinstance(value, str) and _fits(block.kind, kind):
+            self._stream.delta(kind, value, out)  # type: ignore[arg-type]
 
     def _block_stop(self, wire: Any, out: list[ir.Event]) -> None:
         block = self._blocks.pop(wire, None) if isinstance(wire, int) else None
@@ -226,12 +208,8 @@ class MessagesStreamDecoder(SSEEventDecoder):
             return
         if block.index is not None:
             if block.kind == "tool" and not block.got_arguments and "input" in block.data:
-                out.append(
-                    ir.PartDelta(
-                        index=block.index, kind="arguments", text=dumps_str(block.data["input"])
-                    )
-                )
-            out.append(ir.PartEnd(index=block.index))
+                self._stream.delta("arguments", dumps_str(block.data["input"]), out)
+            self._stream.close(out)
             return
         data = block.data
         raw = "".join(block.json)
@@ -240,9 +218,8 @@ class MessagesStreamDecoder(SSEEventDecoder):
                 data["input"] = json.loads(raw)
             except ValueError:
                 data["input"] = raw
-        out.append(ir.PartStart(index=self._next, part=ir.Opaque(origin=NAME, data=data)))
-        out.append(ir.PartEnd(index=self._next))
-        self._next += 1
+        self._begin(ir.Opaque(origin=NAME, data=data), out)
+        self._stream.close(out)
 
 
 def _fits(block_kind: str, delta_kind: str) -> bool:

@@ -16,8 +16,6 @@ from crosswire.streams import SSEEventDecoder
 class FimStreamDecoder(SSEEventDecoder):
     def __init__(self) -> None:
         super().__init__()
-        self._started = False
-        self._open = False
         self._finish: str | None = None
         self._usage = ir.Usage()
 
@@ -25,12 +23,11 @@ class FimStreamDecoder(SSEEventDecoder):
         if self._finish is not None:
             self._end(out)
         else:
-            self._done = True
             error = ir.Error.of("api_error", "upstream stream ended before [DONE]")
-            out.append(ir.StreamError(error=error))
+            self._stream.fail(error, out)
 
     def _frame(self, data: str, out: list[ir.Event]) -> None:
-        if self._done or not data:
+        if not data:
             return
         if data == "[DONE]":
             self._end(out)
@@ -42,14 +39,11 @@ class FimStreamDecoder(SSEEventDecoder):
         if not isinstance(chunk, dict):
             return
         if ("error" in chunk or chunk.get("object") == "error") and not chunk.get("choices"):
-            self._done = True
             error = openai_errors.decode(500, {}, json.dumps(chunk).encode())
-            out.append(ir.StreamError(error=error))
+            self._stream.fail(error, out)
             return
-        if not self._started:
-            self._started = True
-            rid, model = str(chunk.get("id") or ""), str(chunk.get("model") or "")
-            out.append(ir.ResponseStart(id=rid, model=model))
+        rid, model = str(chunk.get("id") or ""), str(chunk.get("model") or "")
+        self._stream.start(out, id=rid, model=model)
         if isinstance(chunk.get("usage"), dict):
             self._usage = self._usage.merged(usage_in(chunk["usage"]))
         for choice in chunk.get("choices") or []:
@@ -57,19 +51,12 @@ class FimStreamDecoder(SSEEventDecoder):
                 continue
             text = choice_text(choice)
             if text:
-                if not self._open:
-                    self._open = True
-                    out.append(ir.PartStart(index=0, part=ir.Text(text="")))
-                out.append(ir.PartDelta(index=0, kind="text", text=text))
+                if self._stream.tag is None:
+                    self._stream.begin(ir.Text(text=""), out)
+                self._stream.delta("text", text, out)
             if choice.get("finish_reason"):
                 self._finish = str(choice["finish_reason"])
 
     def _end(self, out: list[ir.Event]) -> None:
-        self._done = True
-        if not self._started:
-            out.append(ir.ResponseStart(id="", model=""))
-        if self._open:
-            out.append(ir.PartEnd(index=0))
         reason = FINISH_IN.get(self._finish or "stop", "stop")
-        finish = ir.Finish(reason=reason, raw=self._finish)
-        out.append(ir.StreamFinish(finish=finish, usage=self._usage))
+        self._stream.finish(ir.Finish(reason=reason, raw=self._finish), out, self._usage)

@@ -25,20 +25,15 @@ from crosswire.ir import (
     Error,
     Event,
     Finish,
-    PartDelta,
-    PartEnd,
-    PartStart,
     Reasoning,
     Report,
     Request,
-    ResponseStart,
-    StreamError,
-    StreamFinish,
     Text,
     ToolCall,
     UpstreamProtocolError,
     Usage,
 )
+from crosswire.ir.builder import StreamBuilder
 from crosswire.protocols.gemini import mapping
 from crosswire.protocols.gemini.answer import call_id_maker, derived_response_id, parse_time
 from crosswire.protocols.gemini.errors import error_from_payload
@@ -71,19 +66,16 @@ class GeminiStreamDecoder:
 
     __slots__ = (
         "_blocked",
-        "_done",
         "_finish_raw",
         "_framer",
         "_has_call",
         "_head",
-        "_index",
         "_make_id",
         "_model",
-        "_open",
         "_report",
         "_signed",
         "_sse",
-        "_started",
+        "_stream",
         "_usage",
         "_warned",
     )
@@ -94,22 +86,20 @@ class GeminiStreamDecoder:
         self._framer: SSEDecoder | JSONArrayDecoder | _ObjectsDecoder | None = None
         self._sse = False
         self._head = b""
-        self._started = False
-        self._index = -1
-        self._open: str | None = None  # "text" / "reasoning" while one is open
+        #: The open part's tag: "text" / "reasoning" while one of them takes deltas.
+        self._stream = StreamBuilder()
         self._signed = False  # the open reasoning part already got its signature
         self._make_id: Any = None
         self._has_call = False
         self._usage = Usage()
         self._finish_raw: str | None = None
         self._blocked: str | None = None
-        self._done = False
         self._warned = False
 
     # ---- framing ------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[Event]:
-        if self._done:
+        if self._stream.done:
             return []
         if self._framer is None:
             data = self._head + data
@@ -130,32 +120,22 @@ class GeminiStreamDecoder:
         return self._objects(self._framer.feed(data))
 
     def flush(self) -> list[Event]:
-        if self._done:
+        if self._stream.done:
             return []
         out = self._objects(self._framer.flush()) if self._framer is not None else []
-        if self._done:
+        if self._stream.done:
             return out
-        self._done = True
-        self._close(out)
         if self._finish_raw is not None:
             reason = mapping.finish_reason(self._finish_raw, has_tool_call=self._has_call)
-            out.append(
-                StreamFinish(finish=Finish(reason=reason, raw=self._finish_raw), usage=self._usage)
-            )
+            self._stream.finish(Finish(reason=reason, raw=self._finish_raw), out, self._usage)
         elif self._blocked is not None:
             self._start({}, out)
             finish = Finish(reason="content_filter", raw=self._blocked)
-            out.append(StreamFinish(finish=finish, usage=self._usage))
+            self._stream.finish(finish, out, self._usage)
         else:
-            out.append(
-                StreamError(
-                    error=Error(
-                        kind="api_error",
-                        message="the Gemini stream ended without a finishReason",
-                        status=502,
-                    )
-                )
-            )
+            message = "the Gemini stream ended without a finishReason"
+            error = Error(kind="api_error", message=message, status=502)
+            self._stream.fail(error, out, close=True)
         return out
 
     def _objects(self, frames: list[Any]) -> list[Event]:
@@ -172,16 +152,15 @@ class GeminiStreamDecoder:
             else:
                 obj = frame
             self._chunk(obj, out)
-            if self._done:
+            if self._stream.done:
                 break
         return out
 
     # ---- chunks -------------------------------------------------------------------------
 
     def _start(self, obj: dict[str, Any], out: list[Event]) -> None:
-        if self._started:
+        if self._stream.started:
             return
-        self._started = True
         response_id = obj.get("responseId")
         if not isinstance(response_id, str) or not response_id:
             seed = json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()
@@ -190,13 +169,12 @@ class GeminiStreamDecoder:
         if isinstance(model, str) and model:
             self._model = model
         self._make_id = call_id_maker(response_id)
-        out.append(
-            ResponseStart(
-                id=response_id,
-                model=self._model,
-                usage=input_usage(obj.get("usageMetadata")),
-                created=parse_time(obj.get("createTime")),
-            )
+        self._stream.start(
+            out,
+            id=response_id,
+            model=self._model,
+            usage=input_usage(obj.get("usageMetadata")),
+            created=parse_time(obj.get("createTime")),
         )
 
     def _chunk(self, obj: Any, out: list[Event]) -> None:
@@ -204,9 +182,7 @@ class GeminiStreamDecoder:
             raise UpstreamProtocolError("Gemini stream chunk is not a JSON object")
         error = obj.get("error")
         if isinstance(error, dict):
-            self._close(out)
-            out.append(StreamError(error=error_from_payload(error, None)))
-            self._done = True
+            self._stream.fail(error_from_payload(error, None), out, close=True)
             return
         self._start(obj, out)
         meta = obj.get("usageMetadata")
@@ -240,18 +216,6 @@ class GeminiStreamDecoder:
 
     # ---- parts --------------------------------------------------------------------------
 
-    def _close(self, out: list[Event]) -> None:
-        if self._open is not None:
-            out.append(PartEnd(index=self._index))
-            self._open = None
-
-    def _new(self, part: Any, out: list[Event], kind: str | None) -> int:
-        self._close(out)
-        self._index += 1
-        out.append(PartStart(index=self._index, part=part))
-        self._open = kind
-        return self._index
-
     def _part(self, part: Any, out: list[Event]) -> None:
         if not isinstance(part, dict):
             raise UpstreamProtocolError("Gemini stream part is not a JSON object")
@@ -262,25 +226,19 @@ class GeminiStreamDecoder:
             decoded = decode_part(part, "part", self._make_id)
         except ClientRequestError as exc:
             raise UpstreamProtocolError(f"Gemini answered a malformed part: {exc}") from exc
+        stream = self._stream
         if isinstance(decoded, ToolCall):
             self._has_call = True
-            index = self._new(
-                ToolCall(id=decoded.id, name=decoded.name, native=decoded.native), out, None
-            )
-            if decoded.arguments:
-                out.append(PartDelta(index=index, kind="arguments", text=decoded.arguments))
-            out.append(PartEnd(index=index))
+            stream.whole(decoded, out)
         elif isinstance(decoded, Text):  # text with metadata: a part of its own
-            index = self._new(Text(text="", native=decoded.native), out, "text")
-            if decoded.text:
-                out.append(PartDelta(index=index, kind="text", text=decoded.text))
+            stream.begin(Text(text="", native=decoded.native), out, "text")
+            stream.delta("text", decoded.text, out)
         elif isinstance(decoded, Reasoning):
-            index = self._new(Reasoning(origin=NAME, native=decoded.native), out, "reasoning")
+            stream.begin(Reasoning(origin=NAME, native=decoded.native), out, "reasoning")
             self._signed = False
-            self._thought_deltas(index, decoded.text, decoded.signature, out)
+            self._thought_deltas(decoded.text, decoded.signature, out)
         else:  # File, Opaque: complete in one event
-            index = self._new(decoded, out, None)
-            out.append(PartEnd(index=index))
+            stream.whole(decoded, out)
 
     def _text(self, part: dict[str, Any], out: list[Event]) -> None:
         text = part.get("text") or ""
@@ -288,26 +246,24 @@ class GeminiStreamDecoder:
             raise UpstreamProtocolError("Gemini answered a non-string text part")
         signature = part.get("thoughtSignature")
         signature = signature if isinstance(signature, str) and signature else None
+        stream = self._stream
         if part.get("thought") is True:
-            if self._open != "reasoning" or self._signed:
-                self._new(Reasoning(origin=NAME), out, "reasoning")
+            if stream.tag != "reasoning" or self._signed:
+                stream.begin(Reasoning(origin=NAME), out, "reasoning")
                 self._signed = False
-            self._thought_deltas(self._index, text, signature, out)
+            self._thought_deltas(text, signature, out)
             return
         if signature is not None:
-            self._new(Text(text="", native=native_of({"thoughtSignature": signature})), out, "text")
-        elif self._open != "text":
+            native = native_of({"thoughtSignature": signature})
+            stream.begin(Text(text="", native=native), out, "text")
+        elif stream.tag != "text":
             if not text:
                 return  # the empty text of a final chunk
-            self._new(Text(text=""), out, "text")
-        if text:
-            out.append(PartDelta(index=self._index, kind="text", text=text))
+            stream.begin(Text(text=""), out, "text")
+        stream.delta("text", text, out)
 
-    def _thought_deltas(
-        self, index: int, text: str, signature: str | None, out: list[Event]
-    ) -> None:
-        if text:
-            out.append(PartDelta(index=index, kind="reasoning", text=text))
+    def _thought_deltas(self, text: str, signature: str | None, out: list[Event]) -> None:
+        self._stream.delta("reasoning", text, out)
         if signature:
-            out.append(PartDelta(index=index, kind="signature", text=signature))
+            self._stream.delta("signature", signature, out)
             self._signed = True

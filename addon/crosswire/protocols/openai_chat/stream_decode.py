@@ -59,17 +59,13 @@ class ChatStreamDecoder(SSEEventDecoder):
     def __init__(self, report: ir.Report | None = None) -> None:
         super().__init__()
         self._report = report if report is not None else ir.Report()
-        self._started = False
         self._id = ""
-        self._next = 0  # next IR part index
-        self._open: ContentKind | _Call | None = None
         self._calls: dict[int, _Call] = {}  # wire index → current call at that index
         self._queue: list[tuple[ContentKind, str] | _Call] = []
         self._any_call = False
         self._finish_raw: Any = None
         self._finish_choice: dict[str, Any] | None = None
         self._usage = ir.Usage()
-        self._usage_seen = False
 
     # ---- frames -----------------------------------------------------------------------------
 
@@ -88,17 +84,15 @@ class ChatStreamDecoder(SSEEventDecoder):
         choices = chunk.get("choices")
         if chunk.get("error") is not None and not choices:
             self._close_all(out)
-            out.append(ir.StreamError(error=errors.from_stream(chunk["error"])))
-            self._done = True
+            self._stream.fail(errors.from_stream(chunk["error"]), out)
             return
         usage = chunk.get("usage")
         if not choices and not isinstance(usage, dict):
             return  # Azure prompt_filter_results and other metadata (edge 9)
-        if not self._started:
+        if not self._stream.started:
             self._start(chunk, out)
         if isinstance(usage, dict):
             self._usage = self._usage.merged(usage_in(usage))
-            self._usage_seen = True
         if isinstance(choices, list):
             choice = next(
                 (c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None
@@ -115,37 +109,24 @@ class ChatStreamDecoder(SSEEventDecoder):
     def _eof(self, out: list[ir.Event]) -> None:
         self._close_all(out)
         reason = "after its finish_reason" if self._finish_choice else "before it finished"
-        out.append(
-            ir.StreamError(
-                error=ir.Error(
-                    kind="api_error",
-                    message=f"upstream stream ended {reason} (no [DONE])",
-                    status=502,
-                )
-            )
-        )
-        self._done = True
+        message = f"upstream stream ended {reason} (no [DONE])"
+        self._stream.fail(ir.Error(kind="api_error", message=message, status=502), out)
 
     def _start(self, chunk: dict[str, Any], out: list[ir.Event]) -> None:
-        self._started = True
         self._id = str(chunk.get("id") or "")
         created = chunk.get("created")
-        out.append(
-            ir.ResponseStart(
-                id=self._id,
-                model=str(chunk.get("model") or ""),
-                created=created if isinstance(created, int) and created > 0 else None,
-            )
+        self._stream.start(
+            out,
+            id=self._id,
+            model=str(chunk.get("model") or ""),
+            created=created if isinstance(created, int) and created > 0 else None,
         )
 
     def _finish(self, out: list[ir.Event]) -> None:
         self._close_all(out)
-        if not self._started:
-            self._started = True
-            out.append(ir.ResponseStart(id=self._id, model=""))
         finish = finish_in(self._finish_raw, self._any_call, self._finish_choice or {})
-        out.append(ir.StreamFinish(finish=finish, usage=self._usage))
-        self._done = True
+        self._stream.start(out, id=self._id)
+        self._stream.finish(finish, out, self._usage)
 
     # ---- deltas -----------------------------------------------------------------------------
 
@@ -188,20 +169,13 @@ class ChatStreamDecoder(SSEEventDecoder):
         self._emit_content(kind, text, out)
 
     def _emit_content(self, kind: ContentKind, text: str, out: list[ir.Event]) -> None:
-        if self._open != kind:
-            self._close(out)
+        if self._stream.tag != kind:
             if kind == "reasoning":
                 part: ir.Part = ir.Reasoning(origin=NAME)
             else:
                 part = ir.Text(text="", native=_REFUSAL_NATIVE if kind == "refusal" else {})
-            out.append(ir.PartStart(index=self._next, part=part))
-            self._next += 1
-            self._open = kind
-        out.append(
-            ir.PartDelta(
-                index=self._next - 1, kind="reasoning" if kind == "reasoning" else "text", text=text
-            )
-        )
+            self._stream.begin(part, out, kind)
+        self._stream.delta("reasoning" if kind == "reasoning" else "text", text, out)
 
     def _call_fragment(self, raw: dict[str, Any], position: int, out: list[ir.Event]) -> None:
         wire = raw.get("index")
@@ -223,7 +197,7 @@ class ChatStreamDecoder(SSEEventDecoder):
         if args:
             call.fragments.append(args)
             call.complete = None
-        if call is self._open:
+        if call is self._stream.tag:
             self._forward(call, out)
             if self._queue and args.rstrip().endswith(("}", "]")):
                 self._drain(out)
@@ -242,7 +216,7 @@ class ChatStreamDecoder(SSEEventDecoder):
 
     def _blocked(self) -> bool:
         """True while the open tool call may still receive argument fragments."""
-        open_call = self._open
+        open_call = self._stream.tag
         return isinstance(open_call, _Call) and not self._strictly_complete(open_call)
 
     def _drain(self, out: list[ir.Event]) -> None:
@@ -252,7 +226,7 @@ class ChatStreamDecoder(SSEEventDecoder):
         while self._queue:
             head = self._queue[0]
             if self._blocked():
-                open_call = self._open
+                open_call = self._stream.tag
                 assert isinstance(open_call, _Call)
                 if not (isinstance(head, _Call) and not open_call.fragments):
                     return
@@ -266,26 +240,18 @@ class ChatStreamDecoder(SSEEventDecoder):
                 self._emit_content(head[0], head[1], out)
 
     def _start_call(self, call: _Call, out: list[ir.Event]) -> None:
-        self._close(out)
         call.started = True
         call.queued = False
         self._any_call = True
-        call_id = call.id or ids.derived_call_id(self._id, self._next)
-        out.append(
-            ir.PartStart(
-                index=self._next, part=ir.ToolCall(id=call_id, name=call.name or "", arguments="")
-            )
-        )
-        self._next += 1
-        self._open = call
+        call_id = call.id or ids.derived_call_id(self._id, self._stream.next)
+        self._stream.begin(ir.ToolCall(id=call_id, name=call.name or "", arguments=""), out, call)
         self._forward(call, out)
 
     def _forward(self, call: _Call, out: list[ir.Event]) -> None:
         if call.forwarded < len(call.fragments):
             text = "".join(call.fragments[call.forwarded :])
             call.forwarded = len(call.fragments)
-            if text:
-                out.append(ir.PartDelta(index=self._next - 1, kind="arguments", text=text))
+            self._stream.delta("arguments", text, out)
 
     def _strictly_complete(self, call: _Call) -> bool:
         if call.complete is None:
@@ -307,11 +273,6 @@ class ChatStreamDecoder(SSEEventDecoder):
             else:
                 self._emit_content(item[0], item[1], out)
 
-    def _close(self, out: list[ir.Event]) -> None:
-        if self._open is not None:
-            out.append(ir.PartEnd(index=self._next - 1))
-            self._open = None
-
     def _close_all(self, out: list[ir.Event]) -> None:
         self._release_all(out)
-        self._close(out)
+        self._stream.close(out)

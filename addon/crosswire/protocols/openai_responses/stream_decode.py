@@ -82,10 +82,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
     def __init__(self, report: ir.Report) -> None:
         super().__init__()
         self._report = report
-        self._started = False
         self._rid = ""
-        self._next = 0
-        self._open: int | None = None
         self._items: dict[int, _Item] = {}
         self._by_id: dict[str, _Item] = {}
         self._queue: deque[_Item] = deque()
@@ -113,31 +110,21 @@ class ResponsesStreamDecoder(SSEEventDecoder):
             handler(self, ev, out)
 
     def _eof(self, out: list[ir.Event]) -> None:
-        self._done = True
-        out.append(
-            ir.StreamError(
-                error=ir.Error(
-                    kind="api_error",
-                    status=502,
-                    message="the upstream stream ended before response.completed",
-                )
-            )
-        )
+        message = "the upstream stream ended before response.completed"
+        self._stream.fail(ir.Error(kind="api_error", status=502, message=message), out)
 
     def _start(self, resp: dict[str, Any], out: list[ir.Event]) -> None:
-        if self._started:
+        if self._stream.started:
             return
-        self._started = True
         self._rid = str(resp.get("id") or "")
         created = resp.get("created_at")
-        out.append(
-            ir.ResponseStart(
-                id=self._rid,
-                model=str(resp.get("model") or ""),
-                created=int(created)
-                if isinstance(created, (int, float)) and not isinstance(created, bool)
-                else None,
-            )
+        self._stream.start(
+            out,
+            id=self._rid,
+            model=str(resp.get("model") or ""),
+            created=int(created)
+            if isinstance(created, (int, float)) and not isinstance(created, bool)
+            else None,
         )
 
     # ---- items and the release queue ----------------------------------------------------------
@@ -189,20 +176,14 @@ class ResponsesStreamDecoder(SSEEventDecoder):
 
     def _apply(self, op: _Op, out: list[ir.Event]) -> None:
         if op[0] == "start":
-            if self._open is not None:
-                out.append(ir.PartEnd(index=self._open))
-            part = op[1]
-            out.append(ir.PartStart(index=self._next, part=part))
-            self._open = self._next
-            self._next += 1
-            if isinstance(part, ir.ToolCall):
+            self._stream.begin(op[1], out)
+            if isinstance(op[1], ir.ToolCall):
                 self._any_call = True
         elif op[0] == "delta":
-            if self._open is not None and op[2]:
-                out.append(ir.PartDelta(index=self._open, kind=op[1], text=op[2]))
-        elif self._open is not None:
-            out.append(ir.PartEnd(index=self._open))
-            self._open = None
+            if self._stream.tag is not None:
+                self._stream.delta(op[1], op[2], out)
+        else:
+            self._stream.close(out)
 
     def _advance(self, out: list[ir.Event]) -> None:
         """Make the first unfinished item current, releasing what the ones before it queued."""
@@ -445,22 +426,15 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         status = resp.get("status")
         if status is None and ev.get("type") == "response.incomplete":
             status = "incomplete"
-        out.append(
-            ir.StreamFinish(
-                finish=finish_in(status, resp.get("incomplete_details"), self._any_call),
-                usage=usage_in(resp.get("usage")),
-            )
-        )
-        self._done = True
+        finish = finish_in(status, resp.get("incomplete_details"), self._any_call)
+        self._stream.finish(finish, out, usage_in(resp.get("usage")))
 
     def _failed(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         resp = as_dict(ev.get("response"))
-        out.append(ir.StreamError(error=errors.from_stream(as_dict(resp.get("error")))))
-        self._done = True
+        self._stream.fail(errors.from_stream(as_dict(resp.get("error"))), out)
 
     def _error(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
-        out.append(ir.StreamError(error=errors.from_stream(ev)))
-        self._done = True
+        self._stream.fail(errors.from_stream(ev), out)
 
 
 _HANDLERS = {

@@ -225,24 +225,3 @@ def block_summary(blocks: Iterable[dict[str, Any]]) -> dict[str, Any]:
         else:
             out["opaque"].append(b["type"])
     return out
-
-
-def assert_grammar(events: list[ir.Event]) -> None:
-    """ResponseStart first, dense indices, one part open at a time, one terminal event."""
-    assert isinstance(events[0], ir.ResponseStart)
-    open_index: int | None = None
-    next_index = 0
-    for event in events[1:-1]:
-        match event:
-            case ir.PartStart():
-                assert open_index is None and event.index == next_index
-                open_index, next_index = event.index, next_index + 1
-            case ir.PartDelta():
-                assert event.index == open_index
-            case ir.PartEnd():
-                assert event.index == open_index
-                open_index = None
-            case ir.ResponseStart() | ir.StreamFinish() | ir.StreamError():
-                raise AssertionError(f"unexpected {event.type} before the end")
-    assert open_index is None or isinstance(events[-1], ir.StreamError)
-    assert isinstance(events[-1], (ir.StreamFinish, ir.StreamError))

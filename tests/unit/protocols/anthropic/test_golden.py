@@ -10,12 +10,12 @@ from anthropic.types import Message, RawMessageStreamEvent
 from pydantic import TypeAdapter
 
 from crosswire import ir
+from crosswire.ir.grammar import check
 from crosswire.protocols.anthropic.mapping import LEGACY_VERSION
 from tests.unit.protocols.anthropic.support import (
     CALL,
     FILES,
     C,
-    assert_grammar,
     block_summary,
     decode_request,
     decode_stream,
@@ -120,7 +120,7 @@ def test_recorded_stream_is_split_invariant_and_accumulates_to_the_recording(pat
     events = assert_split_invariant(
         lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), body
     )
-    assert_grammar(events)
+    check(events)
     assert isinstance(events[-1], ir.StreamFinish)
     recorded = recorded_stream(body)
     response = ir.accumulate(events)

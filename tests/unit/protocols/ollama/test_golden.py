@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from crosswire import ir
-from tests.unit.protocols.anthropic.support import assert_grammar
+from crosswire.ir.grammar import check
 from tests.unit.protocols.ollama.support import (
     CHAT,
     FILES,
@@ -61,7 +61,7 @@ def test_recorded_requests_go_back_to_ollama_as_sent(path: Path) -> None:
 def test_recorded_streams_decode_whatever_the_split(path: Path) -> None:
     raw = load(path)["response"]["body"].encode()
     events = assert_split_invariant(lambda: C.stream_decoder(_request(path), ir.Report()), raw)
-    assert_grammar(events)
+    check(events)
     recorded = _recorded_lines(path)
     r = ir.accumulate(events)
     assert r.parts == (ir.Text(text="".join(o["message"]["content"] for o in recorded)),)

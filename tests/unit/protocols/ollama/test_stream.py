@@ -4,7 +4,7 @@ without ``done: true`` is an error), and lines that validate as the app SDK's ty
 from __future__ import annotations
 
 from crosswire import ir
-from tests.unit.protocols.anthropic.support import assert_grammar
+from crosswire.ir.grammar import check
 from tests.unit.protocols.ollama.support import (
     CHAT,
     GENERATE,
@@ -44,7 +44,7 @@ def _decode(raw: bytes, report: ir.Report | None = None) -> list[ir.Event]:
 
 def test_thinking_text_and_whole_tool_calls_decode_in_order() -> None:
     events = _decode(THINK_THEN_CALLS)
-    assert_grammar(events)
+    check(events)
     r = ir.accumulate(events)
     assert r.parts[:2] == (
         ir.Reasoning(text="The user wants weather.", origin="ollama"),
@@ -79,7 +79,7 @@ def test_a_stream_without_done_or_with_an_error_line_is_an_error() -> None:
     )
     assert isinstance(failed[-1], ir.StreamError)
     assert failed[-1].error.message == "model runner has unexpectedly stopped"
-    assert_grammar(failed)
+    check(failed)
 
 
 def test_streamed_logprobs_are_dropped_with_a_note_and_images_are_parts() -> None:

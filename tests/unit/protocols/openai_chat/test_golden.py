@@ -11,6 +11,7 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from crosswire import ir
+from crosswire.ir.grammar import check
 from tests.unit.protocols.openai_chat.support import (
     CALL,
     FILES,
@@ -101,7 +102,7 @@ def test_recorded_stream_is_split_invariant_and_accumulates_to_the_recording(pat
     events = assert_split_invariant(
         lambda: C.stream_decoder(ir.Request(model="m"), ir.Report()), body
     )
-    _assert_grammar(events)
+    check(events)
     assert isinstance(events[-1], ir.StreamFinish)
     recorded = recorded_stream(body)
     response = ir.accumulate(events)
@@ -147,24 +148,3 @@ def test_recorded_error_keeps_status_and_message(path: Path) -> None:
     encoded = C.encode_error(CALL, error)
     assert encoded.status == rec["status"]
     assert json.loads(encoded.body)["error"]["message"] == error.message
-
-
-def _assert_grammar(events: list[ir.Event]) -> None:
-    """ResponseStart first, dense indices, one part open at a time, one terminal event."""
-    assert isinstance(events[0], ir.ResponseStart)
-    open_index: int | None = None
-    next_index = 0
-    for event in events[1:-1]:
-        match event:
-            case ir.PartStart():
-                assert open_index is None and event.index == next_index
-                open_index, next_index = event.index, next_index + 1
-            case ir.PartDelta():
-                assert event.index == open_index
-            case ir.PartEnd():
-                assert event.index == open_index
-                open_index = None
-            case ir.ResponseStart() | ir.StreamFinish() | ir.StreamError():
-                raise AssertionError(f"unexpected {event.type} before the end")
-    assert open_index is None
-    assert isinstance(events[-1], (ir.StreamFinish, ir.StreamError))
