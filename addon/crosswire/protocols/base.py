@@ -181,6 +181,13 @@ class Codec(ABC):
     #: The wire facts the engine uses without decoding (see ``Wire``).
     wire: ClassVar[Wire] = Wire()
     content_type: ClassVar[str] = "application/json"
+    #: The ``ir.request.HINTS`` the encoder sends or itself notes as dropped; the pipeline
+    #: notes the others as dropped.
+    hints: ClassVar[frozenset[str]] = frozenset()
+    #: The wire has no default output limit: the pipeline fills ``Target.default_max_tokens``.
+    requires_max_tokens: ClassVar[bool] = False
+    #: The backend takes a fill-in-the-middle prompt itself (no chat bridge).
+    fim_native: ClassVar[bool] = False
 
     # ---- client side -----------------------------------------------------------------------
 
@@ -215,8 +222,10 @@ class Codec(ABC):
 
     @abstractmethod
     def encode_request(self, request: Request, target: Target, report: Report) -> UpstreamCall:
-        """The upstream request. Records every dropped/clamped/invented field in ``report``;
-        raises ``UnsupportedFeature`` for content the target cannot carry at all."""
+        """The upstream request, from a request the pipeline has prepared (model, tool names,
+        ``max_tokens`` already right for ``target``). Records every dropped/clamped/invented
+        field in ``report``; raises ``UnsupportedFeature`` for content the target cannot carry
+        at all."""
 
     @abstractmethod
     def decode_response(self, body: bytes, report: Report) -> Response:

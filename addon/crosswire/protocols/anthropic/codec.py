@@ -42,6 +42,7 @@ class AnthropicCodec(Codec):
         credential_header="x-api-key",
         scan_usage=usage_scan.json_objects(("usage",), _usage.usage_in),
     )
+    requires_max_tokens = True
 
     # ---- client side -----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class _FimFamily(Codec):
         probe_path="/models",
         scan_usage=usage_scan.json_objects(("usage",), mapping.usage_in),
     )
+    fim_native = True
 
     # ---- client side -------------------------------------------------------------------------
 

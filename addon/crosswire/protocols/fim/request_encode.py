@@ -30,13 +30,8 @@ def encode(
     body: dict[str, Any] = {"model": target.model or request.model, "prompt": request.fim.prefix}
     if request.fim.suffix is not None:
         body["suffix"] = request.fim.suffix
-    max_tokens = p.max_tokens
-    limit = target.max_output_tokens
-    if max_tokens is not None and limit is not None and max_tokens > limit:
-        report.clamped("max_tokens", f"{max_tokens} → {limit} (backend limit)")
-        max_tokens = limit
     for key, value in (
-        ("max_tokens", max_tokens),
+        ("max_tokens", p.max_tokens),
         ("temperature", p.temperature),
         ("top_p", p.top_p),
     ):

@@ -42,7 +42,7 @@ def encode_request(request: Request, target: Target, report: Report) -> Upstream
     tool_config = _tool_config(request.tool_choice, has_functions=bool(request.tools))
     if tool_config:
         body["toolConfig"] = tool_config
-    generation = _generation_config(request, target, model, report)
+    generation = _generation_config(request, model, report)
     if generation:
         body["generationConfig"] = generation
     _merge_native(body, request.native.get(NAME) or {})
@@ -134,19 +134,11 @@ def _tool_config(choice: ToolChoice | None, *, has_functions: bool) -> dict[str,
 # ---- generationConfig -----------------------------------------------------------------------
 
 
-def _generation_config(
-    request: Request, target: Target, model: str, report: Report
-) -> dict[str, Any]:
+def _generation_config(request: Request, model: str, report: Report) -> dict[str, Any]:
     p = request.params
     out: dict[str, Any] = {}
     if p.max_tokens is not None:
-        max_tokens = p.max_tokens
-        if target.max_output_tokens is not None and max_tokens > target.max_output_tokens:
-            report.clamped(
-                "max_tokens", f"{max_tokens} → {target.max_output_tokens} (backend limit)"
-            )
-            max_tokens = target.max_output_tokens
-        out["maxOutputTokens"] = max_tokens
+        out["maxOutputTokens"] = p.max_tokens
     if p.temperature is not None:
         low, high = TEMPERATURE_RANGE
         temperature = min(max(p.temperature, low), high)

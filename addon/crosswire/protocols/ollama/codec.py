@@ -39,7 +39,7 @@ class OllamaCodec(Codec):
         probe_path="/api/tags",
         scan_usage=usage_scan.top_level_counts(("prompt_eval_count", "eval_count")),
     )
-    content_type = "application/json"
+    fim_native = True  # /api/generate takes a suffix
 
     # ---- client side -------------------------------------------------------------------------
 

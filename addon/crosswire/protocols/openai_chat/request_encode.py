@@ -29,7 +29,7 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         body["model"] = target.model or request.model
     body["messages"] = MessageEncoder(dialect, report).encode(request.messages)
     _tools(body, request, dialect, report)
-    _params(body, request, target, dialect, report)
+    _params(body, request, dialect, report)
     _reasoning(body, request, dialect, report)
     _response_format(body, request)
     if request.stream:
@@ -128,17 +128,10 @@ def _tool(tool: ir.Tool) -> dict[str, Any]:
     return {**native, "type": "function", "function": fn}
 
 
-def _params(
-    body: dict[str, Any], request: ir.Request, target: Target, dialect: Dialect, report: ir.Report
-) -> None:
+def _params(body: dict[str, Any], request: ir.Request, dialect: Dialect, report: ir.Report) -> None:
     p = request.params
-    max_tokens = p.max_tokens
-    limit = target.max_output_tokens
-    if max_tokens is not None and limit is not None and max_tokens > limit:
-        report.clamped("max_tokens", f"{max_tokens} → {limit} (the backend's limit)")
-        max_tokens = limit
-    if max_tokens is not None:
-        body[dialect.max_tokens_field] = max_tokens
+    if p.max_tokens is not None:
+        body[dialect.max_tokens_field] = p.max_tokens
     if p.min_tokens is not None:
         if dialect.min_tokens:
             body["min_tokens"] = p.min_tokens
