@@ -21,7 +21,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import ClientRequestError
 from crosswire.ir.parts import FileKind
-from crosswire.protocols.anthropic import envelope
+from crosswire.protocols import envelope
 from crosswire.protocols.anthropic.mapping import NAME
 from crosswire.protocols.common import (
     dumps_str,

@@ -15,7 +15,7 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.anthropic import envelope
+from crosswire.protocols import envelope
 from crosswire.protocols.anthropic.content_encode import tool_input
 from crosswire.protocols.anthropic.mapping import NAME
 from crosswire.protocols.anthropic.usage import finish_in, finish_out, usage_in, usage_out
