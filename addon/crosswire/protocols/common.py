@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from crosswire.ir.errors import ClientRequestError, UpstreamProtocolError
 from crosswire.ir.parts import FileKind
+from crosswire.jsonscan import max_depth_exceeds
 
 T = TypeVar("T")
 
@@ -45,28 +46,10 @@ def loads_upstream(body: bytes) -> Any:
 
 
 def _check_depth(body: bytes) -> None:
-    depth = 0
-    if body.count(b"[") + body.count(b"{") < MAX_JSON_DEPTH:
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return
-    in_string = escape = False
-    for c in body:
-        if in_string:
-            if escape:
-                escape = False
-            elif c == 0x5C:
-                escape = True
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise ClientRequestError(
-                    f"request JSON is nested deeper than {MAX_JSON_DEPTH} levels"
-                )
-        elif c in (0x5D, 0x7D):
-            depth -= 1
+    if max_depth_exceeds(body, MAX_JSON_DEPTH):
+        raise ClientRequestError(f"request JSON is nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def dumps(value: Any) -> bytes:

@@ -47,7 +47,6 @@ _SIGNATURE = b'{"type":"signature_delta","signature":'
 _ARGUMENTS = b'{"type":"input_json_delta","partial_json":'
 _TAIL = b"}}\n\n"
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
-PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
 def _str(text: str) -> bytes:
@@ -266,11 +265,6 @@ class MessagesStreamEncoder:
             case ir.StreamError():
                 return self._error(event.error)
         return b""
-
-    def keepalive(self) -> bytes:
-        """An ``event: ping`` for a relay to send while the upstream is alive but silent
-        (edge 6); nothing before ``message_start`` or after the end."""
-        return PING if self._started and not self._done else b""
 
     def close(self) -> bytes:
         """A stream that ended without a finish must not look complete to the app."""
