@@ -19,7 +19,7 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import kind_for_status
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
 from crosswire.protocols.common import dumps
 
 #: IR error kind → OpenAI error.type
@@ -146,6 +146,11 @@ def encode(error: ir.Error, dialect: str = "openai") -> EncodedError:
         headers["retry-after"] = str(max(1, int(error.retry_after + 0.999)))
     payload = mistral_body(error, status) if dialect == "mistral" else body(error)
     return EncodedError(status=status, body=dumps(payload), headers=headers)
+
+
+def encode_for(call: ClientCall | None, error: ir.Error) -> EncodedError:
+    """``encode`` in the dialect of the app's call (the skeleton's ``errors.encode``)."""
+    return encode(error, call.dialect if call is not None else "openai")
 
 
 def stream_body(error: ir.Error, dialect: str = "openai") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import STATUS_FOR_KIND, kind_for_status
 from crosswire.protocols.anthropic.mapping import ERROR_KIND, ERROR_TYPE
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
 from crosswire.protocols.common import dumps
 
 #: How much of a non-JSON error body (an HTML page from a gateway) becomes the message.
@@ -115,7 +115,7 @@ def status_for(error: ir.Error) -> int:
     return status
 
 
-def encode(error: ir.Error) -> EncodedError:
+def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
     headers = (
         {"retry-after": str(max(1, int(error.retry_after + 0.999)))}
         if error.retry_after is not None

@@ -231,3 +231,7 @@ def _fits(block_kind: str, delta_kind: str) -> bool:
     if block_kind == "tool":
         return delta_kind == "arguments"
     return False
+
+
+def decoder(request: ir.Request, report: ir.Report) -> MessagesStreamDecoder:
+    return MessagesStreamDecoder(report)

@@ -35,6 +35,7 @@ from crosswire.protocols.anthropic import errors
 from crosswire.protocols.anthropic.mapping import INPUT_BY_DELTA, NAME
 from crosswire.protocols.anthropic.response import foreign_signature, message_id
 from crosswire.protocols.anthropic.usage import finish_out, usage_out
+from crosswire.protocols.base import ClientCall
 
 _BLOCK_START = (
     b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,"content_block":'
@@ -271,3 +272,7 @@ class MessagesStreamEncoder:
         if self._done or not self._started:
             return b""
         return self._error(ir.Error.of("api_error", "the upstream stream ended unexpectedly"))
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> MessagesStreamEncoder:
+    return MessagesStreamEncoder(request, report)

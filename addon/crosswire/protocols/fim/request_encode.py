@@ -10,15 +10,14 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
-from crosswire.protocols.base import ProtocolName, Target, UpstreamCall
+from crosswire.protocols.base import Target, UpstreamCall
 from crosswire.protocols.common import dumps
-from crosswire.protocols.fim.mapping import COMPLETIONS_FIELDS, FIM_FIELDS
+from crosswire.protocols.fim.mapping import COMPLETIONS_FIELDS, FIM_FIELDS, PATH
 
 
-def encode(
-    name: ProtocolName, path: str, request: ir.Request, target: Target, report: ir.Report
-) -> UpstreamCall:
-    """``name`` is ``fim`` (Codestral's shape) or ``openai-completions``."""
+def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
+    """``target.protocol`` is ``fim`` (Codestral's shape) or ``openai-completions``."""
+    name = target.protocol
     if request.fim is None:
         raise UnsupportedFeature(
             "this backend only completes code (fill-in-the-middle); route chat requests "
@@ -62,7 +61,7 @@ def encode(
         else:
             report.dropped(key, f"unknown to {name}")
     return UpstreamCall(
-        path=path,
+        path=PATH.get(name, PATH["openai-completions"]),
         body=dumps(body),
         stream=request.stream,
         headers={"content-type": "application/json"},

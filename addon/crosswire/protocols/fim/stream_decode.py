@@ -60,3 +60,7 @@ class FimStreamDecoder(SSEEventDecoder):
     def _end(self, out: list[ir.Event]) -> None:
         reason = FINISH_IN.get(self._finish or "stop", "stop")
         self._stream.finish(ir.Finish(reason=reason, raw=self._finish), out, self._usage)
+
+
+def decoder(request: ir.Request, report: ir.Report) -> FimStreamDecoder:
+    return FimStreamDecoder()

@@ -13,7 +13,8 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
-from crosswire.protocols.fim.mapping import FINISH_OUT, usage_out
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.fim.mapping import CHAT_SHAPED, FINISH_OUT, usage_out
 
 
 class FimStreamEncoder:
@@ -84,3 +85,7 @@ def _data(payload: dict[str, Any]) -> bytes:
         + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         + b"\n\n"
     )
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> FimStreamEncoder:
+    return FimStreamEncoder(request, call.protocol == CHAT_SHAPED, call.dialect)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from crosswire.ir import Error, ErrorKind, kind_for_status
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
 from crosswire.protocols.gemini import mapping
 from crosswire.protocols.gemini.rawjson import dumps
 
@@ -30,7 +30,7 @@ _REASON_NAME: Final = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _MAX_MESSAGE: Final = 500
 
 
-def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> Error:
+def decode(status: int, headers: Mapping[str, str], body: bytes) -> Error:
     retry_header = _retry_after_header(headers)
     try:
         data: Any = json.loads(body) if body.strip() else None
@@ -188,6 +188,6 @@ def _format_duration(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0") + "s"
 
 
-def encode_error(error: Error) -> EncodedError:
+def encode(call: ClientCall | None, error: Error) -> EncodedError:
     body = error_object(error)
     return EncodedError(status=body["error"]["code"], body=dumps(body))

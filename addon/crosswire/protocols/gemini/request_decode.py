@@ -77,7 +77,7 @@ SCHEMA_ONLY_FOR_GEMINI: Final = ("responseJsonSchema", "response")
 _LEVELS: Final = {"MINIMAL": "minimal", "LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
 
 
-def decode_request(call: ClientCall, body: bytes, report: Report) -> Request:
+def decode(call: ClientCall, body: bytes, report: Report) -> Request:
     obj = loads_client(body)
     if call.endpoint == "count_tokens":
         inner = get(obj, "generateContentRequest")

@@ -28,7 +28,7 @@ MAX_STOP_SEQUENCES: Final = 5
 TEMPERATURE_RANGE: Final = (0.0, 2.0)
 
 
-def encode_request(request: Request, target: Target, report: Report) -> UpstreamCall:
+def encode(request: Request, target: Target, report: Report) -> UpstreamCall:
     if request.fim is not None:
         raise UnsupportedFeature("Gemini has no fill-in-the-middle endpoint", param="suffix")
     model = (target.model or request.model).removeprefix("models/")

@@ -245,3 +245,7 @@ class GeminiStreamEncoder:
             return b""
         self._closed = True
         return b"]" if self._opened else b"[]"
+
+
+def encoder(call: ClientCall, request: Request, report: Report) -> GeminiStreamEncoder:
+    return GeminiStreamEncoder(call, request, report)

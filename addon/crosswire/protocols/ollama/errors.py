@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from crosswire import ir
 from crosswire.ir.errors import STATUS_FOR_KIND
 from crosswire.protocols import openai_errors
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
 from crosswire.protocols.common import dumps
 
 
-def encode(error: ir.Error) -> EncodedError:
+def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
     status = error.status if 400 <= error.status <= 599 else STATUS_FOR_KIND[error.kind]
     headers = (
         {"retry-after": str(max(1, int(error.retry_after + 0.999)))}

@@ -117,3 +117,7 @@ class OllamaStreamEncoder:
         if not self._head:
             self._head = self._make_head(None)
         return self._head
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> OllamaStreamEncoder:
+    return OllamaStreamEncoder(call, request, report)

@@ -22,6 +22,9 @@ from crosswire.ir.errors import kind_for_status
 from crosswire.protocols import openai_errors
 from crosswire.protocols.openai_chat.mapping import STREAM_ERROR_KIND
 
+#: The app's error answer: OpenAI's envelope, or Mistral's shapes for an app on its SDK.
+encode = openai_errors.encode_for
+
 
 def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
     lowered = {k.lower(): v for k, v in headers.items()}

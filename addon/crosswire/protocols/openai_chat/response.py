@@ -16,6 +16,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream, parse_data_url
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
@@ -157,7 +158,10 @@ def completion_id(response_id: str) -> str:
     )
 
 
-def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> bytes:
+def encode(
+    call: ClientCall, request: ir.Request, response: ir.Response, report: ir.Report
+) -> bytes:
+    """A whole answer in OpenAI's shape (an app on Mistral's SDK: ``mistral_out``)."""
     own = response.native.get(NAME) or {}
     message = encode_message(response.parts, report)
     for key, value in (own.get("message") or {}).items():

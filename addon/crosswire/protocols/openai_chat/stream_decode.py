@@ -276,3 +276,7 @@ class ChatStreamDecoder(SSEEventDecoder):
     def _close_all(self, out: list[ir.Event]) -> None:
         self._release_all(out)
         self._stream.close(out)
+
+
+def decoder(request: ir.Request, report: ir.Report) -> ChatStreamDecoder:
+    return ChatStreamDecoder(report)

@@ -22,6 +22,7 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.response import completion_id, image_out, safe_dumps
@@ -230,3 +231,8 @@ class ChatStreamEncoder:
 
     def close(self) -> bytes:
         return b""
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> ChatStreamEncoder:
+    """An encoder in OpenAI's shape (an app on Mistral's SDK: ``mistral_out``)."""
+    return ChatStreamEncoder(request, report)

@@ -18,7 +18,7 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
 from crosswire.protocols.openai_responses.mapping import (
     FAILED_CODE_FOR_KIND,
     KIND_FOR_STREAM_CODE,
@@ -30,7 +30,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
     return openai_errors.decode(status, headers, body)
 
 
-def encode(error: ir.Error) -> EncodedError:
+def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
     return openai_errors.encode(error)
 
 

@@ -459,3 +459,7 @@ _HANDLERS = {
     "response.failed": ResponsesStreamDecoder._failed,
     "error": ResponsesStreamDecoder._error,
 }
+
+
+def decoder(request: ir.Request, report: ir.Report) -> ResponsesStreamDecoder:
+    return ResponsesStreamDecoder(report)

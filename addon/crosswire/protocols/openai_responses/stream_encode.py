@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from crosswire import ir
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.openai_responses import errors, items, tools
 from crosswire.protocols.openai_responses.mapping import NAME
 from crosswire.protocols.openai_responses.response import (
@@ -481,3 +482,7 @@ class ResponsesStreamEncoder:
             + self._event("error", errors.event_fields(error))
             + self._event("response.failed", {"response": obj})
         )
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> ResponsesStreamEncoder:
+    return ResponsesStreamEncoder(request, report)
