@@ -172,11 +172,14 @@ def _loads(raw: bytes) -> Any:
 
 
 class SSEEventDecoder:
-    """The shared shape of every SSE-based stream decoder: frames in, IR events out.
+    """The shared shape of every SSE stream decoder: each event's data is one JSON object.
 
-    Subclasses implement ``_frame(data, out)`` for one event's data and ``_eof(out)`` for a
-    stream that ended without its protocol's terminator. ``_stream`` keeps the event grammar's
-    state (``ir.builder``); once it is done, later frames are ignored.
+    Subclasses implement ``_event(obj, out)`` for one event's object and ``_eof(out)`` for a
+    stream that ended without its protocol's terminator. Blank events are skipped, JSON that
+    is not an object is ignored, ``data: [DONE]`` (the OpenAI wires' terminator) goes to
+    ``_done`` and data that is not JSON to ``_invalid`` (an ``UpstreamProtocolError`` unless
+    the wire answers it otherwise). ``_stream`` keeps the event grammar's state
+    (``ir.builder``); once it is done, later events are ignored.
     """
 
     def __init__(self) -> None:
@@ -201,7 +204,27 @@ class SSEEventDecoder:
         return out
 
     def _frame(self, data: str, out: list[Event]) -> None:
+        if not data.strip():
+            return
+        if data == "[DONE]":
+            self._done(out)
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            self._invalid(exc, out)
+            return
+        if isinstance(obj, dict):
+            self._event(obj, out)
+
+    def _event(self, obj: dict[str, Any], out: list[Event]) -> None:
         raise NotImplementedError
 
     def _eof(self, out: list[Event]) -> None:
         raise NotImplementedError
+
+    def _done(self, out: list[Event]) -> None:
+        """``data: [DONE]``: nothing, unless the wire ends with it."""
+
+    def _invalid(self, exc: ValueError, out: list[Event]) -> None:
+        raise UpstreamProtocolError(f"invalid JSON in the upstream's stream: {exc}") from exc

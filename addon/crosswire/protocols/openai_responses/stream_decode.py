@@ -29,12 +29,10 @@ Reference: https://platform.openai.com/docs/api-reference/responses-streaming
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import deque
 from typing import Any
 
 from crosswire import ir
-from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.ir.ids import derived_call_id
 from crosswire.protocols.common import as_dict, as_list
 from crosswire.protocols.openai_responses import errors, items
@@ -91,15 +89,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
 
     # ---- framing ------------------------------------------------------------------------------
 
-    def _frame(self, data: str, out: list[ir.Event]) -> None:
-        if not data or data == "[DONE]":
-            return
-        try:
-            ev = json.loads(data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(f"invalid JSON in a Responses event: {exc}") from exc
-        if not isinstance(ev, dict):
-            return
+    def _event(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         kind = ev.get("type")
         if kind in _START_EVENTS:
             self._start(as_dict(ev.get("response")), out)
