@@ -21,24 +21,21 @@ import json
 from typing import Any, Final
 
 from crosswire.ir import (
-    Event,
+    Error,
     File,
     Opaque,
+    Part,
     PartDelta,
-    PartEnd,
-    PartStart,
     Reasoning,
     Report,
     Request,
     ResponseStart,
-    StreamError,
     StreamFinish,
     Text,
     ToolCall,
-    Usage,
-    UsageUpdate,
 )
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.gemini.errors import error_object
 from crosswire.protocols.gemini.parts import (
     NAME,
@@ -62,7 +59,7 @@ def _json(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class GeminiStreamEncoder:
+class GeminiStreamEncoder(EventEncoder):
     """One streamed answer to a Gemini client."""
 
     __slots__ = (
@@ -80,11 +77,11 @@ class GeminiStreamEncoder:
         "_sse",
         "_tail",
         "_text_native",
-        "_usage",
         "content_type",
     )
 
     def __init__(self, call: ClientCall, request: Request, report: Report) -> None:
+        super().__init__()
         self._sse = call.variant != "json-array"
         self.content_type = "text/event-stream" if self._sse else "application/json"
         self._report = report
@@ -94,7 +91,6 @@ class GeminiStreamEncoder:
         self._tail = ""
         self._opened = False
         self._closed = False
-        self._usage = Usage()
         self._kind: str | None = None
         self._text_native: Any = None
         self._signed = False
@@ -130,31 +126,14 @@ class GeminiStreamEncoder:
 
     # ---- events -------------------------------------------------------------------------
 
-    def encode(self, event: Event) -> bytes:
-        match event:
-            case ResponseStart():
-                self._id = event.id
-                self._model = event.model or self._model
-                self._usage = self._usage.merged(event.usage)
-                self._set_tail()
-                return b""
-            case PartStart():
-                return self._start(event.part)
-            case PartDelta():
-                return self._delta(event.kind, event.text)
-            case PartEnd():
-                return self._end()
-            case UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-                return b""
-            case StreamFinish():
-                self._usage = self._usage.merged(event.usage)
-                return self._finish(finish_out(event.finish))
-            case StreamError():
-                return self._error(event)
+    def _response_start(self, event: ResponseStart) -> bytes:
+        self._id = event.id
+        self._model = event.model or self._model
+        self._usage = self._usage.merged(event.usage)
+        self._set_tail()
         return b""
 
-    def _start(self, part: Any) -> bytes:
+    def _part_start(self, index: int, part: Part) -> bytes:
         self._kind = part.type
         if isinstance(part, Text):
             self._text_native = part.native if gemini_native(part.native) else None
@@ -162,7 +141,7 @@ class GeminiStreamEncoder:
         if isinstance(part, Reasoning):
             self._signed = part.origin == NAME
             self._signature = [part.signature] if part.signature and self._signed else []
-            return self._delta("reasoning", part.text) if part.text else b""
+            return self._thought(part.text)
         if isinstance(part, ToolCall):
             self._call = part
             self._args = [part.arguments] if part.arguments else []
@@ -181,13 +160,17 @@ class GeminiStreamEncoder:
             return self._parts_chunk(dumps(text_part(Text(text=text, native=native))).decode())
         return self._parts_chunk('{"text":' + _json(text) + "}")
 
-    def _delta(self, kind: str, text: str) -> bytes:
+    def _thought(self, text: str) -> bytes:
+        if not self._show_thoughts or not text:
+            return b""
+        return self._parts_chunk('{"text":' + _json(text) + ',"thought":true}')
+
+    def _part_delta(self, event: PartDelta) -> bytes:
+        kind, text = event.kind, event.text
         if kind == "text":
             return self._text(text) if text else b""
         if kind == "reasoning":
-            if not self._show_thoughts or not text:
-                return b""
-            return self._parts_chunk('{"text":' + _json(text) + ',"thought":true}')
+            return self._thought(text)
         if kind == "signature":
             if self._signed:
                 self._signature.append(text)
@@ -196,7 +179,7 @@ class GeminiStreamEncoder:
             self._args.append(text)
         return b""
 
-    def _end(self) -> bytes:
+    def _part_end(self, index: int) -> bytes:
         kind, self._kind = self._kind, None
         if kind == "tool_call" and self._call is not None:
             call = ToolCall(
@@ -218,7 +201,11 @@ class GeminiStreamEncoder:
             )
         return b""
 
-    def _finish(self, reason: str) -> bytes:
+    def _finish(self, event: StreamFinish) -> bytes:
+        self._usage = self._usage.merged(event.usage)
+        return self._last_chunk(finish_out(event.finish))
+
+    def _last_chunk(self, reason: str) -> bytes:
         chunk = (
             _HEAD + '{"text":""}],"role":"model"},"finishReason":' + _json(reason) + ',"index":0}]'
         )
@@ -229,8 +216,8 @@ class GeminiStreamEncoder:
         out = self._frame(chunk)
         return out + self._close_array()
 
-    def _error(self, event: StreamError) -> bytes:
-        out = self._frame(dumps(error_object(event.error)).decode())
+    def _fail(self, error: Error) -> bytes:
+        out = self._frame(dumps(error_object(error)).decode())
         return out + self._close_array()
 
     def _close_array(self) -> bytes:
