@@ -17,7 +17,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from crosswire.ir import Error, Event, Report, Request, Response, Usage
 
@@ -30,15 +30,7 @@ ProtocolName = Literal[
     "openai-completions",
     "ollama",
 ]
-PROTOCOLS: tuple[ProtocolName, ...] = (
-    "openai-chat",
-    "openai-responses",
-    "anthropic",
-    "gemini",
-    "fim",
-    "openai-completions",
-    "ollama",
-)
+PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)
 
 #: generate = the main model call; count_tokens and models are side endpoints.
 Endpoint = Literal["generate", "count_tokens", "models"]

@@ -188,6 +188,14 @@ def file_kind(media_type: str | None) -> FileKind:
     return "document"
 
 
+def unix_time(value: Any) -> int | None:
+    """A creation time in whole Unix seconds, when ``value`` is one (a positive JSON number;
+    booleans, zero and other types are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value)
+
+
 def as_list(value: Any) -> list[Any]:
     """``value`` when it is a JSON array, else ``[]`` (upstream bodies of unknown shape)."""
     return value if isinstance(value, list) else []

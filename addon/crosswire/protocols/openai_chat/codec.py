@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from crosswire import ir
 from crosswire.ir.request import HINTS
-from crosswire.protocols import openai_models, usage_scan
+from crosswire.protocols import openai_wire, usage_scan
 from crosswire.protocols.base import (
     ClientCall,
     ModelInfo,
@@ -61,4 +61,4 @@ class OpenAIChatCodec(PackageCodec):
         return super().stream_encoder(call, request, report)
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
-        return openai_models.encode(models)
+        return openai_wire.models(models)

@@ -21,6 +21,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import ClientRequestError
+from crosswire.protocols import openai_wire
 from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import expect, loads_client, optional
 from crosswire.protocols.openai_chat import content, reasoning
@@ -100,7 +101,9 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
         parallel_tool_calls=optional(data, "parallel_tool_calls", bool),
         params=_decode_params(data),
         reasoning=_decode_reasoning(data),
-        response_format=_decode_format(data.get("response_format")),
+        response_format=openai_wire.response_format(
+            data.get("response_format"), "response_format", nested="json_schema"
+        ),
         stream=bool(optional(data, "stream", bool)),
         include_usage=include_usage,
         user=optional(data, "user", str) or safety_identifier,
@@ -158,33 +161,6 @@ def _decode_reasoning(data: dict[str, Any]) -> ir.ReasoningConfig | None:
     if effort == "none":  # gpt-5.1+: no reasoning at all; other encoders read enabled=False
         return ir.ReasoningConfig(enabled=False, effort="none")
     return ir.ReasoningConfig(enabled=True, effort=effort)
-
-
-def _decode_format(value: Any) -> ir.ResponseFormat | None:
-    if value is None:
-        return None
-    fmt = expect(value, dict, "response_format")
-    kind = fmt.get("type")
-    if kind == "json_object":
-        return ir.ResponseFormat(type="json_object")
-    if kind == "text":
-        return ir.ResponseFormat(type="text")
-    if kind == "json_schema":
-        js = expect(fmt.get("json_schema"), dict, "response_format.json_schema")
-        return ir.ResponseFormat(
-            type="json_schema",
-            schema=optional(js, "schema", dict, "response_format.json_schema.schema"),
-            name=optional(js, "name", str, "response_format.json_schema.name"),
-            strict=optional(js, "strict", bool, "response_format.json_schema.strict"),
-            description=optional(js, "description", str, "response_format.json_schema.description"),
-        )
-    raise ClientRequestError(
-        f"'response_format.type' must be text, json_object or json_schema, got {kind!r}",
-        param="response_format.type",
-    )
-
-
-# ---- tools -------------------------------------------------------------------------------------
 
 
 def _decode_tools(data: dict[str, Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.NativeTool, ...]]:

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.protocols import openai_errors
-from crosswire.protocols.common import as_dict
+from crosswire.protocols.common import as_dict, unix_time
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.request_decode import arguments_text
@@ -107,13 +107,8 @@ class ChatStreamDecoder(SSEEventDecoder):
 
     def _start(self, chunk: dict[str, Any], out: list[ir.Event]) -> None:
         self._id = str(chunk.get("id") or "")
-        created = chunk.get("created")
-        self._stream.start(
-            out,
-            id=self._id,
-            model=str(chunk.get("model") or ""),
-            created=created if isinstance(created, int) and created > 0 else None,
-        )
+        model, created = str(chunk.get("model") or ""), unix_time(chunk.get("created"))
+        self._stream.start(out, id=self._id, model=model, created=created)
 
     def _finish(self, out: list[ir.Event]) -> None:
         self._close_all(out)

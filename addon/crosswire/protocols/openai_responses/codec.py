@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from crosswire.ir.request import HINTS
-from crosswire.protocols import openai_models, usage_scan
+from crosswire.protocols import openai_wire, usage_scan
 from crosswire.protocols.base import ClientCall, ModelInfo, Package, PackageCodec, Wire
 from crosswire.protocols.common import dumps
 from crosswire.protocols.openai_responses.response import usage_in
@@ -36,4 +36,4 @@ class OpenAIResponsesCodec(PackageCodec):
         return dumps({"object": "response.input_tokens", "input_tokens": input_tokens})
 
     def encode_models(self, call: ClientCall, models: Sequence[ModelInfo]) -> bytes:
-        return openai_models.encode(models)
+        return openai_wire.models(models)

@@ -34,7 +34,7 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.ids import derived_call_id
-from crosswire.protocols.common import as_dict, as_list
+from crosswire.protocols.common import as_dict, as_list, unix_time
 from crosswire.protocols.openai_responses import errors, items
 from crosswire.protocols.openai_responses.mapping import NAME
 from crosswire.protocols.openai_responses.response import finish_in, usage_in
@@ -107,15 +107,8 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         if self._stream.started:
             return
         self._rid = str(resp.get("id") or "")
-        created = resp.get("created_at")
-        self._stream.start(
-            out,
-            id=self._rid,
-            model=str(resp.get("model") or ""),
-            created=int(created)
-            if isinstance(created, (int, float)) and not isinstance(created, bool)
-            else None,
-        )
+        model, created = str(resp.get("model") or ""), unix_time(resp.get("created_at"))
+        self._stream.start(out, id=self._rid, model=model, created=created)
 
     # ---- items and the release queue ----------------------------------------------------------
 
@@ -246,28 +239,20 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         item = self._item(ev, "message", out)
         self._text_part(item, ev.get("content_index"), kind == "refusal", out)
         text = part.get("text") if kind == "output_text" else part.get("refusal")
-        if isinstance(text, str) and text:
-            self._op(item, ("delta", "text", text), out)
-            item.segment_text = True
+        self._fragment(item, "text", text, out)
 
     def _text_delta(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "message", out)
         self._text_part(
             item, ev.get("content_index"), ev.get("type") == "response.refusal.delta", out
         )
-        delta = ev.get("delta")
-        if isinstance(delta, str) and delta:
-            self._op(item, ("delta", "text", delta), out)
-            item.segment_text = True
+        self._fragment(item, "text", ev.get("delta"), out)
 
     def _text_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "message", out)
         refusal = ev.get("type") == "response.refusal.done"
         self._text_part(item, ev.get("content_index"), refusal, out)
-        text = ev.get("refusal" if refusal else "text")
-        if not item.segment_text and isinstance(text, str) and text:
-            self._op(item, ("delta", "text", text), out)
-        item.segment_text = True
+        self._done_text(item, "text", ev.get("refusal" if refusal else "text"), out)
 
     def _content_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         part = as_dict(ev.get("part"))
@@ -281,9 +266,20 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         item = self._item(ev, "message", out)
         self._text_part(item, ev.get("content_index"), kind == "refusal", out)
         text = part.get("text") if kind == "output_text" else part.get("refusal")
-        if not item.segment_text and isinstance(text, str) and text:
-            self._op(item, ("delta", "text", text), out)
+        self._done_text(item, "text", text, out)
         self._end(item, out)
+
+    def _fragment(self, item: _Item, kind: str, text: Any, out: list[ir.Event]) -> None:
+        """A delta of the open segment."""
+        if isinstance(text, str) and text:
+            self._op(item, ("delta", kind, text), out)
+            item.segment_text = True
+
+    def _done_text(self, item: _Item, kind: str, text: Any, out: list[ir.Event]) -> None:
+        """A segment's whole text from a ``.done`` event: forwarded only when no delta did."""
+        if not item.segment_text and isinstance(text, str) and text:
+            self._op(item, ("delta", kind, text), out)
+        item.segment_text = True
 
     def _reasoning_segment(self, item: _Item, key: Any, out: list[ir.Event]) -> None:
         if item.part_open and item.segment == key:
@@ -297,9 +293,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
 
     def _reasoning_text(self, item: _Item, key: Any, text: Any, out: list[ir.Event]) -> None:
         self._reasoning_segment(item, key, out)
-        if not item.segment_text and isinstance(text, str) and text:
-            self._op(item, ("delta", "reasoning", text), out)
-        item.segment_text = True
+        self._done_text(item, "reasoning", text, out)
 
     def _summary_part_added(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "reasoning", out)
@@ -312,10 +306,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         else:
             key = ("summary", ev.get("summary_index"))
         self._reasoning_segment(item, key, out)
-        delta = ev.get("delta")
-        if isinstance(delta, str) and delta:
-            self._op(item, ("delta", "reasoning", delta), out)
-            item.segment_text = True
+        self._fragment(item, "reasoning", ev.get("delta"), out)
 
     def _reasoning_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "reasoning", out)
