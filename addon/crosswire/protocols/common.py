@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from crosswire.ir.errors import ClientRequestError, UpstreamProtocolError
 from crosswire.ir.parts import FileKind
+from crosswire.ir.report import Report
+from crosswire.ir.request import Tool
 from crosswire.jsonscan import max_depth_exceeds
 
 T = TypeVar("T")
@@ -194,6 +196,57 @@ def unix_time(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
     return int(value)
+
+
+_FUNCTION_KEYS = frozenset({"name", "description", "parameters"})
+
+
+def function_tool(
+    fn: dict[str, Any], where: str, origin: str, native: dict[str, Any], *, strict: bool
+) -> Tool:
+    """A function declaration ``{name, description, parameters}`` at ``where`` as an IR tool
+    (Chat Completions' ``tools[].function`` and legacy ``functions``, Ollama's tools), with
+    ``strict`` where the wire has it. ``native`` holds what else the enclosing tool carried; the
+    function's own other keys join it under ``function``, for the same protocol's encoder."""
+    modelled = _FUNCTION_KEYS | {"strict"} if strict else _FUNCTION_KEYS
+    extra = {k: v for k, v in fn.items() if k not in modelled}
+    if extra:
+        native = {**native, "function": extra}
+    return Tool(
+        name=expect(fn.get("name"), str, f"{where}.name"),
+        description=optional(fn, "description", str, f"{where}.description"),
+        parameters=optional(fn, "parameters", dict, f"{where}.parameters"),
+        strict=optional(fn, "strict", bool, f"{where}.strict") if strict else None,
+        native={origin: native} if native else {},
+    )
+
+
+def set_fields(body: dict[str, Any], *fields: tuple[str, Any]) -> dict[str, Any]:
+    """``body`` with each (wire key, value) whose value the app set (``None``: not set)."""
+    for key, value in fields:
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def clamp_temperature(value: float, high: float, wire: str, report: Report) -> float:
+    """``value`` within the wire's range 0–``high``, noted as clamped when it was outside."""
+    clamped = min(high, max(0.0, value))
+    if clamped != value:
+        report.clamped("temperature", f"{value} → {clamped} ({wire} accepts 0–{high:g})")
+    return clamped
+
+
+def stop_sequences(stop: tuple[str, ...], limit: int | None, report: Report) -> list[str]:
+    """The non-empty stop sequences, the first ``limit`` of them when the wire has a limit
+    (edge 84); what is left out is noted."""
+    stops = [s for s in stop if s]
+    if len(stops) != len(stop):
+        report.dropped("stop", "empty stop sequences")
+    if limit is not None and len(stops) > limit:
+        report.clamped("stop", f"{len(stops)} stop sequences → the first {limit} (edge 84)")
+        stops = stops[:limit]
+    return stops
 
 
 def as_list(value: Any) -> list[Any]:

@@ -51,7 +51,7 @@ from crosswire.protocols.anthropic.mapping import (
 )
 from crosswire.protocols.anthropic.messages_encode import encode_messages
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import clamp_temperature, dumps
 
 
 def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
@@ -189,11 +189,7 @@ def _sampling(body: dict[str, Any], p: ir.Params, thinking_on: bool, report: ir.
         if thinking_on and t != 1:
             report.dropped("temperature", "Anthropic allows only temperature 1 while thinking")
         else:
-            if t > 1 or t < 0:
-                clamped = min(1.0, max(0.0, t))
-                report.clamped("temperature", f"{t} → {clamped} (Anthropic's range is 0–1)")
-                t = clamped
-            body["temperature"] = t
+            body["temperature"] = clamp_temperature(t, 1.0, "Anthropic", report)
     if p.top_p is not None:
         if "temperature" in body:
             report.dropped(

@@ -11,7 +11,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import dumps, set_fields
 from crosswire.protocols.fim.mapping import COMPLETIONS_FIELDS, FIM_FIELDS, PATH
 
 
@@ -29,13 +29,9 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     body: dict[str, Any] = {"model": target.model or request.model, "prompt": request.fim.prefix}
     if request.fim.suffix is not None:
         body["suffix"] = request.fim.suffix
-    for key, value in (
-        ("max_tokens", p.max_tokens),
-        ("temperature", p.temperature),
-        ("top_p", p.top_p),
-    ):
-        if value is not None:
-            body[key] = value
+    set_fields(
+        body, ("max_tokens", p.max_tokens), ("temperature", p.temperature), ("top_p", p.top_p)
+    )
     if p.stop:
         body["stop"] = list(p.stop)
     if p.seed is not None:

@@ -36,15 +36,8 @@ from crosswire.ir import (
 )
 from crosswire.protocols.base import ClientCall
 from crosswire.protocols.event_encoder import EventEncoder
+from crosswire.protocols.gemini import parts
 from crosswire.protocols.gemini.errors import error_object
-from crosswire.protocols.gemini.parts import (
-    NAME,
-    call_part,
-    call_signature,
-    file_part,
-    gemini_native,
-    text_part,
-)
 from crosswire.protocols.gemini.rawjson import dumps
 from crosswire.protocols.gemini.response import finish_out, shows_thoughts
 from crosswire.protocols.gemini.tokens import metadata_from_usage
@@ -136,10 +129,10 @@ class GeminiStreamEncoder(EventEncoder):
     def _part_start(self, index: int, part: Part) -> bytes:
         self._kind = part.type
         if isinstance(part, Text):
-            self._text_native = part.native if gemini_native(part.native) else None
+            self._text_native = part.native if parts.gemini_native(part.native) else None
             return self._text(part.text) if part.text else b""
         if isinstance(part, Reasoning):
-            self._signed = part.origin == NAME
+            self._signed = part.origin == parts.NAME
             self._signature = [part.signature] if part.signature and self._signed else []
             return self._thought(part.text)
         if isinstance(part, ToolCall):
@@ -147,9 +140,9 @@ class GeminiStreamEncoder(EventEncoder):
             self._args = [part.arguments] if part.arguments else []
             return b""
         if isinstance(part, File):
-            return self._parts_chunk(dumps(file_part(part, upstream=False)).decode())
+            return self._parts_chunk(dumps(parts.file_part(part, upstream=False)).decode())
         if isinstance(part, Opaque):
-            if part.origin == NAME:
+            if part.origin == parts.NAME:
                 return self._parts_chunk(dumps(dict(part.data)).decode())
             self._report.dropped(f"{part.origin} block", "no Gemini equivalent")
         return b""
@@ -157,7 +150,9 @@ class GeminiStreamEncoder(EventEncoder):
     def _text(self, text: str) -> bytes:
         if self._text_native is not None:  # the first chunk of a part with metadata
             native, self._text_native = self._text_native, None
-            return self._parts_chunk(dumps(text_part(Text(text=text, native=native))).decode())
+            return self._parts_chunk(
+                dumps(parts.text_part(Text(text=text, native=native))).decode()
+            )
         return self._parts_chunk('{"text":' + _json(text) + "}")
 
     def _thought(self, text: str) -> bytes:
@@ -189,7 +184,7 @@ class GeminiStreamEncoder(EventEncoder):
                 native=self._call.native,
             )
             self._call, self._args = None, []
-            wire = call_part(call, self._report, signature=call_signature(call))
+            wire = parts.call_part(call, self._report, signature=parts.call_signature(call))
             return self._parts_chunk(dumps(wire).decode())
         if kind == "text" and self._text_native is not None:
             return self._text("")  # a signature on an empty text part

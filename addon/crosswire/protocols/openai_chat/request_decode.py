@@ -23,7 +23,7 @@ from crosswire.ir import ids
 from crosswire.ir.errors import ClientRequestError
 from crosswire.protocols import openai_wire
 from crosswire.protocols.base import ClientCall
-from crosswire.protocols.common import expect, loads_client, optional
+from crosswire.protocols.common import expect, function_tool, loads_client, optional
 from crosswire.protocols.openai_chat import content, reasoning
 from crosswire.protocols.openai_chat.mapping import NAME, TOOL_CHOICE_IN
 
@@ -173,30 +173,11 @@ def _decode_tools(data: dict[str, Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.N
             native_tools.append(ir.NativeTool(origin=NAME, data=tool))  # custom, web search…
             continue
         fn = expect(tool.get("function"), dict, f"{where}.function")
-        native: dict[str, Any] = {k: v for k, v in tool.items() if k not in ("type", "function")}
-        fn_extra = {
-            k: v for k, v in fn.items() if k not in ("name", "description", "parameters", "strict")
-        }
-        if fn_extra:
-            native["function"] = fn_extra
-        tools.append(
-            ir.Tool(
-                name=expect(fn.get("name"), str, f"{where}.function.name"),
-                description=optional(fn, "description", str, f"{where}.function.description"),
-                parameters=optional(fn, "parameters", dict, f"{where}.function.parameters"),
-                strict=optional(fn, "strict", bool, f"{where}.function.strict"),
-                native={NAME: native} if native else {},
-            )
-        )
+        native = {k: v for k, v in tool.items() if k not in ("type", "function")}
+        tools.append(function_tool(fn, f"{where}.function", NAME, native, strict=True))
     for i, raw in enumerate(optional(data, "functions", list) or []):  # legacy functions
         fn = expect(raw, dict, f"functions[{i}]")
-        tools.append(
-            ir.Tool(
-                name=expect(fn.get("name"), str, f"functions[{i}].name"),
-                description=optional(fn, "description", str, f"functions[{i}].description"),
-                parameters=optional(fn, "parameters", dict, f"functions[{i}].parameters"),
-            )
-        )
+        tools.append(function_tool(fn, f"functions[{i}]", NAME, {}, strict=False))
     return tuple(tools), tuple(native_tools)
 
 

@@ -37,7 +37,7 @@ from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
 from crosswire.ir.ids import safe_id
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import clamp_temperature, dumps
 from crosswire.protocols.openai_responses import items, tools
 from crosswire.protocols.openai_responses.content import encode_file, encode_part, own_native
 from crosswire.protocols.openai_responses.mapping import (
@@ -352,10 +352,7 @@ def _params(request: ir.Request, body: dict[str, Any], report: ir.Report) -> Non
             max_tokens = MIN_OUTPUT_TOKENS
         body["max_output_tokens"] = max_tokens
     if p.temperature is not None:
-        temperature = min(2.0, max(0.0, p.temperature))
-        if temperature != p.temperature:
-            report.clamped("temperature", f"{p.temperature} → {temperature} (range 0–2)")
-        body["temperature"] = temperature
+        body["temperature"] = clamp_temperature(p.temperature, 2.0, "the Responses API", report)
     if p.top_p is not None:
         body["top_p"] = p.top_p
     for name, value in (

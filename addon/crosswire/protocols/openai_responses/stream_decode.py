@@ -227,20 +227,6 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         self._begin(item, ir.Text(text="", native={NAME: native} if native else {}), out)
         item.segment, item.segment_text, item.content_seen = index, False, True
 
-    def _content_added(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
-        part = as_dict(ev.get("part"))
-        kind = part.get("type")
-        if kind == "reasoning_text":
-            item = self._item(ev, "reasoning", out)
-            self._reasoning_segment(item, ("content", ev.get("content_index")), out)
-            return
-        if kind not in ("output_text", "refusal"):
-            return
-        item = self._item(ev, "message", out)
-        self._text_part(item, ev.get("content_index"), kind == "refusal", out)
-        text = part.get("text") if kind == "output_text" else part.get("refusal")
-        self._fragment(item, "text", text, out)
-
     def _text_delta(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "message", out)
         self._text_part(
@@ -254,18 +240,34 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         self._text_part(item, ev.get("content_index"), refusal, out)
         self._done_text(item, "text", ev.get("refusal" if refusal else "text"), out)
 
+    def _content_added(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
+        self._content_part(ev, False, out)
+
     def _content_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
+        self._content_part(ev, True, out)
+
+    def _content_part(self, ev: dict[str, Any], done: bool, out: list[ir.Event]) -> None:
+        """``content_part.added`` / ``.done``: a message's text or refusal part, or an open
+        model's ``reasoning_text``; opened at ``added``, its whole text forwarded at ``done``
+        when no delta brought it."""
         part = as_dict(ev.get("part"))
         kind = part.get("type")
         if kind == "reasoning_text":
             item = self._item(ev, "reasoning", out)
-            self._reasoning_text(item, ("content", ev.get("content_index")), part.get("text"), out)
+            key = ("content", ev.get("content_index"))
+            if done:
+                self._reasoning_text(item, key, part.get("text"), out)
+            else:
+                self._reasoning_segment(item, key, out)
             return
         if kind not in ("output_text", "refusal"):
             return
         item = self._item(ev, "message", out)
         self._text_part(item, ev.get("content_index"), kind == "refusal", out)
         text = part.get("text") if kind == "output_text" else part.get("refusal")
+        if not done:
+            self._fragment(item, "text", text, out)
+            return
         self._done_text(item, "text", text, out)
         self._end(item, out)
 
