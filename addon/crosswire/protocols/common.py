@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
 import json
+import time
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from crosswire.ir.errors import ClientRequestError, UpstreamProtocolError
+from crosswire.ir.errors import ClientRequestError, Error, UpstreamProtocolError
 from crosswire.ir.parts import FileKind
 from crosswire.ir.report import Report
 from crosswire.ir.request import Tool
@@ -247,6 +250,35 @@ def stop_sequences(stop: tuple[str, ...], limit: int | None, report: Report) -> 
         report.clamped("stop", f"{len(stops)} stop sequences → the first {limit} (edge 84)")
         stops = stops[:limit]
     return stops
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """How long an upstream asks to wait, in seconds: ``retry-after-ms`` (OpenAI, Anthropic)
+    wins over ``retry-after`` in seconds or as an HTTP date; header names in any case. A date
+    already past says nothing (``None``)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = lowered.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        delay = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return delay if delay > 0 else None
+
+
+def retry_after_header(error: Error) -> dict[str, str]:
+    """The ``retry-after`` header (whole seconds, at least one) of an error answer to the app."""
+    if error.retry_after is None:
+        return {}
+    return {"retry-after": str(max(1, int(error.retry_after + 0.999)))}
 
 
 def as_list(value: Any) -> list[Any]:

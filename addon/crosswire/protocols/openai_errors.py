@@ -20,7 +20,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import kind_for_status
 from crosswire.protocols.base import ClientCall, EncodedError
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import dumps, retry_after, retry_after_header
 
 #: IR error kind → OpenAI error.type
 ERROR_TYPE: dict[ir.ErrorKind, str] = {
@@ -61,7 +61,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
     kind = kind_for_status(status)
     if code == "insufficient_quota" or etype == "insufficient_quota":
         kind = "quota_exhausted"
-    retry = _retry_after(headers)
+    retry = retry_after(headers)
     return ir.Error(
         kind=kind,
         message=message,
@@ -70,17 +70,6 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         param=param,
         retry_after=retry,
     )
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return float(value) * scale
-            except ValueError:
-                continue
-    return None
 
 
 def body(error: ir.Error) -> dict[str, Any]:
@@ -141,9 +130,7 @@ def encode(error: ir.Error, dialect: str = "openai") -> EncodedError:
     status = error.status
     if status == 529:
         status = 503  # OpenAI and Mistral clients know 503 as overloaded; both retry
-    headers: dict[str, str] = {}
-    if error.retry_after is not None:
-        headers["retry-after"] = str(max(1, int(error.retry_after + 0.999)))
+    headers = retry_after_header(error)
     payload = mistral_body(error, status) if dialect == "mistral" else body(error)
     return EncodedError(status=status, body=dumps(payload), headers=headers)
 

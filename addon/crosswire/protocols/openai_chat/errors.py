@@ -10,9 +10,7 @@ any case and ``retry-after`` may be an HTTP date.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,9 +36,6 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         for key in ("code", "type"):
             if code is None and isinstance(data.get(key), str):
                 code = data[key]
-    retry_after = error.retry_after
-    if retry_after is None:
-        retry_after = _http_date_delay(lowered.get("retry-after"))
     kind = error.kind
     if code == "insufficient_quota":
         kind = "quota_exhausted"
@@ -50,7 +45,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         status=status,
         code=code,
         param=error.param,
-        retry_after=retry_after,
+        retry_after=error.retry_after,
     )
 
 
@@ -59,13 +54,3 @@ def _json(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def _http_date_delay(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

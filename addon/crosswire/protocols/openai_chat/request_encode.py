@@ -138,18 +138,18 @@ def _params(body: dict[str, Any], request: ir.Request, dialect: Dialect, report:
         ("presence_penalty", p.presence_penalty),
         ("frequency_penalty", p.frequency_penalty),
     )
-    if p.min_tokens is not None:
-        if dialect.min_tokens:
-            body["min_tokens"] = p.min_tokens
-        else:
-            report.dropped("min_tokens", f"{dialect.name} Chat Completions has no minimum length")
     if p.temperature is not None:
         body["temperature"] = clamp_temperature(p.temperature, 2.0, "Chat Completions", report)
-    if p.top_k is not None:
-        if dialect.top_k:
-            body["top_k"] = p.top_k
+    for key, value, supported in (
+        ("min_tokens", p.min_tokens, dialect.min_tokens),
+        ("top_k", p.top_k, dialect.top_k),
+    ):
+        if value is None:
+            continue
+        if supported:
+            body[key] = value
         else:
-            report.dropped("top_k", f"{dialect.name} Chat Completions has no top_k")
+            report.dropped(key, f"{dialect.name} Chat Completions has no {key}")
     if p.stop is not None:
         stops = stop_sequences(p.stop, dialect.max_stop, report)
         if stops:

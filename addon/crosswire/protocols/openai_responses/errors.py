@@ -13,7 +13,6 @@ fields at both levels (the openai SDK raises ``APIError`` on it, the SDK's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from crosswire import ir
@@ -24,9 +23,8 @@ from crosswire.protocols.openai_responses.mapping import (
     KNOWN_FAILED_CODES,
 )
 
-
-def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
-    return openai_errors.decode(status, headers, body)
+#: An upstream error answer: OpenAI's envelope.
+decode = openai_errors.decode
 
 
 def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
