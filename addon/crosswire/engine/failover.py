@@ -12,6 +12,7 @@ beside mitmproxy rather than in it: docs/mitmproxy.md §7.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -66,12 +67,15 @@ class Failover:
         headers: Mapping[str, str],
         body: bytes,
         reason: str = "",
+        *,
+        local: bool = False,
     ) -> None:
-        """An attempt did not serve: remember it, and give its key back with the lesson."""
+        """An attempt did not serve: remember it, and give its key back with the lesson —
+        none when the failure may be ours (``local``: a connect timeout on a busy loop)."""
         self.last = LastFailure(candidate, status, headers, body, reason)
         self.record.failures.append(Failure(candidate.label, status, reason))
         await self.keeper.release(
-            candidate.lease, status, self.record.route, headers=headers, body=body
+            candidate.lease, 0 if local else status, self.record.route, headers=headers, body=body
         )
         candidate.lease = None
 
@@ -94,27 +98,54 @@ class Failover:
                 candidate.url,
                 headers=[(k, v) for k, v in candidate.headers if k.lower() != "host"],
                 content=candidate.body,
-                timeout=httpx.Timeout(candidate.backend.config.timeout, connect=10.0),
+                timeout=timeout_of(candidate),
             )
             try:
                 response = await self.client.send(request, stream=True)
+                retry = response.status_code in RETRYABLE
+                if retry or not stream:  # a whole body: read now (it may be cut or stall too)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+            except asyncio.CancelledError:  # the app left: the key back, nothing learnt
+                await self.keeper.release(candidate.lease, 0, self.record.route)
+                candidate.lease = None
+                raise
             except httpx.HTTPError as exc:
-                await self.failed(candidate, None, {}, b"", f"{type(exc).__name__}: {exc}")
+                await self.failed(
+                    candidate, None, {}, b"", describe(exc), local=isinstance(exc, LOCAL_FAILURES)
+                )
                 continue
-            if response.status_code in RETRYABLE:
-                try:
-                    body = await response.aread()
-                finally:
-                    await response.aclose()
-                await self.failed(candidate, response.status_code, _lower(response), body)
+            if retry:
+                await self.failed(
+                    candidate, response.status_code, _lower(response), response.content
+                )
                 continue
-            if not stream:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
             return candidate, response
         return None
+
+
+#: Failures that may be crosswire's own (a connect timeout while the event loop is busy, no
+#: free connection in the client's pool): the attempt fails over, the key is not cooled.
+LOCAL_FAILURES = (httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def timeout_of(candidate: Candidate) -> httpx.Timeout:
+    """The backend's timeouts: connect, silence before the headers and between chunks, write."""
+    cfg = candidate.backend.config
+    connect, read = cfg.timeouts()
+    return httpx.Timeout(cfg.timeout, connect=connect, read=read)
+
+
+def describe(exc: httpx.HTTPError) -> str:
+    """A short reason for the record and the app's message (httpx's may be empty)."""
+    text = str(exc) or {
+        httpx.ConnectTimeout: "connect timeout",
+        httpx.ReadTimeout: "no answer within the read timeout",
+        httpx.PoolTimeout: "no free upstream connection",
+    }.get(type(exc), "")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def answer_headers(response: httpx.Response) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from mitmproxy.net.http import url
 from crosswire import ir
 from crosswire.engine import answer, headers, layer_patch, redact
 from crosswire.engine.converting import Converting
+from crosswire.engine.deadline import Deadline
 from crosswire.engine.failover import RETRYABLE, Failover, answer_headers
 from crosswire.engine.passthrough import Passthrough
 from crosswire.engine.planner import Candidate, Planner
@@ -48,6 +49,7 @@ class Flight:
         self.keep_copies = runtime.keep_copies
         self.copy_limit = runtime.cfg.file.limits.store_stream_bytes
         self.job: Job | None = None
+        self.deadline: Deadline | None = None
         self._failover: Failover | None = None
         self._failed_over = False
         self.candidate = first
@@ -71,6 +73,9 @@ class Flight:
             self.failover().tried = 0
             flow.request.url = relay.submit(self.job)
             flow.request.content = b""
+        else:
+            connect, read = self.candidate.backend.config.timeouts()
+            self.deadline = Deadline(flow, connect, read)
         layer_patch.expect_answer(flow)
         self.publish(flow)
 
@@ -92,13 +97,20 @@ class Flight:
         if self.job is not None:
             self._relay_outcome(flow, self.job)
         redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
+        deadline = self.deadline
         if resp.status_code >= 400 or not self.candidate.stream:
+            if deadline is not None:
+                deadline.headers(streamed=False)
             return
         callable_ = self.handler.stream(flow)
         if callable_ is not None:
-            resp.stream = callable_
+            resp.stream = callable_ if deadline is None else deadline.watch(callable_)
+        elif deadline is not None:
+            deadline.headers(streamed=False)
 
     async def on_response(self, flow: http.HTTPFlow) -> None:
+        if self.deadline is not None:
+            self.deadline.stop()
         resp = flow.response
         assert resp is not None
         streamed = bool(resp.stream)
@@ -151,6 +163,9 @@ class Flight:
             if self.job.served is not None and self.job.served is not self.candidate:
                 self._switch(flow, self.job.served)  # its lease is the one to give back
         reason = flow.error.msg if flow.error else "connection failed"
+        if self.deadline is not None:
+            self.deadline.stop()
+            reason = self.deadline.expired or reason
         resp = flow.response
         started = resp is not None and bool(resp.stream)
         usage: ir.Usage | None = None

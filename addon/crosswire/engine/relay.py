@@ -20,12 +20,14 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import h11
 import httpx
 
-from crosswire.engine.failover import Failover, answer_headers
+from crosswire.engine.failover import Failover, answer_headers, describe
 from crosswire.engine.planner import Candidate
 
 log = logging.getLogger("crosswire")
@@ -89,7 +91,7 @@ class Relay:
                 if job is None:
                     await _send_whole(conn, writer, 404, b'{"error":"unknown relay job"}', [])
                 else:
-                    await self._serve(conn, writer, job)
+                    await _until_hangup(reader, self._serve(conn, writer, job))
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
@@ -125,8 +127,39 @@ class Relay:
                         await writer.drain()  # backpressure only when mitmproxy falls behind
             writer.write(conn.send(h11.EndOfMessage()) or b"")
             await writer.drain()
+        except httpx.HTTPError as exc:
+            # Cut, or silent past its read timeout: closing without the chunked terminator
+            # makes mitmproxy's error hook end the app's stream with its protocol's error.
+            log.info("crosswire: relayed stream failed: %s", describe(exc))
+            conn.send_failed()
+            writer.close()
         finally:
             await response.aclose()
+
+
+async def _until_hangup(reader: asyncio.StreamReader, serving: Coroutine[Any, Any, None]) -> None:
+    """Serve, but stop at once when mitmproxy hangs up (the app left): cancelling the attempt
+    closes its upstream request, so the provider stops generating and the key comes back."""
+    task = asyncio.ensure_future(serving)
+    hangup = asyncio.ensure_future(reader.read(1))
+    try:
+        await asyncio.wait((task, hangup), return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            if hangup.exception() is None and hangup.result():
+                await task  # not a hang-up but a pipelined byte: finish, then close
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled() or hangup.done():
+            raise ConnectionResetError("mitmproxy closed the relay connection")
+    finally:
+        for pending in (task, hangup):
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending  # the reader is free again only once its read is gone
+    task.result()
 
 
 async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> str | None:
