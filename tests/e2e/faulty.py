@@ -77,6 +77,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: How a played answer ended: "complete", or "cancelled" when the proxy hung up first.
+    ended: str = ""
 
     @property
     def protocol(self) -> str:
@@ -211,12 +213,19 @@ async def _slow(req: Request, reader: asyncio.StreamReader, writer: asyncio.Stre
     headers, events, _ = _parts(req)
     writer.write(_head(200, headers))
     padding = b"\n" if req.protocol == "ollama" else b": pad\n\n"
-    for event in events[:1] + [padding] * 200 + events[1:]:
-        writer.write(_chunk(event))
+    try:
+        for event in events[:1] + [padding] * 200 + events[1:]:
+            if writer.transport.is_closing() or reader.at_eof():
+                raise ConnectionResetError
+            writer.write(_chunk(event))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        writer.write(b"0\r\n\r\n")
         await writer.drain()
-        await asyncio.sleep(0.05)
-    writer.write(b"0\r\n\r\n")
-    await writer.drain()
+    except ConnectionError:
+        req.ended = "cancelled"
+        raise
+    req.ended = "complete"
     return True
 
 

@@ -69,6 +69,8 @@ PASSED_AS_IS = {
 #: Short timeouts where a timeout is the fault, so that each costs half a second.
 TIMEOUTS = "    connect_timeout: 0.5\n    read_timeout: 0.5\n"
 TIMED = {"connect", "hang", "stall"}
+#: One key, one request at a time, a second waits at most a second.
+BUSY = "f-slow-k1-busy"
 
 
 def base_url(faulty: Faulty, fault: str) -> str:
@@ -83,15 +85,17 @@ def backend_name(fault: str, keys: int, client: str = "", stream: bool = False) 
 
 
 def config(faulty: Faulty) -> str:
-    names = [backend_name("ok", 1), backend_name("slow", 1), backend_name("slow", 2)]
+    names = [backend_name("ok", 1), backend_name("slow", 1), backend_name("slow", 2), BUSY]
     names += [backend_name(f, k, c, s) for f, c, s, k in CASES]
     backends, routes = [], []
     for name in names:
         fault, keys = name.split("-")[1], int(name.split("-")[2][1:])
-        secrets = ", ".join(f'{{name: k{i}, secret: "sk-fault-{i}"}}' for i in range(keys))
+        limit = ", max_concurrency: 1" if name == BUSY else ""
+        secrets = ", ".join(f'{{name: k{i}, secret: "sk-fault-{i}"{limit}}}' for i in range(keys))
         backends.append(
             f"  {name}:\n    protocol: auto\n    base_url: {base_url(faulty, fault)}\n"
-            f"{TIMEOUTS if fault in TIMED else ''}    keys: [{secrets}]\n"
+            f"{TIMEOUTS if fault in TIMED else ''}{'    max_wait: 1\n' if name == BUSY else ''}"
+            f"    keys: [{secrets}]\n"
         )
         for host in ("", "host: ollama.test, "):  # Ollama apps name their own host
             routes.append(f'  - match: {{{host}model: "{name}"}}\n    backend: {name}\n')
@@ -117,6 +121,7 @@ class Outcome:
     ok: bool
     error: str = ""
     typed: bool = False  # the SDK's own protocol error (status error or error event)
+    retry_after: int | None = None
 
     def __str__(self) -> str:
         return "ok" if self.ok else f"{'typed' if self.typed else 'UNTYPED'} {self.error}"
@@ -126,7 +131,14 @@ def caught(exc: BaseException) -> Outcome:
     typed = isinstance(
         exc, openai.APIError | anthropic.APIError | genai_errors.APIError | MistralError
     ) and not isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError)
-    return Outcome(False, f"{type(exc).__name__}: {str(exc)[:160]}", typed)
+    response = getattr(exc, "response", None) or getattr(exc, "raw_response", None)
+    headers = getattr(response, "headers", None) or {}
+    return Outcome(False, f"{type(exc).__name__}: {str(exc)[:160]}", typed, _retry_after(headers))
+
+
+def _retry_after(headers: Any) -> int | None:
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    return int(value) if value and str(value).isdigit() else None
 
 
 def drive(proxy: Proxy, client: str, model: str, stream: bool) -> Outcome:
@@ -210,7 +222,9 @@ def _ollama(proxy: Proxy, model: str, stream: bool) -> Outcome:
     ):
         lines = [line for line in resp.iter_lines() if line.strip()]
     if resp.status_code >= 400 or not lines:
-        return _ollama_error(resp.status_code, lines)
+        failed = _ollama_error(resp.status_code, lines)
+        failed.retry_after = _retry_after(resp.headers)
+        return failed
     try:
         last = json.loads(lines[-1])
     except ValueError:
@@ -274,3 +288,76 @@ def test_fault(rig: tuple[Proxy, Faulty], fault: str, client: str, stream: bool,
         assert outcome.typed, f"not the app's protocol error: {outcome}"
     wait_released(proxy, name)
     assert drive(proxy, client, backend_name("ok", 1), stream).ok
+
+
+# ---- the app hangs up; more requests than keys allow ------------------------------------------
+
+
+def _start_slow_stream(proxy: Proxy, model: str) -> tuple[httpx.Client, Any]:
+    """An Anthropic stream of the slow play (~10 s), opened and read to its first event."""
+    http = httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=20)
+    body = {"model": model, "max_tokens": 16, "messages": MESSAGES, "stream": True}
+    headers = {"x-api-key": "sk-ant-app", "anthropic-version": "2023-06-01"}
+    resp = http.send(
+        http.build_request(
+            "POST", "https://api.anthropic.com/v1/messages", json=body, headers=headers
+        ),
+        stream=True,
+    )
+    assert resp.status_code == 200
+    chunks = resp.iter_raw()
+    next(chunks)
+    resp.chunks = chunks  # kept: a dropped iterator closes the response
+    return http, resp
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("keys", [1, 2], ids=["direct", "relay"])
+def test_app_hangs_up_mid_stream(rig: tuple[Proxy, Faulty], keys: int) -> None:
+    """The upstream request is cancelled and the key released at once, on both paths."""
+    proxy, faulty = rig
+    name = backend_name("slow", keys)
+    before = len(faulty.requests)
+    http, resp = _start_slow_stream(proxy, name)
+    [req] = [r for r in faulty.requests[before:] if r.model == name]
+    resp.close()
+    http.close()
+    _wait(lambda: req.ended == "cancelled", 3, "the upstream request went on after the app left")
+    wait_released(proxy, name, timeout=2)
+    assert drive(proxy, "anthropic", backend_name("ok", 1), True).ok
+
+
+OVERLOAD = {
+    "openai-chat": openai.RateLimitError,
+    "openai-responses": openai.RateLimitError,
+    "anthropic": anthropic.RateLimitError,
+    "gemini": genai_errors.ClientError,
+    "mistral": MistralError,
+}
+
+
+@pytest.mark.parametrize("client", [*OVERLOAD, "ollama"])
+def test_overload_waits_then_429_with_retry_after(rig: tuple[Proxy, Faulty], client: str) -> None:
+    """One key with max_concurrency 1, busy: the next request waits max_wait (1 s), then gets a
+    429 in its own protocol with a retry-after (whole seconds, at least 1)."""
+    proxy, _ = rig
+    wait_released(proxy, BUSY)
+    http, resp = _start_slow_stream(proxy, BUSY)
+    try:
+        started = time.monotonic()
+        outcome = drive(proxy, client, BUSY, False)
+        waited = time.monotonic() - started
+    finally:
+        resp.close()
+        http.close()
+    assert not outcome.ok and outcome.typed, outcome
+    assert "429" in outcome.error or "RateLimit" in outcome.error, outcome
+    assert 0.9 <= waited < 5, f"waited {waited:.2f} s; max_wait is 1 s"
+    assert outcome.retry_after is not None and outcome.retry_after >= 1, outcome
+    wait_released(proxy, BUSY)

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mitmproxy import http
+from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http import url
 
 from crosswire import ir
@@ -169,6 +170,13 @@ class Flight:
         resp = flow.response
         started = resp is not None and bool(resp.stream)
         usage: ir.Usage | None = None
+        if _app_left(flow):  # not the upstream's fault: the key back, nothing learnt
+            usage = self.handler.finish_stream(flow) if started else None
+            self.record.cut_short = started
+            await self._release(0, usage)
+            self.record.usage = usage
+            self.finish(flow, failed="the app hung up")
+            return
         if started:
             usage = self.handler.finish_stream(flow) if resp is not None else None
             err = ir.Error.of("api_error", f"crosswire: the upstream failed mid-stream: {reason}")
@@ -290,6 +298,12 @@ class Flight:
             return
         await self.runtime.keeper.release(candidate.lease, status, self.record.route, usage=usage)
         candidate.lease = None
+
+
+def _app_left(flow: http.HTTPFlow) -> bool:
+    """Whether the error is the app's hanging up (mitmproxy: "Client disconnected.")."""
+    msg = flow.error.msg.lower() if flow.error else ""
+    return "client disconnected" in msg or not (flow.client_conn.state & ConnectionState.CAN_READ)
 
 
 _HOP_BY_HOP = frozenset(
