@@ -1,6 +1,6 @@
 """The crosswire mitmproxy addon: options, the config (with hot reload), and the engine's hooks.
 
-Glue only. The config becomes a ``Runtime`` (router, pool, relay, upstream client); the hooks
+Glue only. The config becomes a ``Runtime`` (router, pool, keeper, quotas); the hooks
 hand each flow to the ``Engine``, which gives it to the right kind of flight. Hooks that wait
 (the pool, failover) are async so they delay only their own flow; stream callables are sync
 and cheap (docs/mitmproxy.md §10). The addons around it — the metrics endpoint, client access,

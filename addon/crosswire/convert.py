@@ -1,9 +1,9 @@
 """One exchange's conversion: the only place that holds two codecs at once.
 
-decode(client) → IR → [rename model, shorten tool names, bridge FIM to chat] → encode(backend)
-on the way up; decode(backend) → IR → [restore tool names, estimate missing input usage,
-clean FIM answers] → encode(client) on the way down — whole or event by event. Sans-IO: the
-addon feeds it bytes; ``crosswire convert`` uses the very same path offline.
+decode(client) → IR → ``pipeline`` steps (model, orphans, tool names, FIM bridge, clamp) →
+encode(backend) on the way up; decode(backend) → IR → the steps undone, a missing input count
+estimated → encode(client) on the way down — whole or event by event. Sans-IO: the addon feeds
+it bytes; ``crosswire convert`` uses the very same path offline.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from crosswire import ir
 from crosswire.ir.accumulate import Accumulator, replay
 from crosswire.ir.estimate import estimate_input_tokens
-from crosswire.ir.ids import short_name
 from crosswire.ir.request import HINTS
+from crosswire.pipeline import EventFilter, Pipeline
 from crosswire.protocols.base import (
     ClientCall,
     Codec,
@@ -27,8 +27,6 @@ from crosswire.protocols.base import (
     UpstreamCall,
 )
 
-#: Backends that can answer a FIM prompt themselves; others get the chat bridge.
-_FIM_NATIVE = frozenset({"fim", "openai-completions", "ollama"})
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
 
 
@@ -50,9 +48,8 @@ class Exchange:
         self.target = target
         self.report = report if report is not None else ir.Report()
         self.request: ir.Request | None = None  # as the app sent it
-        self.upstream_request: ir.Request | None = None  # as sent upstream (renamed, bridged)
-        self._names: dict[str, str] = {}  # short → original tool names
-        self._fim_bridged = False
+        self.upstream_request: ir.Request | None = None  # as sent upstream (after the steps)
+        self._pipeline = Pipeline(backend, target, self.report)
         self._estimate: int | None = None
         self.last_usage: ir.Usage | None = None
         self.last_finish: ir.Finish | None = None
@@ -73,92 +70,23 @@ class Exchange:
         """The upstream request for ``request`` (default: the decoded one)."""
         request = request or self.request
         assert request is not None, "decode() first"
-        prepared = self._prepare(request)
+        prepared = self._pipeline.up(request)
         self.upstream_request = prepared
         upstream = self.backend.encode_request(prepared, self.target, self.report)
-        for protocol, fields in request.native.items():
-            if protocol != self.backend.name:
-                for name in fields:
-                    self.report.dropped(name, f"{self.backend.name} has no equivalent")
-        handled: frozenset[str] = getattr(self.backend, "hints", frozenset())
-        for name in HINTS:
-            if getattr(request, name) is not None and name not in handled:
-                self.report.dropped(name, f"{self.backend.name} has no equivalent")
+        unsupported = [
+            name
+            for protocol, fields in request.native.items()
+            if protocol != self.backend.name
+            for name in fields
+        ]
+        unsupported += [
+            name
+            for name in HINTS
+            if getattr(request, name) is not None and name not in self.backend.hints
+        ]
+        for name in unsupported:
+            self.report.dropped(name, f"{self.backend.name} has no equivalent")
         return upstream
-
-    def _prepare(self, request: ir.Request) -> ir.Request:
-        request = dataclasses.replace(request, model=self.target.model)
-        request = self._drop_orphans(request)
-        request = self._shorten_names(request)
-        if request.fim is not None and self.backend.name not in _FIM_NATIVE:
-            from crosswire.protocols.fim import chat_bridge
-
-            request = chat_bridge.fim_to_chat(request, self.report)
-            self._fim_bridged = True
-        return request
-
-    def _drop_orphans(self, request: ir.Request) -> ir.Request:
-        """Tool calls without results and results without calls (left by history trimming) are
-        refused by every provider (edge 42 in docs/edge-cases.md): drop them, cascading, and say
-        so. Calls in the last message are kept: their results are what the app is about to send."""
-        calls = {p.id for m in request.messages for p in m.parts if isinstance(p, ir.ToolCall)}
-        results = {
-            p.call_id for m in request.messages for p in m.parts if isinstance(p, ir.ToolResult)
-        }
-        last = len(request.messages) - 1
-        orphan_results = results - calls
-        orphan_calls = {
-            p.id
-            for i, m in enumerate(request.messages)
-            if i != last
-            for p in m.parts
-            if isinstance(p, ir.ToolCall) and p.id not in results
-        }
-        if not orphan_results and not orphan_calls:
-            return request
-        messages = []
-        for message in request.messages:
-            parts = tuple(
-                p
-                for p in message.parts
-                if not (isinstance(p, ir.ToolResult) and p.call_id in orphan_results)
-                and not (isinstance(p, ir.ToolCall) and p.id in orphan_calls)
-            )
-            if parts or not message.parts or message.role not in ("tool", "assistant"):
-                messages.append(dataclasses.replace(message, parts=parts))
-        if orphan_calls:
-            self.report.dropped(
-                "orphan tool calls", f"{len(orphan_calls)} call(s) without a result in the history"
-            )
-        if orphan_results:
-            self.report.dropped(
-                "orphan tool results", f"{len(orphan_results)} result(s) without their call"
-            )
-        return dataclasses.replace(request, messages=tuple(messages))
-
-    def _shorten_names(self, request: ir.Request) -> ir.Request:
-        names = {t.name for t in request.tools}
-        for message in request.messages:
-            for part in message.parts:
-                if isinstance(part, ir.ToolCall):
-                    names.add(part.name)
-        mapping = {n: short_name(n) for n in names if short_name(n) != n}
-        if not mapping:
-            return request
-        self._names = {v: k for k, v in mapping.items()}
-        for original, short in mapping.items():
-            self.report.renamed(f"tool {original}", f"sent upstream as {short} (name limits)")
-        tools = tuple(
-            dataclasses.replace(t, name=mapping.get(t.name, t.name)) for t in request.tools
-        )
-        messages = tuple(
-            dataclasses.replace(m, parts=tuple(_rename_part(p, mapping) for p in m.parts))
-            for m in request.messages
-        )
-        choice = request.tool_choice
-        if choice is not None and choice.name in mapping:
-            choice = dataclasses.replace(choice, name=mapping[choice.name])
-        return dataclasses.replace(request, tools=tools, messages=messages, tool_choice=choice)
 
     # ---- whole answers --------------------------------------------------------------------
 
@@ -188,17 +116,8 @@ class Exchange:
         return self.client.encode_response(self.call, self.request, response, self.report)
 
     def restore(self, response: ir.Response) -> ir.Response:
-        """Undo what ``_prepare`` did, on a whole answer."""
-        if self._names:
-            response = dataclasses.replace(
-                response, parts=tuple(_rename_part(p, self._names) for p in response.parts)
-            )
-        if self._fim_bridged:
-            from crosswire.protocols.fim import chat_bridge
-
-            assert self.request is not None
-            response = chat_bridge.clean_response(response, self.request)
-        return response
+        """Undo the pipeline's steps on a whole answer."""
+        return self._pipeline.down(response)
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> EncodedError:
         """An upstream error answer in the client's shape (status kept: 429 stays 429)."""
@@ -211,15 +130,7 @@ class Exchange:
         assert self.request is not None
         decoder = self.backend.stream_decoder(self._up_request, self.report)
         encoder = self.client.stream_encoder(self.call, self.request, self.report)
-        transforms: list[Callable[[ir.Event], list[ir.Event]]] = []
-        if self._names:
-            names = self._names
-            transforms.append(lambda e: [_rename_event(e, names)])
-        if self._fim_bridged:
-            from crosswire.protocols.fim import chat_bridge
-
-            cleaner = chat_bridge.FimAnswerCleaner(self.request)
-            transforms.append(cleaner.feed)
+        transforms = self._pipeline.stream_filters()
         return StreamConverter(decoder, encoder, transforms, self.estimate, self.target.model)
 
     def estimate(self) -> int:
@@ -266,7 +177,7 @@ class StreamConverter:
         self,
         decoder: StreamDecoder,
         encoder: StreamEncoder,
-        transforms: list[Callable[[ir.Event], list[ir.Event]]],
+        transforms: list[EventFilter],
         estimate: Callable[[], int],
         model: str = "",
     ) -> None:
@@ -366,20 +277,6 @@ class StreamConverter:
                 with contextlib.suppress(Exception):
                     chunks.append(encode(ir.StreamError(error=self.error)))
         return b"".join(chunks)
-
-
-def _rename_part(part: ir.Part, mapping: Mapping[str, str]) -> ir.Part:
-    if isinstance(part, ir.ToolCall) and part.name in mapping:
-        return dataclasses.replace(part, name=mapping[part.name])
-    if isinstance(part, ir.ToolResult) and part.name is not None and part.name in mapping:
-        return dataclasses.replace(part, name=mapping[part.name])
-    return part
-
-
-def _rename_event(event: ir.Event, mapping: Mapping[str, str]) -> ir.Event:
-    if isinstance(event, ir.PartStart) and isinstance(event.part, ir.ToolCall):
-        return dataclasses.replace(event, part=_rename_part(event.part, mapping))
-    return event
 
 
 def infer_dialect(protocol: str, base_url: str, configured: str | None) -> str:

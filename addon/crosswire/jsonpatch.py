@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from crosswire.jsonscan import depth_at
+
 _VALUE = re.compile(
     rb'\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)', re.S
 )
@@ -26,7 +28,7 @@ def set_top_level(body: bytes, key: str, value: Any) -> bytes | None:
         return None
     match: re.Match[bytes] | None = candidates[0]
     if len(candidates) > 1:
-        match = next((m for m in candidates if _depth_at(body, m.start()) == 1), None)
+        match = next((m for m in candidates if depth_at(body, m.start()) == 1), None)
     if match is None:
         return None
     found = _VALUE.match(body, match.end())
@@ -34,26 +36,6 @@ def set_top_level(body: bytes, key: str, value: Any) -> bytes | None:
         return None
     new = json.dumps(value, ensure_ascii=False).encode()
     return body[: found.start(1)] + new + body[found.end(1) :]
-
-
-def _depth_at(body: bytes, position: int) -> int:
-    depth = 0
-    in_string = escape = False
-    for c in body[:position]:
-        if in_string:
-            if escape:
-                escape = False
-            elif c == 0x5C:
-                escape = True
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c in (0x7B, 0x5B):
-            depth += 1
-        elif c in (0x7D, 0x5D):
-            depth -= 1
-    return depth
 
 
 _TOP_VALUE_CACHE: dict[str, re.Pattern[bytes]] = {}
@@ -72,7 +54,7 @@ def get_top_level(body: bytes, key: str) -> Any:
     match = (
         candidates[0]
         if len(candidates) == 1
-        else next((m for m in candidates if _depth_at(body, m.start()) == 1), None)
+        else next((m for m in candidates if depth_at(body, m.start()) == 1), None)
     )
     if match is None:
         return None

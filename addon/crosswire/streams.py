@@ -15,6 +15,7 @@ from typing import Any
 from crosswire.ir.builder import StreamBuilder
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.ir.events import Event
+from crosswire.jsonscan import DepthScanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,67 +120,46 @@ class NDJSONDecoder:
 
 class JSONArrayDecoder:
     """One JSON array delivered incrementally (Gemini ``streamGenerateContent`` without
-    ``alt=sse``): yields each top-level element as soon as its closing brace arrives.
+    ``alt=sse``): yields each element object or array as soon as its closing bracket arrives.
 
-    A small scanner tracks nesting depth and string/escape state over bytes, so it never
-    re-parses what it has already seen.
+    ``jsonscan.DepthScanner`` keeps the nesting state between chunks, so nothing already seen
+    is scanned or parsed again; only the element still open stays buffered.
     """
 
-    __slots__ = ("_buf", "_depth", "_elem_start", "_escape", "_in_string", "_pos", "_started")
+    __slots__ = ("_buf", "_elem_start", "_pos", "_scanner", "_started")
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._pos = 0
-        self._depth = 0
-        self._in_string = False
-        self._escape = False
+        self._scanner = DepthScanner()
         self._started = False
         self._elem_start = -1
 
     def feed(self, data: bytes) -> list[Any]:
         self._buf += data
         out: list[Any] = []
-        buf, i, n = self._buf, self._pos, len(self._buf)
-        while i < n:
-            c = buf[i]
-            if self._in_string:
-                if self._escape:
-                    self._escape = False
-                elif c == 0x5C:  # backslash
-                    self._escape = True
-                elif c == 0x22:
-                    self._in_string = False
-            elif c == 0x22:
-                self._in_string = True
-            elif c in (0x7B, 0x5B):  # { [
-                if not self._started:
-                    if c != 0x5B:
-                        raise UpstreamProtocolError("expected a JSON array")
-                    self._started = True
-                else:
-                    if self._depth == 0:
-                        self._elem_start = i
-                    self._depth += 1
-            elif c in (0x7D, 0x5D):  # } ]
-                if self._depth == 0:
-                    pass  # the closing ] of the outer array
-                else:
-                    self._depth -= 1
-                    if self._depth == 0:
-                        out.append(_loads(bytes(buf[self._elem_start : i + 1])))
-                        self._elem_start = -1
-            i += 1
+        buf = self._buf
+        for i, depth in self._scanner.scan(buf, self._pos):
+            if not self._started:
+                if buf[i] != 0x5B:  # [
+                    raise UpstreamProtocolError("expected a JSON array")
+                self._started = True
+            elif depth == 2 and buf[i] in b"[{":
+                self._elem_start = i
+            elif depth == 1 and self._elem_start >= 0:
+                out.append(_loads(bytes(buf[self._elem_start : i + 1])))
+                self._elem_start = -1
         # Drop what has been consumed, keeping an open element.
-        keep = self._elem_start if self._elem_start >= 0 else n
+        keep = self._elem_start if self._elem_start >= 0 else len(buf)
         if keep > 0:
-            del self._buf[:keep]
+            del buf[:keep]
             if self._elem_start >= 0:
                 self._elem_start = 0
-        self._pos = len(self._buf)
+        self._pos = len(buf)
         return out
 
     def flush(self) -> list[Any]:
-        if self._depth:
+        if self._scanner.depth > 1:
             raise UpstreamProtocolError("JSON array stream ended inside an element")
         return []
 
@@ -192,11 +172,14 @@ def _loads(raw: bytes) -> Any:
 
 
 class SSEEventDecoder:
-    """The shared shape of every SSE-based stream decoder: frames in, IR events out.
+    """The shared shape of every SSE stream decoder: each event's data is one JSON object.
 
-    Subclasses implement ``_frame(data, out)`` for one event's data and ``_eof(out)`` for a
-    stream that ended without its protocol's terminator. ``_stream`` keeps the event grammar's
-    state (``ir.builder``); once it is done, later frames are ignored.
+    Subclasses implement ``_event(obj, out)`` for one event's object and ``_eof(out)`` for a
+    stream that ended without its protocol's terminator. Blank events are skipped, JSON that
+    is not an object is ignored, ``data: [DONE]`` (the OpenAI wires' terminator) goes to
+    ``_done`` and data that is not JSON to ``_invalid`` (an ``UpstreamProtocolError`` unless
+    the wire answers it otherwise). ``_stream`` keeps the event grammar's state
+    (``ir.builder``); once it is done, later events are ignored.
     """
 
     def __init__(self) -> None:
@@ -221,7 +204,27 @@ class SSEEventDecoder:
         return out
 
     def _frame(self, data: str, out: list[Event]) -> None:
+        if not data.strip():
+            return
+        if data == "[DONE]":
+            self._done(out)
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            self._invalid(exc, out)
+            return
+        if isinstance(obj, dict):
+            self._event(obj, out)
+
+    def _event(self, obj: dict[str, Any], out: list[Event]) -> None:
         raise NotImplementedError
 
     def _eof(self, out: list[Event]) -> None:
         raise NotImplementedError
+
+    def _done(self, out: list[Event]) -> None:
+        """``data: [DONE]``: nothing, unless the wire ends with it."""
+
+    def _invalid(self, exc: ValueError, out: list[Event]) -> None:
+        raise UpstreamProtocolError(f"invalid JSON in the upstream's stream: {exc}") from exc

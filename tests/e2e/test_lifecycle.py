@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import socket
 import stat
+import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +27,7 @@ from tests.e2e.harness import (
     Reply,
     Upstream,
     anthropic_client,
+    free_port,
     genai_client,
     openai_client,
     reply_from_fixture,
@@ -410,3 +413,198 @@ def test_start_fixes_the_ca_key_mode_and_warns_when_reachable_unguarded(
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     finally:
         exposed.stop()
+
+
+# ---- hot reload under load --------------------------------------------------------------
+
+
+def keys_state(proxy: Proxy) -> list[dict[str, Any]]:
+    with httpx.Client(proxy=proxy.url, timeout=10) as raw:
+        keys: list[dict[str, Any]] = raw.get("http://crosswire.local/keys").json()["keys"]
+    return keys
+
+
+def reload_config(upstream: Upstream, keys: list[str], strategy: str) -> str:
+    lines = "".join(f'      - {{name: {k.lower()}, secret: "${{{k}}}"}}\n' for k in keys)
+    return f"""
+backends:
+  oai:
+    protocol: openai-chat
+    base_url: {upstream.url}/v1
+    strategy: {strategy}
+    keys:
+{lines}routes:
+  - match: {{host: api.openai.com}}
+    backend: oai
+"""
+
+
+def chat_request(oai: Any, i: int, *, stream: bool) -> str:
+    """One request of the ``chat_upstream`` kind: "ok", or what was wrong with its answer."""
+    messages = [{"role": "user", "content": f"request {i}"}]
+    if stream:
+        chunks = oai.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)
+        text = "".join((c.choices[0].delta.content or "") for c in chunks if c.choices)
+        return "ok" if text == text_of("chat", body_of("chat")) else f"stream {i}: {text!r}"
+    done = oai.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    return "ok" if done.choices[0].message.tool_calls else f"whole {i}: {done!r}"
+
+
+def test_config_reloads_under_load_lose_no_request(
+    start_proxy: Callable[..., Proxy], upstream: Upstream
+) -> None:
+    """50 concurrent requests (streams and whole answers, 0.5-4 s each) while the config is
+    rewritten twice (a key added, then one removed while it may be serving)."""
+    chat_upstream(upstream, delay=0.05)
+    slow = upstream.handler
+    assert slow is not None
+
+    def handler(rec: Recorded) -> Reply:
+        time.sleep(0.5 + (hash(rec.body) % 100) / 50)
+        return slow(rec)
+
+    upstream.handler = handler
+    env = {**ENV, "K3": "sk-pool-secret-three-3333"}
+    proxy = start_proxy(reload_config(upstream, ["K1", "K2"], "round-robin"), env=env)
+    oai = openai_client(proxy, timeout=30)
+
+    def one(i: int) -> str:
+        return chat_request(oai, i, stream=bool(i % 2))
+
+    with ThreadPoolExecutor(50) as pool:
+        futures = [pool.submit(one, i) for i in range(50)]
+        time.sleep(0.4)
+        proxy.rewrite_config(reload_config(upstream, ["K1", "K2", "K3"], "least-busy"))
+        deadline = time.monotonic() + 5
+        while proxy.log().count("config reloaded") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.rewrite_config(reload_config(upstream, ["K1", "K3"], "least-busy"))
+        while proxy.log().count("config reloaded") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        in_flight = sum(not f.done() for f in futures)
+        results = [f.result(timeout=60) for f in futures]
+
+    assert proxy.log().count("config reloaded") == 2, proxy.log()
+    assert in_flight > 0  # the second reload happened under load too
+    assert results == ["ok"] * 50
+    assert len(upstream.requests) == 50
+    assert {k["name"] for k in keys_state(proxy)} == {"k1", "k3"}
+    assert all(k["in_flight"] == 0 for k in keys_state(proxy))
+    assert "Traceback" not in proxy.log()
+
+
+# ---- Redis restarts mid-run -------------------------------------------------------------
+
+
+class RedisServer:
+    """A redis-server that can be stopped and started again on the same port, its data kept
+    (append-only file): the leases it held before a stop are back after the restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if self.client().ping():
+                    return
+            except Exception:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+
+    def live_leases(self) -> int:
+        """Leases not yet expired, over every key of every backend."""
+        r = self.client()
+        now = time.time()
+        return sum(int(r.zcount(name, f"({now}", "+inf")) for name in r.keys("*:leases"))
+
+
+def redis_config(upstream: Upstream, url: str) -> str:
+    return f"state: {url}\n" + chat_config(upstream)
+
+
+def test_redis_restart_mid_run_serves_every_request_and_leaks_no_lease(
+    start_proxy: Callable[..., Proxy], upstream: Upstream, tmp_path: Path
+) -> None:
+    """Redis stops while a stream holds a lease and comes back with its data (that lease
+    included); requests keep being served from the instance's own pool state meanwhile, go
+    back to Redis once it answers again, which then gets what it missed: no lease is left in
+    flight anywhere, and every request is counted."""
+    redis_server = RedisServer(tmp_path)
+    try:
+        chat_upstream(upstream, delay=0.1)  # a stream lasts ~3 s
+        proxy = start_proxy(redis_config(upstream, redis_server.url), env=ENV)
+        oai = openai_client(proxy, timeout=30)
+
+        def one(i: int, stream: bool = False) -> str:
+            return chat_request(oai, i, stream=stream)
+
+        assert one(0) == "ok"
+        before = sum(k["requests"] for k in keys_state(proxy))
+        with ThreadPoolExecutor(16) as pool:
+            held = pool.submit(one, 1, True)  # holds a Redis lease across the outage
+            time.sleep(0.5)
+            assert redis_server.live_leases() == 1
+            redis_server.stop()
+            during = [pool.submit(one, i, i % 3 == 0) for i in range(2, 14)]
+            assert [f.result(timeout=30) for f in during] == ["ok"] * 12
+            assert held.result(timeout=30) == "ok"
+        assert "the shared key-pool store failed" in proxy.log()
+
+        redis_server.start()
+        assert redis_server.live_leases() == 1  # the held lease, back from the file
+        time.sleep(5.5)  # the local fallback lasts 5 s after the last failure
+        with ThreadPoolExecutor(8) as pool:
+            after = [pool.submit(one, i, i % 2 == 0) for i in range(14, 22)]
+            assert [f.result(timeout=30) for f in after] == ["ok"] * 8
+
+        # The held lease's release, missed while Redis was away, was replayed: it is gone
+        # now, not only when its 30 s TTL runs out.
+        assert redis_server.live_leases() == 0
+        state = keys_state(proxy)
+        assert all(k["in_flight"] == 0 for k in state), state
+        # Redis has every request again: those served during the outage were replayed.
+        assert sum(k["requests"] for k in state) == before + 21
+        assert "Traceback" not in proxy.log()
+    finally:
+        redis_server.stop()

@@ -19,10 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crosswire import ir
-from crosswire.protocols import available, codec
-from crosswire.protocols.base import ClientCall, Target
-
-PROTOCOLS = available()
+from crosswire.protocols import codec
+from crosswire.protocols.base import PROTOCOLS, ClientCall, Target
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLES = int(os.environ.get("CROSSWIRE_FUZZ_EXAMPLES", "300"))

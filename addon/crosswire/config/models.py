@@ -184,10 +184,10 @@ class FileConfig(_Model):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     metrics_host: str = "crosswire.local"
-    #: relay: when another key or backend could serve, requests go through the failover relay
-    #: (retries before the first byte, transparent to every app); always: every routed request
-    #: does (also an unreachable single backend answers in the app's error shape); off: one attempt.
-    failover: Literal["relay", "always", "off"] = "relay"
+    #: on: when another key or backend could serve, an attempt that fails before the app saw a
+    #: byte (429, 401/403, 5xx, 529, no connection) is retried on the next, transparently to every
+    #: app; off: one attempt. (``relay`` and ``always`` are the older spellings of ``on``.)
+    failover: Literal["on", "off", "relay", "always"] = "on"
     failover_attempts: int = Field(default=4, ge=1, le=16)
     #: Seconds a streamed answer may stay silent before the app gets its protocol's keep-alive
     #: (Anthropic ping, SSE comment); 0: never.

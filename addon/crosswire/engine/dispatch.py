@@ -105,9 +105,11 @@ class Engine:
                 kind="rate_limit",
                 message=f"crosswire: no key available right now ({reason})",
                 status=429,
+                # Busy keys (max_concurrency) free a slot when any request in flight ends:
+                # no time is known, so "soon" (1 s) rather than nothing or a made-up wait.
                 retry_after=min(
                     (r.retry_after for r in planner.refusals if r.retry_after is not None),
-                    default=None,
+                    default=1.0,
                 ),
             )
             answer.refuse(

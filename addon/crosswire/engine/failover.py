@@ -30,11 +30,14 @@ class Failover:
         headers: Mapping[str, str],
         body: bytes,
         reason: str = "",
+        *,
+        local: bool = False,
     ) -> None:
-        """An attempt did not serve: remember it, and give its key back with the lesson."""
+        """An attempt did not serve: remember it, and give its key back with the lesson —
+        none when the failure may be ours (``local``: a connect timeout on a busy loop)."""
         self.record.failures.append(Failure(candidate.label, status, reason))
         await self.keeper.release(
-            candidate.lease, status, self.record.route, headers=headers, body=body
+            candidate.lease, 0 if local else status, self.record.route, headers=headers, body=body
         )
         candidate.lease = None
 

@@ -16,11 +16,13 @@ import time
 from typing import TYPE_CHECKING
 
 from mitmproxy import http
+from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http import url
 
 from crosswire import ir
 from crosswire.engine import answer, headers, layer_patch, layer_retry, redact
 from crosswire.engine.converting import Converting
+from crosswire.engine.deadline import Deadline
 from crosswire.engine.failover import Failover
 from crosswire.engine.passthrough import Passthrough
 from crosswire.engine.planner import Candidate, Planner
@@ -49,6 +51,7 @@ class Flight:
         )
         self.candidate = first
         self.handler: Handler = self._handler_for(first)
+        self.deadline: Deadline | None = None
         self._use(first)
 
     # ---- request ------------------------------------------------------------------------
@@ -56,6 +59,7 @@ class Flight:
     def send(self, flow: http.HTTPFlow) -> None:
         """Point the flow at its first candidate; mitmproxy sends it."""
         apply(flow, self.candidate)
+        self._arm(flow)
         layer_patch.expect_answer(flow)
         if self.runtime.cfg.file.failover != "off" and self.planner.failover_possible:
             layer_retry.may_retry(flow)
@@ -66,19 +70,23 @@ class Flight:
         """An attempt failed before the app saw a byte: learn from it, and point the flow at the
         next candidate if there is one (``layer_retry.again``); else the failure is the answer."""
         resp = flow.response
+        expired = self._disarm()
         if resp is not None:
             status: int | None = resp.status_code
             lesson = (headers.lowered(resp.headers), resp.raw_content or b"", "")
         else:
             status = None
-            lesson = ({}, b"", flow.error.msg if flow.error else "connection failed")
-        await self.failover.failed(self.candidate, status, *lesson)
+            lesson = ({}, b"", expired or (flow.error.msg if flow.error else "connection failed"))
+        # A connect that timed out may be this busy proxy's own lag: fail over, cool nothing.
+        local = expired is not None and expired.startswith("no connection")
+        await self.failover.failed(self.candidate, status, *lesson, local=local)
         candidate = await self.failover.next()
         if candidate is None:
             self.record.all_failed = True
             return
         self.record.attempts.append(candidate.label)
         self._switch(flow, candidate)
+        self._arm(flow)
         layer_retry.again(flow)
 
     # ---- response -----------------------------------------------------------------------
@@ -88,16 +96,20 @@ class Flight:
         assert resp is not None
         self.record.first_byte = time.time()
         redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
-        if resp.status_code >= 400 or not self.candidate.stream:
-            return
-        callable_ = self.handler.stream(flow)
+        deadline = self.deadline
+        callable_ = None
+        if resp.status_code < 400 and self.candidate.stream:
+            callable_ = self.handler.stream(flow)
         if callable_ is not None:
-            resp.stream = callable_
+            resp.stream = callable_ if deadline is None else deadline.watch(callable_)
+        elif deadline is not None:
+            deadline.headers(streamed=False)
 
     async def on_response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
         assert resp is not None
         layer_retry.done_retrying(flow)
+        self._disarm()
         streamed = bool(resp.stream)
         redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
         status = resp.status_code
@@ -129,10 +141,19 @@ class Flight:
         """The upstream connection failed (refused, reset, TLS, timeout, cut mid-body): the app
         gets its protocol's answer (``layer_patch`` sends it)."""
         layer_retry.done_retrying(flow)
-        reason = flow.error.msg if flow.error else "connection failed"
+        reason = self._disarm() or (flow.error.msg if flow.error else "connection failed")
         resp = flow.response
         usage: ir.Usage | None = None
-        if resp is not None and resp.stream:
+        started = resp is not None and bool(resp.stream)
+        if _app_left(flow):  # not the upstream's fault: the key back at once, nothing learnt
+            usage = self.handler.finish_stream(flow) if started else None
+            self.record.cut_short = started
+            await self.runtime.keeper.release(self.candidate.lease, 0, self.record.route)
+            self.candidate.lease = None
+            self.record.usage = usage
+            self.finish(flow, failed="the app hung up")
+            return
+        if started:
             usage = self.handler.finish_stream(flow)
             err = ir.Error.of("api_error", f"crosswire: the upstream failed mid-stream: {reason}")
             layer_patch.answer(flow, layer_patch.Answer(tail=self.handler.closing(err)))
@@ -164,6 +185,20 @@ class Flight:
         flow.metadata[META] = self.record.to_dict()
 
     # ---- candidates ---------------------------------------------------------------------
+
+    def _arm(self, flow: http.HTTPFlow) -> None:
+        """Start the serving attempt's connect and read timeouts (mitmproxy has none)."""
+        self._disarm()
+        connect, read = self.candidate.backend.config.timeouts()
+        self.deadline = Deadline(flow, connect, read)
+
+    def _disarm(self) -> str | None:
+        """Stop the timeouts; which one expired, if one did."""
+        deadline, self.deadline = self.deadline, None
+        if deadline is None:
+            return None
+        deadline.stop()
+        return deadline.expired
 
     def _switch(self, flow: http.HTTPFlow, candidate: Candidate) -> None:
         """Serve with ``candidate`` from now on (its codec, its key); the stored request shows
@@ -213,3 +248,9 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
         [("host", hostport.decode()), *candidate.headers, ("content-length", str(len(body)))]
     )
     data.content = body
+
+
+def _app_left(flow: http.HTTPFlow) -> bool:
+    """Whether the error is the app's hanging up (mitmproxy: "Client disconnected.")."""
+    msg = flow.error.msg.lower() if flow.error else ""
+    return "client disconnected" in msg or not (flow.client_conn.state & ConnectionState.CAN_READ)

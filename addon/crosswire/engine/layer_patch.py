@@ -67,7 +67,7 @@ class KeepAlive:
         """What the stream callable returned for the app."""
         for chunk in (out,) if isinstance(out, bytes) else out:
             if chunk:
-                self.tail = (self.tail + chunk)[-4:]
+                self.tail = chunk[-4:] if len(chunk) >= 4 else (self.tail + chunk)[-4:]
                 self.last = _clock()
 
     @property
@@ -255,7 +255,11 @@ def _tracked(
 
     def tracked(data: bytes) -> bytes | list[bytes]:
         out = stream(data)
-        state.track(out)
+        if out.__class__ is bytes and len(out) >= 4:  # the usual case, kept cheap
+            state.tail = out[-4:]  # type: ignore[index]
+            state.last = _clock()
+        elif out:
+            state.track(out)
         if not data:
             state.ended = True
         return out

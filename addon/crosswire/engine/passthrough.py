@@ -8,13 +8,14 @@ protocol's terminator was cut short upstream; the app is told with its protocol'
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, cast
 
 from mitmproxy import http
 
 from crosswire import ir
-from crosswire.engine import redact, streaming
+from crosswire.engine import answer, redact, streaming
 from crosswire.engine.streaming import StreamCallable
 from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName
@@ -71,6 +72,9 @@ class Passthrough:
 
     def stream(self, flow: http.HTTPFlow) -> StreamCallable | None:
         flight = self.flight
+        assert flow.response is not None
+        if not streaming.is_stream(flow.response, flight.candidate.protocol, flight.candidate.url):
+            return None  # a whole answer (an error object in a 200, say): checked in ``whole``
         tap = self.tap = Tap()
         copy = self.copy = bytearray() if flight.keep_copies else None
         limit = flight.copy_limit
@@ -115,6 +119,10 @@ class Passthrough:
         assert resp is not None
         if not resp.content:
             return None
+        failure = failure_in(resp.content, resp.headers.get("content-type", ""))
+        if failure is not None:  # an SDK would read it as an (empty) success
+            self._answer_error(flow, 502, failure)
+            return None
         self.flight.record.response_model = model_in(resp.content[:WHOLE_SCAN_BYTES])
         scan = codec(self.flight.candidate.protocol).wire.scan_usage
         return scan(resp.content[-WHOLE_SCAN_BYTES:])
@@ -124,7 +132,71 @@ class Passthrough:
         resp = flow.response
         assert resp is not None
         body = resp.content or b""
+        if not _is_json_object(body):  # a load balancer's HTML page, an empty or text body
+            self._answer_error(flow, resp.status_code, body)
+            return body
         scrubbed = redact.scrub(body, self.flight.candidate.secret)
         if scrubbed is not body:
             resp.content = scrubbed
         return body
+
+    def _answer_error(self, flow: http.HTTPFlow, status: int, body: bytes) -> None:
+        """Answer in the app's error shape instead (status kept; retry-after kept)."""
+        resp = flow.response
+        assert resp is not None
+        flight = self.flight
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        if not _is_json_object(body):
+            body = _as_error_json(status, body)
+        err = codec(flight.candidate.protocol).decode_error(
+            status, headers, redact.scrub(body, flight.candidate.secret)
+        )
+        flight.record.error = err
+        answer.replace_with_error(
+            resp, codec(flight.client_protocol).encode_error(flight.call, err)
+        )
+        flow.marked = ":x:"
+
+
+#: A top-level error that is set (Responses objects carry ``"error": null``).
+_ERROR_SET = re.compile(rb'^\s*\{\s*(?:"type"\s*:\s*"error"\s*,\s*)?"error"\s*:\s*(?!null)')
+
+
+def failure_in(body: bytes, content_type: str) -> bytes | None:
+    """What makes a whole 200 answer a failure, as an error body to decode: an error object
+    (some gateways answer errors with 200), or JSON that does not parse (a cut or garbled
+    answer). None for a good answer; non-JSON content types are left alone."""
+    if _ERROR_SET.match(body):
+        return body
+    if "json" in content_type and not _is_json_object(body):
+        return b'{"error":{"message":"crosswire: the upstream answer is not valid JSON"}}'
+    return None
+
+
+_TITLE = re.compile(rb"<title>\s*([^<]{1,200}?)\s*</title>", re.IGNORECASE)
+
+
+def _as_error_json(status: int, body: bytes) -> bytes:
+    """A non-JSON error body (an HTML page, text, nothing) as an error object that says what
+    came back: an HTML page by its title, text by its start."""
+    title = _TITLE.search(body[:4096])
+    if title:
+        what = f"an HTML page: {title.group(1).decode('utf-8', 'replace')}"
+    elif body.lstrip()[:1] == b"<":
+        what = "an HTML page"
+    elif body.strip():
+        what = f"text: {body[:200].decode('utf-8', 'replace').strip()}"
+    else:
+        what = "an empty body"
+    message = f"crosswire: the upstream answered {status} with {what}"
+    return json.dumps({"error": {"message": message}}).encode()
+
+
+def _is_json_object(body: bytes) -> bool:
+    if not body.lstrip().startswith(b"{"):
+        return False
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True

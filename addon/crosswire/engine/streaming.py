@@ -30,6 +30,7 @@ def is_stream(resp: http.Response, protocol: str, upstream_url: str) -> bool:
         protocol == "gemini"
         and content_type.startswith(b"application/json")
         and ":streamGenerateContent" in upstream_url
+        and "alt=sse" not in upstream_url  # asked for SSE: JSON is a whole (error) answer
     )
 
 

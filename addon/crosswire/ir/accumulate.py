@@ -11,18 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+from crosswire.ir import events as ev
 from crosswire.ir.builder import StreamBuilder
 from crosswire.ir.errors import Error
-from crosswire.ir.events import (
-    Event,
-    PartDelta,
-    PartEnd,
-    PartStart,
-    ResponseStart,
-    StreamError,
-    StreamFinish,
-    UsageUpdate,
-)
+from crosswire.ir.events import Event
 from crosswire.ir.parts import Part, Reasoning, Text, ToolCall
 from crosswire.ir.response import Finish, Response, Usage
 
@@ -44,22 +36,22 @@ class Accumulator:
 
     def add(self, event: Event) -> None:
         match event:
-            case ResponseStart():
+            case ev.ResponseStart():
                 self.id, self.model, self.created = event.id, event.model, event.created
                 self.usage = self.usage.merged(event.usage)
-            case PartStart():
+            case ev.PartStart():
                 self._parts.append(event.part)
                 self._chunks.append({})
-            case PartDelta():
+            case ev.PartDelta():
                 self._chunks[event.index].setdefault(event.kind, []).append(event.text)
-            case PartEnd():
+            case ev.PartEnd():
                 pass
-            case UsageUpdate():
+            case ev.UsageUpdate():
                 self.usage = self.usage.merged(event.usage)
-            case StreamFinish():
+            case ev.StreamFinish():
                 self.finish = event.finish
                 self.usage = self.usage.merged(event.usage)
-            case StreamError():
+            case ev.StreamError():
                 self.error = event.error
 
     def extend(self, events: Iterable[Event]) -> None:

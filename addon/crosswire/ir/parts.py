@@ -110,8 +110,3 @@ class Opaque:
 
 
 Part = Text | File | Reasoning | ToolCall | ToolResult | Opaque
-
-
-def tool_arguments_or_empty_object(arguments: str) -> str:
-    """Protocols that need an object (Anthropic ``input``, Gemini ``args``) treat ``""`` as ``{}``."""
-    return arguments if arguments.strip() else "{}"

@@ -1,6 +1,7 @@
 """Fill-in-the-middle over a chat model: a documented prompt in, only the middle out.
 
-A chat model is asked to write exactly the code that belongs in a hole, and its answer is
+A FIM prompt (prefix + suffix) to a backend that cannot take one (``Codec.fim_native`` is
+false: every chat protocol) becomes a chat request. A chat model is asked to write exactly the code that belongs in a hole, and its answer is
 cleaned: markdown fences, a repeated tail of the prefix at its start and a repeated head of
 the suffix at its end are removed. For streams the cleaner holds back only what may still turn
 out to be a fence or a suffix overlap and releases the rest as it arrives.
@@ -12,6 +13,7 @@ import dataclasses
 import re
 
 from crosswire import ir
+from crosswire.pipeline.step import EventFilter, Step
 
 HOLE = "<FILL_HERE>"
 SYSTEM = (
@@ -24,6 +26,22 @@ SYSTEM = (
 _FENCE_START = re.compile(r"^\s*```[\w+-]*[ \t]*\n")
 _FENCE_END = re.compile(r"\n?```\s*$")
 _HOLD = 64  # characters held back at the end of a stream for fence/suffix cleaning
+
+
+class FimBridge(Step):
+    prompt: ir.FimPrompt | None = None  # the app's prompt, once bridged
+
+    def up(self, request: ir.Request) -> ir.Request:
+        if request.fim is None or self.context.backend.fim_native:
+            return request
+        self.prompt = request.fim
+        return fim_to_chat(request, self.context.report)
+
+    def down(self, response: ir.Response) -> ir.Response:
+        return response if self.prompt is None else clean_response(response, self.prompt)
+
+    def stream(self) -> EventFilter | None:
+        return None if self.prompt is None else FimAnswerCleaner(self.prompt).feed
 
 
 def fim_to_chat(request: ir.Request, report: ir.Report) -> ir.Request:
@@ -62,10 +80,7 @@ def clean_middle(text: str, prefix: str, suffix: str | None) -> str:
     return text
 
 
-def clean_response(response: ir.Response, request: ir.Request) -> ir.Response:
-    fim = request.fim
-    if fim is None:
-        return response
+def clean_response(response: ir.Response, fim: ir.FimPrompt) -> ir.Response:
     text = "".join(p.text for p in response.parts if isinstance(p, ir.Text))
     cleaned = clean_middle(text, fim.prefix, fim.suffix)
     return dataclasses.replace(response, parts=(ir.Text(text=cleaned),) if cleaned else ())
@@ -75,8 +90,8 @@ class FimAnswerCleaner:
     """An event filter: text parts pass through cleaned; everything but text is dropped (a FIM
     app has no place for reasoning or tool calls)."""
 
-    def __init__(self, request: ir.Request) -> None:
-        self._fim = request.fim
+    def __init__(self, fim: ir.FimPrompt) -> None:
+        self._fim = fim
         self._buffer = ""
         self._emitted = False
         self._open = False
@@ -107,8 +122,7 @@ class FimAnswerCleaner:
         return [event]
 
     def _release(self, *, final: bool) -> list[ir.Event]:
-        prefix = self._fim.prefix if self._fim else ""
-        suffix = self._fim.suffix if self._fim else None
+        prefix, suffix = self._fim.prefix, self._fim.suffix
         if not self._emitted:
             # Wait for enough text to recognise a leading fence or a repeated prefix tail.
             if not final and len(self._buffer) < _HOLD:

@@ -26,6 +26,7 @@ import os
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 
 from crosswire.pool import limits, metrics
@@ -52,6 +53,8 @@ SHARED_POLL = 0.1
 #: After the shared store fails, use this process's own store for this long (seconds) before
 #: trying the shared one again.
 DEGRADED_FOR = 5.0
+#: Settlements kept for a shared store that is away (the oldest are dropped beyond this).
+MISSED_MAX = 10_000
 #: Heartbeats stop for a lease held this long (seconds): one the addon never released lapses.
 MAX_HOLD = 7200.0
 #: The most jitter added to a cooldown's end (10 % of the cooldown plus 50 ms, up to this).
@@ -92,6 +95,10 @@ class Pool:
         self._instance = uuid.uuid4().hex[:12]
         self._local: Store | None = None  # fallback while a shared store is unreachable
         self._degraded_until = 0.0  # monotonic
+        #: Settlements the shared store missed while away — releases of its own leases, and
+        #: what the fallback's leases taught — replayed once it answers again, so its leases
+        #: and counts are right again (not only after the lease TTL).
+        self._missed: deque[tuple[Lease, Settlement]] = deque(maxlen=MISSED_MAX)
 
     # ---- configuration ------------------------------------------------------------------
 
@@ -156,6 +163,8 @@ class Pool:
                 store = self._degrade(exc)
                 got = await store.acquire(backend, order, ask)
             local = store is not self.store
+            if self._missed and not local:
+                await self._replay_missed()
             if isinstance(got, str):
                 self.rotation.chose(spec, got, cands)
                 if store.shared:
@@ -209,11 +218,24 @@ class Pool:
     async def _settle(self, lease: Lease, settlement: Settlement) -> None:
         if lease.local and self._local is not None:
             await self._local.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+            if self.store.shared and settlement.sent:
+                self._missed.append((lease, settlement))
             return
         try:
             await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
-        except Exception as exc:  # the lease lapses by its TTL; what it taught is lost
+        except Exception as exc:  # replayed when the store is back (else it lapses by its TTL)
             self._degrade(exc)
+            self._missed.append((lease, settlement))
+
+    async def _replay_missed(self) -> None:
+        while self._missed:
+            lease, settlement = self._missed.popleft()
+            try:
+                await self.store.settle(lease.backend, lease.key_name, lease.lease_id, settlement)
+            except Exception as exc:
+                self._missed.appendleft((lease, settlement))
+                self._degrade(exc)
+                return
 
     # ---- learning -----------------------------------------------------------------------
 
@@ -345,6 +367,8 @@ class Pool:
         """Every configured key's state, from the (possibly shared) store."""
         now = self.clock()
         out: list[KeyState] = []
+        if self._missed and self._current_store() is self.store:
+            await self._replay_missed()
         for spec in self.backends.values():
             store = self._current_store()
             try:

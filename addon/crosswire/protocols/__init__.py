@@ -34,16 +34,4 @@ def codec(name: ProtocolName) -> Codec:
     return found
 
 
-def available() -> tuple[ProtocolName, ...]:
-    """The protocols whose codec package is installed (all of them in a release)."""
-    found = []
-    for name in PROTOCOLS:
-        try:
-            codec(name)
-        except ImportError:
-            continue
-        found.append(name)
-    return tuple(found)
-
-
-__all__ = ["PROTOCOLS", "Codec", "ProtocolName", "available", "codec"]
+__all__ = ["PROTOCOLS", "Codec", "ProtocolName", "codec"]

@@ -13,10 +13,11 @@ decode_error.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from crosswire.ir import Error, Event, Report, Request, Response, Usage
 
@@ -29,15 +30,7 @@ ProtocolName = Literal[
     "openai-completions",
     "ollama",
 ]
-PROTOCOLS: tuple[ProtocolName, ...] = (
-    "openai-chat",
-    "openai-responses",
-    "anthropic",
-    "gemini",
-    "fim",
-    "openai-completions",
-    "ollama",
-)
+PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)
 
 #: generate = the main model call; count_tokens and models are side endpoints.
 Endpoint = Literal["generate", "count_tokens", "models"]
@@ -181,6 +174,13 @@ class Codec(ABC):
     #: The wire facts the engine uses without decoding (see ``Wire``).
     wire: ClassVar[Wire] = Wire()
     content_type: ClassVar[str] = "application/json"
+    #: The ``ir.request.HINTS`` the encoder sends or itself notes as dropped; the pipeline
+    #: notes the others as dropped.
+    hints: ClassVar[frozenset[str]] = frozenset()
+    #: The wire has no default output limit: the pipeline fills ``Target.default_max_tokens``.
+    requires_max_tokens: ClassVar[bool] = False
+    #: The backend takes a fill-in-the-middle prompt itself (no chat bridge).
+    fim_native: ClassVar[bool] = False
 
     # ---- client side -----------------------------------------------------------------------
 
@@ -215,8 +215,10 @@ class Codec(ABC):
 
     @abstractmethod
     def encode_request(self, request: Request, target: Target, report: Report) -> UpstreamCall:
-        """The upstream request. Records every dropped/clamped/invented field in ``report``;
-        raises ``UnsupportedFeature`` for content the target cannot carry at all."""
+        """The upstream request, from a request the pipeline has prepared (model, tool names,
+        ``max_tokens`` already right for ``target``). Records every dropped/clamped/invented
+        field in ``report``; raises ``UnsupportedFeature`` for content the target cannot carry
+        at all."""
 
     @abstractmethod
     def decode_response(self, body: bytes, report: Report) -> Response:
@@ -229,3 +231,120 @@ class Codec(ABC):
     @abstractmethod
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> Error:
         """An upstream error answer (any body, even HTML or empty) as an IR ``Error``."""
+
+
+# ---- the package skeleton ------------------------------------------------------------------
+#
+# Every protocol package has the same modules with the same entry points (docs/codecs.md), so
+# a reader who knows one package finds their way in all of them. The protocols below state
+# those entry points; tests/unit/protocols/test_skeleton.py checks every package against them.
+
+
+class RequestDecodeModule(Protocol):
+    """``request_decode.py``: the app's body → IR."""
+
+    def decode(self, call: ClientCall, body: bytes, report: Report) -> Request: ...
+
+
+class RequestEncodeModule(Protocol):
+    """``request_encode.py``: IR → the upstream request."""
+
+    def encode(self, request: Request, target: Target, report: Report) -> UpstreamCall: ...
+
+
+class ResponseModule(Protocol):
+    """``response.py``: whole answers, both ways."""
+
+    def decode(self, body: bytes, report: Report) -> Response: ...
+
+    def encode(
+        self, call: ClientCall, request: Request, response: Response, report: Report, /
+    ) -> bytes: ...
+
+
+class StreamDecodeModule(Protocol):
+    """``stream_decode.py``: a fresh decoder for one upstream stream."""
+
+    def decoder(self, request: Request, report: Report) -> StreamDecoder: ...
+
+
+class StreamEncodeModule(Protocol):
+    """``stream_encode.py``: a fresh encoder for one streamed answer to the app."""
+
+    def encoder(self, call: ClientCall, request: Request, report: Report) -> StreamEncoder: ...
+
+
+class ErrorsModule(Protocol):
+    """``errors.py``: upstream error answers in, the app's error answers out."""
+
+    def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> Error: ...
+
+    def encode(self, call: ClientCall | None, error: Error) -> EncodedError: ...
+
+
+#: The skeleton: each module of a protocol package and the protocol its module follows.
+SKELETON: Mapping[str, type] = {
+    "request_decode": RequestDecodeModule,
+    "request_encode": RequestEncodeModule,
+    "response": ResponseModule,
+    "stream_decode": StreamDecodeModule,
+    "stream_encode": StreamEncodeModule,
+    "errors": ErrorsModule,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """The skeleton modules of one protocol package."""
+
+    request_decode: RequestDecodeModule
+    request_encode: RequestEncodeModule
+    response: ResponseModule
+    stream_decode: StreamDecodeModule
+    stream_encode: StreamEncodeModule
+    errors: ErrorsModule
+
+    @classmethod
+    def of(cls, codec_module: str) -> Package:
+        """The skeleton modules beside ``codec_module`` (a package's ``codec.py`` passes its
+        ``__name__``): a package without one of them fails at import, not at the first call.
+        ``tests/unit/protocols/test_skeleton.py`` checks each entry point's signature."""
+        package = codec_module.rpartition(".")[0]
+        modules: dict[str, Any] = {
+            name: importlib.import_module(f"{package}.{name}") for name in SKELETON
+        }
+        return cls(**modules)
+
+
+class PackageCodec(Codec):
+    """A codec wired from its package's skeleton modules: a package's ``codec.py`` declares
+    ``name``, ``wire``, ``package = Package.of(__name__)``, its flags and only what differs
+    (the model-list and token-count answers, one small object each)."""
+
+    package: ClassVar[Package]
+
+    def decode_request(self, call: ClientCall, body: bytes, report: Report) -> Request:
+        return self.package.request_decode.decode(call, body, report)
+
+    def encode_response(
+        self, call: ClientCall, request: Request, response: Response, report: Report
+    ) -> bytes:
+        return self.package.response.encode(call, request, response, report)
+
+    def stream_encoder(self, call: ClientCall, request: Request, report: Report) -> StreamEncoder:
+        return self.package.stream_encode.encoder(call, request, report)
+
+    def encode_error(self, call: ClientCall | None, error: Error) -> EncodedError:
+        return self.package.errors.encode(call, error)
+
+    def encode_request(self, request: Request, target: Target, report: Report) -> UpstreamCall:
+        return self.package.request_encode.encode(request, target, report)
+
+    def decode_response(self, body: bytes, report: Report) -> Response:
+        return self.package.response.decode(body, report)
+
+    def stream_decoder(self, request: Request, report: Report) -> StreamDecoder:
+        return self.package.stream_decode.decoder(request, report)
+
+    def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> Error:
+        return self.package.errors.decode(status, headers, body)

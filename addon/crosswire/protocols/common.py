@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
 import json
+import time
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from crosswire.ir.errors import ClientRequestError, UpstreamProtocolError
+from crosswire.ir.errors import ClientRequestError, Error, UpstreamProtocolError
 from crosswire.ir.parts import FileKind
+from crosswire.ir.report import Report
+from crosswire.ir.request import Tool
+from crosswire.jsonscan import max_depth_exceeds
 
 T = TypeVar("T")
 
@@ -45,28 +51,10 @@ def loads_upstream(body: bytes) -> Any:
 
 
 def _check_depth(body: bytes) -> None:
-    depth = 0
-    if body.count(b"[") + body.count(b"{") < MAX_JSON_DEPTH:
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return
-    in_string = escape = False
-    for c in body:
-        if in_string:
-            if escape:
-                escape = False
-            elif c == 0x5C:
-                escape = True
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise ClientRequestError(
-                    f"request JSON is nested deeper than {MAX_JSON_DEPTH} levels"
-                )
-        elif c in (0x5D, 0x7D):
-            depth -= 1
+    if max_depth_exceeds(body, MAX_JSON_DEPTH):
+        raise ClientRequestError(f"request JSON is nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def dumps(value: Any) -> bytes:
@@ -203,6 +191,94 @@ def file_kind(media_type: str | None) -> FileKind:
     if media_type.startswith("audio/"):
         return "audio"
     return "document"
+
+
+def unix_time(value: Any) -> int | None:
+    """A creation time in whole Unix seconds, when ``value`` is one (a positive JSON number;
+    booleans, zero and other types are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value)
+
+
+_FUNCTION_KEYS = frozenset({"name", "description", "parameters"})
+
+
+def function_tool(
+    fn: dict[str, Any], where: str, origin: str, native: dict[str, Any], *, strict: bool
+) -> Tool:
+    """A function declaration ``{name, description, parameters}`` at ``where`` as an IR tool
+    (Chat Completions' ``tools[].function`` and legacy ``functions``, Ollama's tools), with
+    ``strict`` where the wire has it. ``native`` holds what else the enclosing tool carried; the
+    function's own other keys join it under ``function``, for the same protocol's encoder."""
+    modelled = _FUNCTION_KEYS | {"strict"} if strict else _FUNCTION_KEYS
+    extra = {k: v for k, v in fn.items() if k not in modelled}
+    if extra:
+        native = {**native, "function": extra}
+    return Tool(
+        name=expect(fn.get("name"), str, f"{where}.name"),
+        description=optional(fn, "description", str, f"{where}.description"),
+        parameters=optional(fn, "parameters", dict, f"{where}.parameters"),
+        strict=optional(fn, "strict", bool, f"{where}.strict") if strict else None,
+        native={origin: native} if native else {},
+    )
+
+
+def set_fields(body: dict[str, Any], *fields: tuple[str, Any]) -> dict[str, Any]:
+    """``body`` with each (wire key, value) whose value the app set (``None``: not set)."""
+    for key, value in fields:
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def clamp_temperature(value: float, high: float, wire: str, report: Report) -> float:
+    """``value`` within the wire's range 0–``high``, noted as clamped when it was outside."""
+    clamped = min(high, max(0.0, value))
+    if clamped != value:
+        report.clamped("temperature", f"{value} → {clamped} ({wire} accepts 0–{high:g})")
+    return clamped
+
+
+def stop_sequences(stop: tuple[str, ...], limit: int | None, report: Report) -> list[str]:
+    """The non-empty stop sequences, the first ``limit`` of them when the wire has a limit
+    (edge 84); what is left out is noted."""
+    stops = [s for s in stop if s]
+    if len(stops) != len(stop):
+        report.dropped("stop", "empty stop sequences")
+    if limit is not None and len(stops) > limit:
+        report.clamped("stop", f"{len(stops)} stop sequences → the first {limit} (edge 84)")
+        stops = stops[:limit]
+    return stops
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """How long an upstream asks to wait, in seconds: ``retry-after-ms`` (OpenAI, Anthropic)
+    wins over ``retry-after`` in seconds or as an HTTP date; header names in any case. A date
+    already past says nothing (``None``)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = lowered.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        delay = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return delay if delay > 0 else None
+
+
+def retry_after_header(error: Error) -> dict[str, str]:
+    """The ``retry-after`` header (whole seconds, at least one) of an error answer to the app."""
+    if error.retry_after is None:
+        return {}
+    return {"retry-after": str(max(1, int(error.retry_after + 0.999)))}
 
 
 def as_list(value: Any) -> list[Any]:

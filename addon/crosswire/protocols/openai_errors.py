@@ -19,8 +19,8 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import kind_for_status
-from crosswire.protocols.base import EncodedError
-from crosswire.protocols.common import dumps
+from crosswire.protocols.base import ClientCall, EncodedError
+from crosswire.protocols.common import dumps, retry_after, retry_after_header
 
 #: IR error kind → OpenAI error.type
 ERROR_TYPE: dict[ir.ErrorKind, str] = {
@@ -61,7 +61,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
     kind = kind_for_status(status)
     if code == "insufficient_quota" or etype == "insufficient_quota":
         kind = "quota_exhausted"
-    retry = _retry_after(headers)
+    retry = retry_after(headers)
     return ir.Error(
         kind=kind,
         message=message,
@@ -70,17 +70,6 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         param=param,
         retry_after=retry,
     )
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return float(value) * scale
-            except ValueError:
-                continue
-    return None
 
 
 def body(error: ir.Error) -> dict[str, Any]:
@@ -141,11 +130,90 @@ def encode(error: ir.Error, dialect: str = "openai") -> EncodedError:
     status = error.status
     if status == 529:
         status = 503  # OpenAI and Mistral clients know 503 as overloaded; both retry
-    headers: dict[str, str] = {}
-    if error.retry_after is not None:
-        headers["retry-after"] = str(max(1, int(error.retry_after + 0.999)))
+    headers = retry_after_header(error)
     payload = mistral_body(error, status) if dialect == "mistral" else body(error)
     return EncodedError(status=status, body=dumps(payload), headers=headers)
+
+
+def encode_for(call: ClientCall | None, error: ir.Error) -> EncodedError:
+    """``encode`` in the dialect of the app's call (the skeleton's ``errors.encode``)."""
+    return encode(error, call.dialect if call is not None else "openai")
+
+
+#: OpenAI ``error.type`` / ``error.code`` → IR kind and the HTTP status the same failure has as
+#: a plain answer, for errors that arrive inside a 200 stream (no status of their own; edge
+#: 10): Chat's ``{"error": …}`` chunks, Responses' ``error`` events and ``response.failed``.
+#: Codex switches on the Responses codes (context window → compaction, quota → stop, rate
+#: limit → retry after the delay named in the message).
+STREAM_ERROR_KIND: dict[str, tuple[ir.ErrorKind, int]] = {
+    "invalid_request_error": ("invalid_request", 400),
+    "context_length_exceeded": ("invalid_request", 400),
+    "invalid_prompt": ("invalid_request", 400),
+    "authentication_error": ("authentication", 401),
+    "permission_error": ("permission", 403),
+    "not_found_error": ("not_found", 404),
+    "rate_limit_error": ("rate_limit", 429),
+    "rate_limit_exceeded": ("rate_limit", 429),
+    "slow_down": ("rate_limit", 429),
+    "insufficient_quota": ("quota_exhausted", 429),
+    "server_error": ("api_error", 500),
+    "api_error": ("api_error", 500),
+    "overloaded_error": ("overloaded", 529),
+    "server_is_overloaded": ("overloaded", 503),
+    "service_unavailable": ("unavailable", 503),
+    "timeout": ("timeout", 504),
+    "vector_store_timeout": ("timeout", 504),
+}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def from_stream(payload: Any) -> ir.Error:
+    """An error inside a 200 stream: an ``error`` object (nested under ``error`` as Responses'
+    ``error`` event has it, or flat), or a bare message. The status comes from a numeric
+    ``code`` (OpenRouter, vLLM) or from ``STREAM_ERROR_KIND``; unknown ``invalid_…``,
+    ``image_…`` and ``unsupported_…`` codes are the request's fault."""
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        payload = payload["error"]
+    err = payload if isinstance(payload, dict) else {"message": str(payload)}
+    message = err.get("message")
+    if not isinstance(message, str):
+        message = json.dumps(message, ensure_ascii=False) if message is not None else ""
+    etype, raw_code = _text(err.get("type")), err.get("code")
+    code = _text(raw_code)
+    status = 500
+    kind: ir.ErrorKind = "api_error"
+    known = STREAM_ERROR_KIND.get(code or "") or STREAM_ERROR_KIND.get(etype or "")
+    if isinstance(raw_code, int) and not isinstance(raw_code, bool) and 400 <= raw_code <= 599:
+        status, kind = raw_code, kind_for_status(raw_code)
+        if known is not None and known[0] == "quota_exhausted":
+            kind = "quota_exhausted"
+    elif known is not None:
+        kind, status = known
+    elif (code or "").startswith(("invalid_", "image_", "unsupported_")):
+        kind, status = "invalid_request", 400
+    return ir.Error(
+        kind=kind,
+        message=message or "the upstream reported an error mid-stream",
+        status=status,
+        code=code or etype,
+        param=_text(err.get("param")),
+    )
+
+
+def chunk_error(chunk: dict[str, Any]) -> ir.Error | None:
+    """The error a chunk of a Chat-shaped stream (Chat, FIM, completions) carries instead of
+    choices: ``{"error": …}`` (OpenAI, OpenRouter) or Mistral's and vLLM's flat
+    ``{"object": "error", …}``; ``None`` for an ordinary chunk."""
+    if chunk.get("choices"):
+        return None
+    if chunk.get("error") is not None:
+        return from_stream(chunk["error"])
+    if chunk.get("object") == "error":
+        return from_stream(chunk)
+    return None
 
 
 def stream_body(error: ir.Error, dialect: str = "openai") -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import ClientRequestError
 from crosswire.ir.parts import FileKind
-from crosswire.protocols.anthropic import envelope
+from crosswire.protocols import envelope
 from crosswire.protocols.anthropic.mapping import NAME
 from crosswire.protocols.common import (
     dumps_str,
@@ -198,20 +198,11 @@ def _source_block(b: dict[str, Any], where: str, report: ir.Report) -> ir.Part:
             filename=title,
             native=native,
         )
-    if stype == "url":
-        return ir.File(
-            kind=kind,
-            url=expect(source.get("url"), str, f"{where}.source.url"),
-            filename=title,
-            native=native,
-        )
-    if stype == "file":
-        return ir.File(
-            kind=kind,
-            file_id=expect(source.get("file_id"), str, f"{where}.source.file_id"),
-            filename=title,
-            native=native,
-        )
+    if stype == "url" or stype == "file":
+        key = "url" if stype == "url" else "file_id"
+        ref = expect(source.get(key), str, f"{where}.source.{key}")
+        url, file_id = (ref, None) if stype == "url" else (None, ref)
+        return ir.File(kind=kind, url=url, file_id=file_id, filename=title, native=native)
     if stype == "text":
         text = expect(source.get("data"), str, f"{where}.source.data")
         return ir.Text(text=_titled(title, text), native={NAME: {ORIGINAL_BLOCK: b}})

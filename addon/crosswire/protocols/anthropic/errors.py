@@ -7,17 +7,16 @@ its type implies (edge 10).
 
 from __future__ import annotations
 
-import email.utils
+import dataclasses
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import STATUS_FOR_KIND, kind_for_status
 from crosswire.protocols.anthropic.mapping import ERROR_KIND, ERROR_TYPE
-from crosswire.protocols.base import EncodedError
-from crosswire.protocols.common import dumps
+from crosswire.protocols.base import ClientCall, EncodedError
+from crosswire.protocols.common import dumps, retry_after, retry_after_header
 
 #: How much of a non-JSON error body (an HTML page from a gateway) becomes the message.
 _MAX_MESSAGE = 500
@@ -64,39 +63,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
             message=text[:_MAX_MESSAGE] or f"upstream answered HTTP {status}",
         )
     retry = retry_after(headers)
-    if retry is None:
-        return err
-    return ir.Error(
-        kind=err.kind,
-        message=err.message,
-        status=err.status,
-        code=err.code,
-        param=err.param,
-        retry_after=retry,
-    )
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """``retry-after`` in seconds or as an HTTP date (``retry-after-ms`` wins when present)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    millis = lowered.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return err if retry is None else dataclasses.replace(err, retry_after=retry)
 
 
 def body(error: ir.Error) -> dict[str, Any]:
@@ -115,10 +82,7 @@ def status_for(error: ir.Error) -> int:
     return status
 
 
-def encode(error: ir.Error) -> EncodedError:
-    headers = (
-        {"retry-after": str(max(1, int(error.retry_after + 0.999)))}
-        if error.retry_after is not None
-        else {}
+def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
+    return EncodedError(
+        status=status_for(error), body=dumps(body(error)), headers=retry_after_header(error)
     )
-    return EncodedError(status=status_for(error), body=dumps(body(error)), headers=headers)

@@ -4,8 +4,9 @@ Request body: https://docs.anthropic.com/en/api/messages
 
 Parameter decisions (each recorded in the report; edges 32–34, 65, 80–85 of docs/edge-cases.md):
 
-* ``max_tokens`` is required: ``Target.default_max_tokens`` when the app set none (``invented``),
-  clamped to ``Target.max_output_tokens`` (``clamped``).
+* ``max_tokens`` is required (``AnthropicCodec.requires_max_tokens``): the pipeline's clamp step
+  has filled it with ``Target.default_max_tokens`` when the app set none and clamped it to
+  ``Target.max_output_tokens``.
 * the ``anthropic-version`` header is ``Target.api_version`` (the backend's pin) or 2026-10-21.
   Under 2026-10-21 temperature, top_p and top_k are never sent (each one the app set is noted
   ``dropped``) and the message rules of ``version`` apply. Under a pinned older version,
@@ -50,7 +51,7 @@ from crosswire.protocols.anthropic.mapping import (
 )
 from crosswire.protocols.anthropic.messages_encode import encode_messages
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import clamp_temperature, dumps
 
 
 def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
@@ -58,7 +59,11 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
     api_version = version.resolve(target.api_version)
     strict = version.strict(api_version)
     system, turns = encode_messages(request, report, strict=strict)
-    max_tokens = _max_tokens(request.params.max_tokens, target, report)
+    # The pipeline fills and clamps it (``requires_max_tokens``); a direct caller gets the
+    # target's default.
+    max_tokens = request.params.max_tokens
+    if max_tokens is None:
+        max_tokens = target.default_max_tokens
     thinking, max_tokens = _thinking(request, native, max_tokens, target, report)
     thinking_on = thinking is not None and thinking.get("type") != "disabled"
     body: dict[str, Any] = {"model": target.model or request.model, "max_tokens": max_tokens}
@@ -93,17 +98,6 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
 
 
 # ---- limits and thinking ---------------------------------------------------------------------
-
-
-def _max_tokens(asked: int | None, target: Target, report: ir.Report) -> int:
-    if asked is None:
-        asked = target.default_max_tokens
-        report.invented("max_tokens", f"{asked} (Anthropic requires it)")
-    ceiling = target.max_output_tokens
-    if ceiling is not None and asked > ceiling:
-        report.clamped("max_tokens", f"{asked} → {ceiling} (the backend's limit)")
-        asked = ceiling
-    return asked
 
 
 def _thinking(
@@ -195,11 +189,7 @@ def _sampling(body: dict[str, Any], p: ir.Params, thinking_on: bool, report: ir.
         if thinking_on and t != 1:
             report.dropped("temperature", "Anthropic allows only temperature 1 while thinking")
         else:
-            if t > 1 or t < 0:
-                clamped = min(1.0, max(0.0, t))
-                report.clamped("temperature", f"{t} → {clamped} (Anthropic's range is 0–1)")
-                t = clamped
-            body["temperature"] = t
+            body["temperature"] = clamp_temperature(t, 1.0, "Anthropic", report)
     if p.top_p is not None:
         if "temperature" in body:
             report.dropped(

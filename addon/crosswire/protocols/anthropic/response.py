@@ -15,10 +15,11 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.anthropic import envelope
+from crosswire.protocols import envelope
 from crosswire.protocols.anthropic.content_encode import tool_input
 from crosswire.protocols.anthropic.mapping import NAME
 from crosswire.protocols.anthropic.usage import finish_in, finish_out, usage_in, usage_out
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import as_list, dumps, dumps_str, loads_upstream
 
 _MODELLED = frozenset(
@@ -128,7 +129,9 @@ def part_to_block(part: ir.Part, report: ir.Report) -> dict[str, Any] | None:
     return None
 
 
-def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> bytes:
+def encode(
+    call: ClientCall, request: ir.Request, response: ir.Response, report: ir.Report
+) -> bytes:
     blocks = [b for b in (part_to_block(p, report) for p in response.parts) if b is not None]
     has_calls = any(b["type"] == "tool_use" for b in blocks)
     stop_reason, stop_sequence = finish_out(response.finish, has_calls)

@@ -58,16 +58,10 @@ class MessagesStreamDecoder(SSEEventDecoder):
 
     # ---- frames ----------------------------------------------------------------------------
 
-    def _frame(self, data: str, out: list[ir.Event]) -> None:
-        if not data.strip():
-            return
-        try:
-            event = json.loads(data)
-        except ValueError as exc:
-            self._fail(out, f"invalid JSON in an Anthropic stream event: {exc}")
-            return
-        if not isinstance(event, dict):
-            return
+    def _invalid(self, exc: ValueError, out: list[ir.Event]) -> None:
+        self._fail(out, f"invalid JSON in an Anthropic stream event: {exc}")
+
+    def _event(self, event: dict[str, Any], out: list[ir.Event]) -> None:
         kind = event.get("type")
         if kind == "content_block_delta":
             self._delta(event, out)
@@ -231,3 +225,7 @@ def _fits(block_kind: str, delta_kind: str) -> bool:
     if block_kind == "tool":
         return delta_kind == "arguments"
     return False
+
+
+def decoder(request: ir.Request, report: ir.Report) -> MessagesStreamDecoder:
+    return MessagesStreamDecoder(report)

@@ -35,6 +35,8 @@ from crosswire.protocols.anthropic import errors
 from crosswire.protocols.anthropic.mapping import INPUT_BY_DELTA, NAME
 from crosswire.protocols.anthropic.response import foreign_signature, message_id
 from crosswire.protocols.anthropic.usage import finish_out, usage_out
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.event_encoder import EventEncoder
 
 _BLOCK_START = (
     b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,"content_block":'
@@ -47,7 +49,6 @@ _SIGNATURE = b'{"type":"signature_delta","signature":'
 _ARGUMENTS = b'{"type":"input_json_delta","partial_json":'
 _TAIL = b"}}\n\n"
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
-PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
 def _str(text: str) -> bytes:
@@ -78,18 +79,15 @@ class _Open:
     closed: bool = False
 
 
-class MessagesStreamEncoder:
-    content_type = "text/event-stream; charset=utf-8"
-
+class MessagesStreamEncoder(EventEncoder):
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
+        super().__init__()
         self._request = request
         self._report = report
         self._started = False
-        self._done = False
         self._next = 0  # next wire index
         self._parts: dict[int, _Open | None] = {}  # IR index → block (None: not shown)
         self._current: _Open | None = None
-        self._usage = ir.Usage()
         self._any_tool = False
 
     # ---- message ---------------------------------------------------------------------------
@@ -118,13 +116,12 @@ class MessagesStreamEncoder:
 
     def _finish(self, event: ir.StreamFinish) -> bytes:
         out = self._ensure_started() + self._close_current()
-        self._done = True
         self._usage = self._usage.merged(event.usage)
         if event.finish.reason == "error":
             message = "the upstream model's answer ended with an error"
             if event.finish.raw:
                 message += f" ({event.finish.raw})"
-            return out + self._error(ir.Error.of("api_error", message))
+            return out + self._fail(ir.Error.of("api_error", message))
         stop_reason, stop_sequence = finish_out(event.finish, self._any_tool)
         usage = usage_out(self._usage)
         if self._usage.input_tokens is None:
@@ -136,7 +133,7 @@ class MessagesStreamEncoder:
         }
         return out + _event(b"message_delta", delta) + _MESSAGE_STOP
 
-    def _error(self, error: ir.Error) -> bytes:
+    def _fail(self, error: ir.Error) -> bytes:
         self._done = True
         return _event(b"error", errors.body(error))
 
@@ -154,6 +151,9 @@ class MessagesStreamEncoder:
         return (_BLOCK_START % opened.wire) + _obj(block) + b"}\n\n"
 
     def _part_start(self, index: int, part: ir.Part) -> bytes:
+        return self._close_current() + self._block_start(index, part)
+
+    def _block_start(self, index: int, part: ir.Part) -> bytes:
         match part:
             case ir.Text():
                 extra = part.native.get(NAME) or {}
@@ -242,38 +242,21 @@ class MessagesStreamEncoder:
 
     # ---- events ----------------------------------------------------------------------------
 
-    def encode(self, event: ir.Event) -> bytes:
-        if self._done:
+    def _response_start(self, event: ir.ResponseStart) -> bytes:
+        if self._started:
             return b""
-        match event:
-            case ir.PartDelta():
-                return self._part_delta(event)
-            case ir.PartStart():
-                out = self._ensure_started() + self._close_current()
-                return out + self._part_start(event.index, event.part)
-            case ir.PartEnd():
-                opened = self._parts.get(event.index)
-                return b"" if opened is None else self._close(opened)
-            case ir.ResponseStart():
-                if self._started:
-                    return b""
-                return self._start(event.id, event.model, event.usage)
-            case ir.UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-                return b""
-            case ir.StreamFinish():
-                return self._finish(event)
-            case ir.StreamError():
-                return self._error(event.error)
-        return b""
+        return self._start(event.id, event.model, event.usage)
 
-    def keepalive(self) -> bytes:
-        """An ``event: ping`` for a relay to send while the upstream is alive but silent
-        (edge 6); nothing before ``message_start`` or after the end."""
-        return PING if self._started and not self._done else b""
+    def _part_end(self, index: int) -> bytes:
+        opened = self._parts.get(index)
+        return b"" if opened is None else self._close(opened)
 
     def close(self) -> bytes:
         """A stream that ended without a finish must not look complete to the app."""
         if self._done or not self._started:
             return b""
-        return self._error(ir.Error.of("api_error", "the upstream stream ended unexpectedly"))
+        return self._fail(ir.Error.of("api_error", "the upstream stream ended unexpectedly"))
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> MessagesStreamEncoder:
+    return MessagesStreamEncoder(request, report)

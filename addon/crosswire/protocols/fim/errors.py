@@ -3,16 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from crosswire import ir
 from crosswire.protocols import openai_errors
-from crosswire.protocols.base import ClientCall, EncodedError
 
-
-def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
-    return openai_errors.encode(error, call.dialect if call is not None else "openai")
-
-
-def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
-    return openai_errors.decode(status, {k.lower(): v for k, v in headers.items()}, body)
+#: The app's error answer: OpenAI's envelope, or Mistral's shapes for an app on its SDK.
+encode = openai_errors.encode_for
+#: An upstream error answer in either shape.
+decode = openai_errors.decode

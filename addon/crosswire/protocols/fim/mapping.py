@@ -11,6 +11,13 @@ from typing import Any
 
 from crosswire import ir
 
+#: The protocol whose answers are shaped like chat completions (``choices[].message`` /
+#: ``delta``); ``openai-completions`` answers carry ``choices[].text``.
+CHAT_SHAPED = "fim"
+
+#: Where each of the two protocols posts its request (below the backend's ``base_url``).
+PATH: dict[str, str] = {"fim": "/fim/completions", "openai-completions": "/completions"}
+
 #: wire ``finish_reason`` → IR (unknown values are ``stop``, kept raw).
 FINISH_IN: dict[str, ir.FinishReason] = {
     "stop": "stop",

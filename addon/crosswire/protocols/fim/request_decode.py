@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
-from crosswire.protocols.base import ProtocolName
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import expect, loads_client, optional
 from crosswire.protocols.fim.mapping import MODELLED
 
 
-def decode(name: ProtocolName, body: bytes) -> ir.Request:
+def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
+    name = call.protocol
     data = loads_client(body)
     prompt = data.get("prompt")
     if isinstance(prompt, list):

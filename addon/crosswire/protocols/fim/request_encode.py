@@ -10,15 +10,14 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
-from crosswire.protocols.base import ProtocolName, Target, UpstreamCall
-from crosswire.protocols.common import dumps
-from crosswire.protocols.fim.mapping import COMPLETIONS_FIELDS, FIM_FIELDS
+from crosswire.protocols.base import Target, UpstreamCall
+from crosswire.protocols.common import dumps, set_fields
+from crosswire.protocols.fim.mapping import COMPLETIONS_FIELDS, FIM_FIELDS, PATH
 
 
-def encode(
-    name: ProtocolName, path: str, request: ir.Request, target: Target, report: ir.Report
-) -> UpstreamCall:
-    """``name`` is ``fim`` (Codestral's shape) or ``openai-completions``."""
+def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
+    """``target.protocol`` is ``fim`` (Codestral's shape) or ``openai-completions``."""
+    name = target.protocol
     if request.fim is None:
         raise UnsupportedFeature(
             "this backend only completes code (fill-in-the-middle); route chat requests "
@@ -30,18 +29,9 @@ def encode(
     body: dict[str, Any] = {"model": target.model or request.model, "prompt": request.fim.prefix}
     if request.fim.suffix is not None:
         body["suffix"] = request.fim.suffix
-    max_tokens = p.max_tokens
-    limit = target.max_output_tokens
-    if max_tokens is not None and limit is not None and max_tokens > limit:
-        report.clamped("max_tokens", f"{max_tokens} → {limit} (backend limit)")
-        max_tokens = limit
-    for key, value in (
-        ("max_tokens", max_tokens),
-        ("temperature", p.temperature),
-        ("top_p", p.top_p),
-    ):
-        if value is not None:
-            body[key] = value
+    set_fields(
+        body, ("max_tokens", p.max_tokens), ("temperature", p.temperature), ("top_p", p.top_p)
+    )
     if p.stop:
         body["stop"] = list(p.stop)
     if p.seed is not None:
@@ -67,7 +57,7 @@ def encode(
         else:
             report.dropped(key, f"unknown to {name}")
     return UpstreamCall(
-        path=path,
+        path=PATH.get(name, PATH["openai-completions"]),
         body=dumps(body),
         stream=request.stream,
         headers={"content-type": "application/json"},

@@ -11,14 +11,17 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import as_list, dumps, loads_upstream
-from crosswire.protocols.fim.mapping import FINISH_IN, FINISH_OUT, usage_in, usage_out
+from crosswire.protocols.fim.mapping import CHAT_SHAPED, FINISH_IN, FINISH_OUT, usage_in, usage_out
 
 
-def encode(response: ir.Response, request: ir.Request, chat_shaped: bool) -> bytes:
+def encode(
+    call: ClientCall, request: ir.Request, response: ir.Response, report: ir.Report
+) -> bytes:
     text = "".join(p.text for p in response.parts if isinstance(p, ir.Text))
     finish = FINISH_OUT.get(response.finish.reason, "stop")
-    if chat_shaped:
+    if call.protocol == CHAT_SHAPED:
         choice: dict[str, Any] = {
             "index": 0,
             "message": {"role": "assistant", "content": text, "tool_calls": None},
@@ -40,7 +43,7 @@ def encode(response: ir.Response, request: ir.Request, chat_shaped: bool) -> byt
     )
 
 
-def decode(body: bytes) -> ir.Response:
+def decode(body: bytes, report: ir.Report) -> ir.Response:
     data = loads_upstream(body)
     if not isinstance(data, dict):
         raise UpstreamProtocolError("completion is not a JSON object")

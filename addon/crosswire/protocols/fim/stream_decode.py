@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from crosswire import ir
-from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.protocols import openai_errors
 from crosswire.protocols.fim.mapping import FINISH_IN, usage_in
 from crosswire.protocols.fim.response import choice_text
@@ -26,20 +25,12 @@ class FimStreamDecoder(SSEEventDecoder):
             error = ir.Error.of("api_error", "upstream stream ended before [DONE]")
             self._stream.fail(error, out)
 
-    def _frame(self, data: str, out: list[ir.Event]) -> None:
-        if not data:
-            return
-        if data == "[DONE]":
-            self._end(out)
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(f"invalid JSON in completion stream: {exc}") from exc
-        if not isinstance(chunk, dict):
-            return
-        if ("error" in chunk or chunk.get("object") == "error") and not chunk.get("choices"):
-            error = openai_errors.decode(500, {}, json.dumps(chunk).encode())
+    def _done(self, out: list[ir.Event]) -> None:
+        self._end(out)
+
+    def _event(self, chunk: dict[str, Any], out: list[ir.Event]) -> None:
+        error = openai_errors.chunk_error(chunk)
+        if error is not None:
             self._stream.fail(error, out)
             return
         rid, model = str(chunk.get("id") or ""), str(chunk.get("model") or "")
@@ -60,3 +51,7 @@ class FimStreamDecoder(SSEEventDecoder):
     def _end(self, out: list[ir.Event]) -> None:
         reason = FINISH_IN.get(self._finish or "stop", "stop")
         self._stream.finish(ir.Finish(reason=reason, raw=self._finish), out, self._usage)
+
+
+def decoder(request: ir.Request, report: ir.Report) -> FimStreamDecoder:
+    return FimStreamDecoder()

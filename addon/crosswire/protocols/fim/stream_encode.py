@@ -13,13 +13,14 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
-from crosswire.protocols.fim.mapping import FINISH_OUT, usage_out
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.event_encoder import EventEncoder
+from crosswire.protocols.fim.mapping import CHAT_SHAPED, FINISH_OUT, usage_out
 
 
-class FimStreamEncoder:
-    content_type = "text/event-stream; charset=utf-8"
-
+class FimStreamEncoder(EventEncoder):
     def __init__(self, request: ir.Request, chat_shaped: bool, dialect: str = "openai") -> None:
+        super().__init__()
         self._chat = chat_shaped
         self._dialect = dialect
         self._model = request.model
@@ -27,8 +28,6 @@ class FimStreamEncoder:
             request.include_usage is not False if chat_shaped else bool(request.include_usage)
         )
         self._id = "cmpl-crosswire"
-        self._usage = ir.Usage()
-        self._done = False
 
     def _chunk(self, text: str | None, finish: str | None, usage: ir.Usage | None = None) -> bytes:
         if self._chat:
@@ -49,33 +48,25 @@ class FimStreamEncoder:
             payload["usage"] = usage_out(usage)
         return _data(payload)
 
-    def encode(self, event: ir.Event) -> bytes:
-        if self._done:
-            return b""
-        match event:
-            case ir.ResponseStart():
-                self._id = event.id or self._id
-                self._model = event.model or self._model
-                return self._chunk("", None) if self._chat else b""
-            case ir.PartStart(part=ir.Text(text=text)) if text:
-                return self._chunk(text, None)
-            case ir.PartDelta() if event.kind == "text":
-                return self._chunk(event.text, None)
-            case ir.UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-            case ir.StreamFinish():
-                self._done = True
-                usage = self._usage.merged(event.usage)
-                finish = FINISH_OUT.get(event.finish.reason, "stop")
-                final = self._chunk(None, finish, usage if self._include_usage else None)
-                return final + b"data: [DONE]\n\n"
-            case ir.StreamError():
-                self._done = True
-                return _data(openai_errors.stream_body(event.error, self._dialect))
-        return b""
+    def _response_start(self, event: ir.ResponseStart) -> bytes:
+        self._id = event.id or self._id
+        self._model = event.model or self._model
+        return self._chunk("", None) if self._chat else b""
 
-    def close(self) -> bytes:
-        return b""
+    def _part_start(self, index: int, part: ir.Part) -> bytes:
+        return self._chunk(part.text, None) if isinstance(part, ir.Text) and part.text else b""
+
+    def _part_delta(self, event: ir.PartDelta) -> bytes:
+        return self._chunk(event.text, None) if event.kind == "text" else b""
+
+    def _finish(self, event: ir.StreamFinish) -> bytes:
+        usage = self._usage.merged(event.usage)
+        finish = FINISH_OUT.get(event.finish.reason, "stop")
+        final = self._chunk(None, finish, usage if self._include_usage else None)
+        return final + b"data: [DONE]\n\n"
+
+    def _fail(self, error: ir.Error) -> bytes:
+        return _data(openai_errors.stream_body(error, self._dialect))
 
 
 def _data(payload: dict[str, Any]) -> bytes:
@@ -84,3 +75,7 @@ def _data(payload: dict[str, Any]) -> bytes:
         + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         + b"\n\n"
     )
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> FimStreamEncoder:
+    return FimStreamEncoder(request, call.protocol == CHAT_SHAPED, call.dialect)

@@ -11,6 +11,7 @@ https://ai.google.dev/gemini-api/docs/troubleshooting#error-codes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -18,7 +19,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from crosswire.ir import Error, ErrorKind, kind_for_status
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
+from crosswire.protocols.common import retry_after
 from crosswire.protocols.gemini import mapping
 from crosswire.protocols.gemini.rawjson import dumps
 
@@ -30,8 +32,8 @@ _REASON_NAME: Final = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _MAX_MESSAGE: Final = 500
 
 
-def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> Error:
-    retry_header = _retry_after_header(headers)
+def decode(status: int, headers: Mapping[str, str], body: bytes) -> Error:
+    retry_header = retry_after(headers)
     try:
         data: Any = json.loads(body) if body.strip() else None
     except (ValueError, RecursionError):
@@ -41,7 +43,7 @@ def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> Error:
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = error_from_payload(data["error"], status)
         if error.retry_after is None and retry_header is not None:
-            error = _replace_retry(error, retry_header)
+            error = dataclasses.replace(error, retry_after=retry_header)
         return error
     message = _other_message(data, body, status)
     return Error(
@@ -112,27 +114,6 @@ def _duration(value: Any) -> float | None:
     return None
 
 
-def _retry_after_header(headers: Mapping[str, str]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return None  # an HTTP date: the pipeline keeps the header itself
-    return None
-
-
-def _replace_retry(error: Error, retry_after: float) -> Error:
-    return Error(
-        kind=error.kind,
-        message=error.message,
-        status=error.status,
-        code=error.code,
-        param=error.param,
-        retry_after=retry_after,
-    )
-
-
 def _other_message(data: Any, body: bytes, status: int) -> str:
     if isinstance(data, dict):
         for key in ("error", "message", "detail"):
@@ -188,6 +169,6 @@ def _format_duration(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0") + "s"
 
 
-def encode_error(error: Error) -> EncodedError:
+def encode(call: ClientCall | None, error: Error) -> EncodedError:
     body = error_object(error)
     return EncodedError(status=body["error"]["code"], body=dumps(body))

@@ -64,3 +64,12 @@ def rest(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
         if key_camel not in known:
             out[key_camel] = value
     return out
+
+
+def keep_rest(
+    obj: dict[str, Any], known: frozenset[str], path: str, native: dict[str, Any]
+) -> None:
+    """The keys of ``obj`` beyond ``known`` (``rest``) into ``native``, each under its path
+    (``path.key``), for the same protocol's encoder to put back."""
+    for key, value in rest(obj, known).items():
+        native[f"{path}.{key}"] = value

@@ -37,7 +37,7 @@ from crosswire.ir import (
 from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import expect, loads_client
 from crosswire.protocols.gemini.callids import is_synthetic, synthetic_call_id
-from crosswire.protocols.gemini.fields import camel, get, opt, rest
+from crosswire.protocols.gemini.fields import camel, get, keep_rest, opt, rest
 from crosswire.protocols.gemini.mapping import FUNCTION_CALLING_MODES
 from crosswire.protocols.gemini.parts import NAME, decode_part, is_function_response, native_of
 from crosswire.protocols.gemini.schema_decode import to_standard
@@ -77,7 +77,7 @@ SCHEMA_ONLY_FOR_GEMINI: Final = ("responseJsonSchema", "response")
 _LEVELS: Final = {"MINIMAL": "minimal", "LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
 
 
-def decode_request(call: ClientCall, body: bytes, report: Report) -> Request:
+def decode(call: ClientCall, body: bytes, report: Report) -> Request:
     obj = loads_client(body)
     if call.endpoint == "count_tokens":
         inner = get(obj, "generateContentRequest")
@@ -114,8 +114,7 @@ def decode_request(call: ClientCall, body: bytes, report: Report) -> Request:
         params = _decode_params(generation)
         response_format = _decode_response_format(generation, native, report)
         reasoning = _decode_thinking(generation, native)
-        for key, value in rest(generation, GENERATION_KNOWN).items():
-            native[f"generationConfig.{key}"] = value
+        keep_rest(generation, GENERATION_KNOWN, "generationConfig", native)
 
     return Request(
         model=model,
@@ -417,14 +416,12 @@ def _generic(path: str) -> str:
 def _decode_tool_config(config: dict[str, Any], native: dict[str, Any]) -> ToolChoice | None:
     """functionCallingConfig → ToolChoice (edge case 32). What ToolChoice cannot say (several
     allowed names, VALIDATED, retrievalConfig) stays in ``native`` under its path."""
-    for key, value in rest(config, frozenset({"functionCallingConfig"})).items():
-        native[f"toolConfig.{key}"] = value
+    keep_rest(config, frozenset({"functionCallingConfig"}), "toolConfig", native)
     fcc = opt(config, "functionCallingConfig", dict, "toolConfig")
     if fcc is None:
         return None
     path = "toolConfig.functionCallingConfig"
-    for key, value in rest(fcc, CALLING_KNOWN).items():
-        native[f"{path}.{key}"] = value
+    keep_rest(fcc, CALLING_KNOWN, path, native)
     mode = (opt(fcc, "mode", str, path) or "").upper()
     names = opt(fcc, "allowedFunctionNames", list, path)
     if names is not None:
@@ -510,8 +507,7 @@ def _decode_thinking(gen: dict[str, Any], native: dict[str, Any]) -> ReasoningCo
     if config is None:
         return None
     path = "generationConfig.thinkingConfig"
-    for key, value in rest(config, THINKING_KNOWN).items():
-        native[f"{path}.{key}"] = value
+    keep_rest(config, THINKING_KNOWN, path, native)
     budget = opt(config, "thinkingBudget", int, path)
     level = opt(config, "thinkingLevel", str, path)
     include = opt(config, "includeThoughts", bool, path)

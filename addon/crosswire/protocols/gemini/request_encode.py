@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from crosswire.ir import Report, Request, ToolChoice, UnsupportedFeature
 from crosswire.protocols.base import Target, UpstreamCall
+from crosswire.protocols.common import clamp_temperature, set_fields, stop_sequences
 from crosswire.protocols.gemini import mapping
 from crosswire.protocols.gemini.contents_encode import ContentsEncoder
 from crosswire.protocols.gemini.parts import NAME, gemini_native
@@ -25,10 +26,9 @@ from crosswire.protocols.gemini.schema_encode import parameters_json_schema, res
 DEFAULT_API_VERSION: Final = "v1beta"
 #: Gemini accepts at most five stop sequences (edge case 84).
 MAX_STOP_SEQUENCES: Final = 5
-TEMPERATURE_RANGE: Final = (0.0, 2.0)
 
 
-def encode_request(request: Request, target: Target, report: Report) -> UpstreamCall:
+def encode(request: Request, target: Target, report: Report) -> UpstreamCall:
     if request.fim is not None:
         raise UnsupportedFeature("Gemini has no fill-in-the-middle endpoint", param="suffix")
     model = (target.model or request.model).removeprefix("models/")
@@ -42,7 +42,7 @@ def encode_request(request: Request, target: Target, report: Report) -> Upstream
     tool_config = _tool_config(request.tool_choice, has_functions=bool(request.tools))
     if tool_config:
         body["toolConfig"] = tool_config
-    generation = _generation_config(request, target, model, report)
+    generation = _generation_config(request, model, report)
     if generation:
         body["generationConfig"] = generation
     _merge_native(body, request.native.get(NAME) or {})
@@ -134,49 +134,25 @@ def _tool_config(choice: ToolChoice | None, *, has_functions: bool) -> dict[str,
 # ---- generationConfig -----------------------------------------------------------------------
 
 
-def _generation_config(
-    request: Request, target: Target, model: str, report: Report
-) -> dict[str, Any]:
+def _generation_config(request: Request, model: str, report: Report) -> dict[str, Any]:
     p = request.params
     out: dict[str, Any] = {}
-    if p.max_tokens is not None:
-        max_tokens = p.max_tokens
-        if target.max_output_tokens is not None and max_tokens > target.max_output_tokens:
-            report.clamped(
-                "max_tokens", f"{max_tokens} → {target.max_output_tokens} (backend limit)"
-            )
-            max_tokens = target.max_output_tokens
-        out["maxOutputTokens"] = max_tokens
+    set_fields(out, ("maxOutputTokens", p.max_tokens))
     if p.temperature is not None:
-        low, high = TEMPERATURE_RANGE
-        temperature = min(max(p.temperature, low), high)
-        if temperature != p.temperature:
-            report.clamped("temperature", f"{p.temperature} → {temperature} (Gemini accepts 0–2)")
-        out["temperature"] = temperature
-    if p.top_p is not None:
-        out["topP"] = p.top_p
-    if p.top_k is not None:
-        out["topK"] = p.top_k
+        out["temperature"] = clamp_temperature(p.temperature, 2.0, "Gemini", report)
+    set_fields(out, ("topP", p.top_p), ("topK", p.top_k))
     if p.stop is not None:
-        stops = [s for s in p.stop if s]
-        if len(stops) < len(p.stop):
-            report.dropped("stop", "empty stop sequences")
-        if len(stops) > MAX_STOP_SEQUENCES:
-            report.clamped(
-                "stop",
-                f"{len(stops)} stop sequences → the first {MAX_STOP_SEQUENCES} (Gemini's limit)",
-            )
-            stops = stops[:MAX_STOP_SEQUENCES]
+        stops = stop_sequences(p.stop, MAX_STOP_SEQUENCES, report)
         if stops:
             out["stopSequences"] = stops
     if p.n is not None and p.n > 1:
         out["candidateCount"] = p.n
-    if p.seed is not None:
-        out["seed"] = p.seed
-    if p.presence_penalty is not None:
-        out["presencePenalty"] = p.presence_penalty
-    if p.frequency_penalty is not None:
-        out["frequencyPenalty"] = p.frequency_penalty
+    set_fields(
+        out,
+        ("seed", p.seed),
+        ("presencePenalty", p.presence_penalty),
+        ("frequencyPenalty", p.frequency_penalty),
+    )
     if p.min_tokens is not None:
         report.dropped("min_tokens", "Gemini has no minimum length")
 

@@ -29,6 +29,7 @@ from crosswire.ir import (
     UpstreamProtocolError,
     accumulate,
 )
+from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import loads_upstream
 from crosswire.protocols.gemini import mapping
 from crosswire.protocols.gemini.answer import call_id_maker, derived_response_id, parse_time
@@ -60,7 +61,7 @@ def decode_chunk_parts(raw_parts: Any, path: str, make_id: Any) -> list[Part]:
         raise UpstreamProtocolError(f"Gemini answered a malformed part: {exc}") from exc
 
 
-def decode_response(body: bytes, report: Report) -> Response:
+def decode(body: bytes, report: Report) -> Response:
     stripped = body.lstrip()
     if stripped.startswith((b"[", b"data:")):  # a stream delivered whole (edge case 7)
         return _decode_stream_body(body, report)
@@ -192,7 +193,7 @@ def encode_parts(parts: Sequence[Part], request: Request, report: Report) -> lis
     return out
 
 
-def encode_response(request: Request, response: Response, report: Report) -> bytes:
+def encode(call: ClientCall, request: Request, response: Response, report: Report) -> bytes:
     native = dict(gemini_native(response.native))
     candidate: dict[str, Any] = {
         "content": {"parts": encode_parts(response.parts, request, report), "role": "model"},

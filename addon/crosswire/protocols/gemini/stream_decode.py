@@ -267,3 +267,7 @@ class GeminiStreamDecoder:
         if signature:
             self._stream.delta("signature", signature, out)
             self._signed = True
+
+
+def decoder(request: Request, report: Report) -> GeminiStreamDecoder:
+    return GeminiStreamDecoder(request, report)

@@ -21,33 +21,23 @@ import json
 from typing import Any, Final
 
 from crosswire.ir import (
-    Event,
+    Error,
     File,
     Opaque,
+    Part,
     PartDelta,
-    PartEnd,
-    PartStart,
     Reasoning,
     Report,
     Request,
     ResponseStart,
-    StreamError,
     StreamFinish,
     Text,
     ToolCall,
-    Usage,
-    UsageUpdate,
 )
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.event_encoder import EventEncoder
+from crosswire.protocols.gemini import parts
 from crosswire.protocols.gemini.errors import error_object
-from crosswire.protocols.gemini.parts import (
-    NAME,
-    call_part,
-    call_signature,
-    file_part,
-    gemini_native,
-    text_part,
-)
 from crosswire.protocols.gemini.rawjson import dumps
 from crosswire.protocols.gemini.response import finish_out, shows_thoughts
 from crosswire.protocols.gemini.tokens import metadata_from_usage
@@ -62,7 +52,7 @@ def _json(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class GeminiStreamEncoder:
+class GeminiStreamEncoder(EventEncoder):
     """One streamed answer to a Gemini client."""
 
     __slots__ = (
@@ -80,11 +70,11 @@ class GeminiStreamEncoder:
         "_sse",
         "_tail",
         "_text_native",
-        "_usage",
         "content_type",
     )
 
     def __init__(self, call: ClientCall, request: Request, report: Report) -> None:
+        super().__init__()
         self._sse = call.variant != "json-array"
         self.content_type = "text/event-stream" if self._sse else "application/json"
         self._report = report
@@ -94,7 +84,6 @@ class GeminiStreamEncoder:
         self._tail = ""
         self._opened = False
         self._closed = False
-        self._usage = Usage()
         self._kind: str | None = None
         self._text_native: Any = None
         self._signed = False
@@ -130,47 +119,30 @@ class GeminiStreamEncoder:
 
     # ---- events -------------------------------------------------------------------------
 
-    def encode(self, event: Event) -> bytes:
-        match event:
-            case ResponseStart():
-                self._id = event.id
-                self._model = event.model or self._model
-                self._usage = self._usage.merged(event.usage)
-                self._set_tail()
-                return b""
-            case PartStart():
-                return self._start(event.part)
-            case PartDelta():
-                return self._delta(event.kind, event.text)
-            case PartEnd():
-                return self._end()
-            case UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-                return b""
-            case StreamFinish():
-                self._usage = self._usage.merged(event.usage)
-                return self._finish(finish_out(event.finish))
-            case StreamError():
-                return self._error(event)
+    def _response_start(self, event: ResponseStart) -> bytes:
+        self._id = event.id
+        self._model = event.model or self._model
+        self._usage = self._usage.merged(event.usage)
+        self._set_tail()
         return b""
 
-    def _start(self, part: Any) -> bytes:
+    def _part_start(self, index: int, part: Part) -> bytes:
         self._kind = part.type
         if isinstance(part, Text):
-            self._text_native = part.native if gemini_native(part.native) else None
+            self._text_native = part.native if parts.gemini_native(part.native) else None
             return self._text(part.text) if part.text else b""
         if isinstance(part, Reasoning):
-            self._signed = part.origin == NAME
+            self._signed = part.origin == parts.NAME
             self._signature = [part.signature] if part.signature and self._signed else []
-            return self._delta("reasoning", part.text) if part.text else b""
+            return self._thought(part.text)
         if isinstance(part, ToolCall):
             self._call = part
             self._args = [part.arguments] if part.arguments else []
             return b""
         if isinstance(part, File):
-            return self._parts_chunk(dumps(file_part(part, upstream=False)).decode())
+            return self._parts_chunk(dumps(parts.file_part(part, upstream=False)).decode())
         if isinstance(part, Opaque):
-            if part.origin == NAME:
+            if part.origin == parts.NAME:
                 return self._parts_chunk(dumps(dict(part.data)).decode())
             self._report.dropped(f"{part.origin} block", "no Gemini equivalent")
         return b""
@@ -178,16 +150,22 @@ class GeminiStreamEncoder:
     def _text(self, text: str) -> bytes:
         if self._text_native is not None:  # the first chunk of a part with metadata
             native, self._text_native = self._text_native, None
-            return self._parts_chunk(dumps(text_part(Text(text=text, native=native))).decode())
+            return self._parts_chunk(
+                dumps(parts.text_part(Text(text=text, native=native))).decode()
+            )
         return self._parts_chunk('{"text":' + _json(text) + "}")
 
-    def _delta(self, kind: str, text: str) -> bytes:
+    def _thought(self, text: str) -> bytes:
+        if not self._show_thoughts or not text:
+            return b""
+        return self._parts_chunk('{"text":' + _json(text) + ',"thought":true}')
+
+    def _part_delta(self, event: PartDelta) -> bytes:
+        kind, text = event.kind, event.text
         if kind == "text":
             return self._text(text) if text else b""
         if kind == "reasoning":
-            if not self._show_thoughts or not text:
-                return b""
-            return self._parts_chunk('{"text":' + _json(text) + ',"thought":true}')
+            return self._thought(text)
         if kind == "signature":
             if self._signed:
                 self._signature.append(text)
@@ -196,7 +174,7 @@ class GeminiStreamEncoder:
             self._args.append(text)
         return b""
 
-    def _end(self) -> bytes:
+    def _part_end(self, index: int) -> bytes:
         kind, self._kind = self._kind, None
         if kind == "tool_call" and self._call is not None:
             call = ToolCall(
@@ -206,7 +184,7 @@ class GeminiStreamEncoder:
                 native=self._call.native,
             )
             self._call, self._args = None, []
-            wire = call_part(call, self._report, signature=call_signature(call))
+            wire = parts.call_part(call, self._report, signature=parts.call_signature(call))
             return self._parts_chunk(dumps(wire).decode())
         if kind == "text" and self._text_native is not None:
             return self._text("")  # a signature on an empty text part
@@ -218,7 +196,11 @@ class GeminiStreamEncoder:
             )
         return b""
 
-    def _finish(self, reason: str) -> bytes:
+    def _finish(self, event: StreamFinish) -> bytes:
+        self._usage = self._usage.merged(event.usage)
+        return self._last_chunk(finish_out(event.finish))
+
+    def _last_chunk(self, reason: str) -> bytes:
         chunk = (
             _HEAD + '{"text":""}],"role":"model"},"finishReason":' + _json(reason) + ',"index":0}]'
         )
@@ -229,8 +211,8 @@ class GeminiStreamEncoder:
         out = self._frame(chunk)
         return out + self._close_array()
 
-    def _error(self, event: StreamError) -> bytes:
-        out = self._frame(dumps(error_object(event.error)).decode())
+    def _fail(self, error: Error) -> bytes:
+        out = self._frame(dumps(error_object(error)).decode())
         return out + self._close_array()
 
     def _close_array(self) -> bytes:
@@ -245,3 +227,7 @@ class GeminiStreamEncoder:
             return b""
         self._closed = True
         return b"]" if self._opened else b"[]"
+
+
+def encoder(call: ClientCall, request: Request, report: Report) -> GeminiStreamEncoder:
+    return GeminiStreamEncoder(call, request, report)

@@ -8,30 +8,22 @@ OpenAI-style envelope from a gateway, HTML, nothing) decode as well, with ``retr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from crosswire import ir
 from crosswire.ir.errors import STATUS_FOR_KIND
 from crosswire.protocols import openai_errors
-from crosswire.protocols.base import EncodedError
-from crosswire.protocols.common import dumps
+from crosswire.protocols.base import ClientCall, EncodedError
+from crosswire.protocols.common import dumps, retry_after_header
 
 
-def encode(error: ir.Error) -> EncodedError:
+def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
     status = error.status if 400 <= error.status <= 599 else STATUS_FOR_KIND[error.kind]
-    headers = (
-        {"retry-after": str(max(1, int(error.retry_after + 0.999)))}
-        if error.retry_after is not None
-        else {}
-    )
     return EncodedError(
         status=503 if status == 529 else status,
         body=dumps({"error": error.message}),
-        headers=headers,
+        headers=retry_after_header(error),
     )
 
 
-def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
-    """``{"error": "…"}`` and every other shape ``openai_errors`` reads (it takes a string
-    ``error`` as the message)."""
-    return openai_errors.decode(status, {k.lower(): v for k, v in headers.items()}, body)
+#: ``{"error": "…"}`` and every other shape ``openai_errors`` reads (it takes a string
+#: ``error`` as the message).
+decode = openai_errors.decode

@@ -23,6 +23,7 @@ from crosswire.protocols.common import (
     as_dict,
     dumps_str,
     expect,
+    function_tool,
     loads_client,
     normalise_base64,
     optional,
@@ -165,18 +166,8 @@ def _tools(raw: list[Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.NativeTool, ..
             others.append(ir.NativeTool(origin=NAME, data=t))
             continue
         fn = expect(t.get("function"), dict, f"tools[{i}].function")
-        extra: dict[str, Any] = {k: v for k, v in t.items() if k not in ("type", "function")}
-        fn_extra = {k: v for k, v in fn.items() if k not in ("name", "description", "parameters")}
-        if fn_extra:
-            extra["function"] = fn_extra
-        tools.append(
-            ir.Tool(
-                name=expect(fn.get("name"), str, f"tools[{i}].function.name"),
-                description=optional(fn, "description", str, f"tools[{i}].function.description"),
-                parameters=optional(fn, "parameters", dict, f"tools[{i}].function.parameters"),
-                native={NAME: extra} if extra else {},
-            )
-        )
+        extra = {k: v for k, v in t.items() if k not in ("type", "function")}
+        tools.append(function_tool(fn, f"tools[{i}].function", NAME, extra, strict=False))
     return tuple(tools), tuple(others)
 
 

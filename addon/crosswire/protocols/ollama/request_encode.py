@@ -1,7 +1,6 @@
 """IR request → an Ollama ``/api/chat`` (messages) or ``/api/generate`` (FIM prompt) body.
 
-Sampling parameters go into ``options`` (``max_tokens`` is ``num_predict``, clamped to the
-backend's limit); reasoning is ``think`` (a level when the IR has an effort, else a boolean);
+Sampling parameters go into ``options`` (``max_tokens`` is ``num_predict``); reasoning is ``think`` (a level when the IR has an effort, else a boolean);
 a response format is ``format``. What an Ollama app sent that the IR does not model comes back
 from ``Request.native["ollama"]`` unchanged (modelled fields win), including tool-call ``id``
 and ``tool_call_id`` when the app sent them. What Ollama cannot express is dropped with a
@@ -16,7 +15,7 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps, parse_data_url, sniff_media_type
+from crosswire.protocols.common import dumps, parse_data_url, set_fields, sniff_media_type
 from crosswire.protocols.ollama.mapping import EFFORT_OFF, EFFORT_OUT, NAME, THINK_LEVELS
 
 _HEADERS = {"content-type": "application/json"}
@@ -25,7 +24,7 @@ _HEADERS = {"content-type": "application/json"}
 def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCall:
     native = dict(request.native.get(NAME) or {})
     body: dict[str, Any] = {"model": target.model or request.model}
-    options = _options(request, target, report, native.pop("options", None))
+    options = _options(request, report, native.pop("options", None))
     if options:
         body["options"] = options
     think = think_out(request.reasoning, report)
@@ -64,30 +63,22 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
 # ---- top-level fields -----------------------------------------------------------------------
 
 
-def _options(request: ir.Request, target: Target, report: ir.Report, native: Any) -> dict[str, Any]:
+def _options(request: ir.Request, report: ir.Report, native: Any) -> dict[str, Any]:
     p = request.params
     if p.n is not None and p.n > 1:
         raise UnsupportedFeature("'n' > 1: Ollama returns one answer", param="n")
     if p.min_tokens is not None:
         report.dropped("min_tokens", "Ollama has no minimum length")
-    max_tokens = p.max_tokens
-    ceiling = target.max_output_tokens
-    if max_tokens is not None and ceiling is not None and max_tokens > ceiling:
-        report.clamped("max_tokens", f"{max_tokens} → {ceiling} (backend limit)")
-        max_tokens = ceiling
-    options: dict[str, Any] = {
-        key: value
-        for key, value in (
-            ("num_predict", max_tokens),
-            ("temperature", p.temperature),
-            ("top_p", p.top_p),
-            ("top_k", p.top_k),
-            ("seed", p.seed),
-            ("presence_penalty", p.presence_penalty),
-            ("frequency_penalty", p.frequency_penalty),
-        )
-        if value is not None
-    }
+    options = set_fields(
+        {},
+        ("num_predict", p.max_tokens),
+        ("temperature", p.temperature),
+        ("top_p", p.top_p),
+        ("top_k", p.top_k),
+        ("seed", p.seed),
+        ("presence_penalty", p.presence_penalty),
+        ("frequency_penalty", p.frequency_penalty),
+    )
     if p.stop:
         options["stop"] = list(p.stop)
     if isinstance(native, dict):

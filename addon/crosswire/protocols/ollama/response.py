@@ -82,7 +82,9 @@ def answer_parts(obj: dict[str, Any], seed: str, start: int = 0) -> list[ir.Part
 # ---- encode (the app's answer) --------------------------------------------------------------
 
 
-def encode(call: ClientCall, response: ir.Response, report: ir.Report) -> bytes:
+def encode(
+    call: ClientCall, request: ir.Request, response: ir.Response, report: ir.Report
+) -> bytes:
     generate = call.variant == "generate"
     own = dict(response.native.get(NAME) or {})
     created_at = own.get("created_at")

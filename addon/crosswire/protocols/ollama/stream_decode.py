@@ -68,3 +68,7 @@ class OllamaStreamDecoder:
         if obj.get("done") is True:
             finish = finish_in(obj.get("done_reason"), self._calls > 0)
             stream.finish(finish, out, usage_in(obj))
+
+
+def decoder(request: ir.Request, report: ir.Report) -> OllamaStreamDecoder:
+    return OllamaStreamDecoder(report)

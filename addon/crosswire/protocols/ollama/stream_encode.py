@@ -15,24 +15,24 @@ from typing import Any
 from crosswire import ir
 from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import dumps
+from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.ollama.mapping import created_out, done_fields
 from crosswire.protocols.ollama.response import content
 
 _NOT_DONE = b',"done":false}\n'
 
 
-class OllamaStreamEncoder:
+class OllamaStreamEncoder(EventEncoder):
     content_type = "application/x-ndjson"
 
     def __init__(self, call: ClientCall, request: ir.Request, report: ir.Report) -> None:
+        super().__init__()
         self._generate = call.variant == "generate"
         self._report = report
         self._model = request.model
         self._head = b""
-        self._done = False
         self._calls: dict[int, ir.ToolCall] = {}
         self._args: dict[int, list[str]] = {}
-        self._usage = ir.Usage()
         if self._generate:
             self._text_open = b',"response":'
             self._thinking_open = b',"response":"","thinking":'
@@ -40,52 +40,16 @@ class OllamaStreamEncoder:
             self._text_open = b',"message":{"role":"assistant","content":'
             self._thinking_open = b',"message":{"role":"assistant","content":"","thinking":'
 
-    def encode(self, event: ir.Event) -> bytes:
-        if self._done:
-            return b""
-        match event:
-            case ir.ResponseStart():
-                self._model = event.model or self._model
-                self._head = self._make_head(event.created)
-                self._usage = self._usage.merged(event.usage)
-            case ir.PartStart():
-                return self._start(event)
-            case ir.PartDelta():
-                if event.kind == "text":
-                    return self._text(event.text)
-                if event.kind == "reasoning":
-                    return self._thinking(event.text)
-                if event.kind == "arguments" and event.index in self._args:
-                    self._args[event.index].append(event.text)
-            case ir.PartEnd():
-                call = self._calls.pop(event.index, None)
-                if call is not None and self._generate:
-                    self._report.dropped("tool calls", "/api/generate answers carry no tool calls")
-                elif call is not None:
-                    arguments = "".join(self._args.pop(event.index, []))
-                    whole = ir.ToolCall(id=call.id, name=call.name, arguments=arguments)
-                    return self._line(content((whole,), self._generate, self._report))
-            case ir.UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-            case ir.StreamFinish():
-                self._done = True
-                self._usage = self._usage.merged(event.usage)
-                last = content((), self._generate, self._report)
-                last.update(done_fields(event.finish, self._usage))
-                return self._head_or_new() + b"," + dumps(last)[1:] + b"\n"
-            case ir.StreamError():
-                self._done = True
-                return dumps({"error": event.error.message}) + b"\n"
+    def _response_start(self, event: ir.ResponseStart) -> bytes:
+        self._model = event.model or self._model
+        self._head = self._make_head(event.created)
+        self._usage = self._usage.merged(event.usage)
         return b""
 
-    def close(self) -> bytes:
-        return b""
-
-    def _start(self, event: ir.PartStart) -> bytes:
-        part = event.part
+    def _part_start(self, index: int, part: ir.Part) -> bytes:
         if isinstance(part, ir.ToolCall):
-            self._calls[event.index] = part
-            self._args[event.index] = [part.arguments]
+            self._calls[index] = part
+            self._args[index] = [part.arguments]
         elif isinstance(part, ir.Text) and part.text:
             return self._text(part.text)
         elif isinstance(part, ir.Reasoning) and part.text:
@@ -95,6 +59,34 @@ class OllamaStreamEncoder:
         elif isinstance(part, ir.Opaque):
             content((part,), self._generate, self._report)  # notes the drop
         return b""
+
+    def _part_delta(self, event: ir.PartDelta) -> bytes:
+        if event.kind == "text":
+            return self._text(event.text)
+        if event.kind == "reasoning":
+            return self._thinking(event.text)
+        if event.kind == "arguments" and event.index in self._args:
+            self._args[event.index].append(event.text)
+        return b""
+
+    def _part_end(self, index: int) -> bytes:
+        call = self._calls.pop(index, None)
+        if call is not None and self._generate:
+            self._report.dropped("tool calls", "/api/generate answers carry no tool calls")
+        elif call is not None:
+            arguments = "".join(self._args.pop(index, []))
+            whole = ir.ToolCall(id=call.id, name=call.name, arguments=arguments)
+            return self._line(content((whole,), self._generate, self._report))
+        return b""
+
+    def _finish(self, event: ir.StreamFinish) -> bytes:
+        self._usage = self._usage.merged(event.usage)
+        last = content((), self._generate, self._report)
+        last.update(done_fields(event.finish, self._usage))
+        return self._head_or_new() + b"," + dumps(last)[1:] + b"\n"
+
+    def _fail(self, error: ir.Error) -> bytes:
+        return dumps({"error": error.message}) + b"\n"
 
     def _text(self, text: str) -> bytes:
         return self._fragment(self._text_open, text)
@@ -117,3 +109,7 @@ class OllamaStreamEncoder:
         if not self._head:
             self._head = self._make_head(None)
         return self._head
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> OllamaStreamEncoder:
+    return OllamaStreamEncoder(call, request, report)

@@ -1,26 +1,24 @@
-"""Upstream error answers and in-stream error chunks → IR errors.
+"""Upstream error answers → IR errors (in-stream error chunks: ``openai_errors.chunk_error``).
 
 Error codes: https://platform.openai.com/docs/guides/error-codes
 The envelope ``{"error":{"message","type","param","code"}}`` is shared with the Responses
 codec (``protocols/openai_errors.py``); this module adds what OpenAI-compatible servers do
 differently: vLLM and Mistral put ``message``/``type``/``code`` at the top level (Mistral's
 422 ``message`` is an object), FastAPI servers answer ``{"detail": …}``, headers may come in
-any case and ``retry-after`` may be an HTTP date. Errors inside a 200 stream have no status
-of their own: it comes from a numeric ``code`` (OpenRouter, vLLM) or the error type.
+any case and ``retry-after`` may be an HTTP date.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from crosswire import ir
-from crosswire.ir.errors import kind_for_status
 from crosswire.protocols import openai_errors
-from crosswire.protocols.openai_chat.mapping import STREAM_ERROR_KIND
+
+#: The app's error answer: OpenAI's envelope, or Mistral's shapes for an app on its SDK.
+encode = openai_errors.encode_for
 
 
 def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
@@ -38,9 +36,6 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         for key in ("code", "type"):
             if code is None and isinstance(data.get(key), str):
                 code = data[key]
-    retry_after = error.retry_after
-    if retry_after is None:
-        retry_after = _http_date_delay(lowered.get("retry-after"))
     kind = error.kind
     if code == "insufficient_quota":
         kind = "quota_exhausted"
@@ -50,34 +45,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
         status=status,
         code=code,
         param=error.param,
-        retry_after=retry_after,
-    )
-
-
-def from_stream(payload: Any) -> ir.Error:
-    """An ``{"error": …}`` chunk inside a 200 stream (edge 10 in docs/edge-cases.md)."""
-    err = payload if isinstance(payload, dict) else {"message": str(payload)}
-    message = err.get("message")
-    if not isinstance(message, str):
-        message = json.dumps(message, ensure_ascii=False) if message is not None else ""
-    etype = err.get("type") if isinstance(err.get("type"), str) else None
-    raw_code = err.get("code")
-    code = raw_code if isinstance(raw_code, str) else None
-    status = 500
-    kind: ir.ErrorKind = "api_error"
-    known = STREAM_ERROR_KIND.get(code or "") or STREAM_ERROR_KIND.get(etype or "")
-    if isinstance(raw_code, int) and not isinstance(raw_code, bool) and 400 <= raw_code <= 599:
-        status, kind = raw_code, kind_for_status(raw_code)
-        if known is not None and known[0] == "quota_exhausted":
-            kind = "quota_exhausted"
-    elif known is not None:
-        kind, status = known
-    return ir.Error(
-        kind=kind,
-        message=message or "the upstream reported an error mid-stream",
-        status=status,
-        code=code or etype,
-        param=err.get("param") if isinstance(err.get("param"), str) else None,
+        retry_after=error.retry_after,
     )
 
 
@@ -86,13 +54,3 @@ def _json(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def _http_date_delay(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from crosswire.ir import ErrorKind, FinishReason
+from crosswire.ir import FinishReason
 
 NAME = "openai-chat"
 
@@ -72,21 +72,3 @@ def effort_for_budget(budget: int) -> str:
         if budget <= limit:
             return effort
     return "xhigh"
-
-
-#: OpenAI ``error.type`` / ``error.code`` → IR kind and HTTP status, for errors that arrive
-#: inside a 200 stream (no HTTP status of their own; edge 10).
-STREAM_ERROR_KIND: dict[str, tuple[ErrorKind, int]] = {
-    "invalid_request_error": ("invalid_request", 400),
-    "authentication_error": ("authentication", 401),
-    "permission_error": ("permission", 403),
-    "not_found_error": ("not_found", 404),
-    "rate_limit_error": ("rate_limit", 429),
-    "rate_limit_exceeded": ("rate_limit", 429),
-    "insufficient_quota": ("quota_exhausted", 429),
-    "server_error": ("api_error", 500),
-    "api_error": ("api_error", 500),
-    "overloaded_error": ("overloaded", 529),
-    "service_unavailable": ("unavailable", 503),
-    "timeout": ("timeout", 504),
-}

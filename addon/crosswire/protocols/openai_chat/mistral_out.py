@@ -140,7 +140,6 @@ class MistralStreamEncoder(ChatStreamEncoder):
         return b""
 
     def _finish(self, event: ir.StreamFinish) -> bytes:
-        self._done = True
         out = self._ensure_started()
         delta = self._pending if self._pending is not None else b'{"content":""}'
         self._pending = None

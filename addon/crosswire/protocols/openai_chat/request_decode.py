@@ -21,8 +21,9 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import ClientRequestError
+from crosswire.protocols import openai_wire
 from crosswire.protocols.base import ClientCall
-from crosswire.protocols.common import expect, loads_client, optional
+from crosswire.protocols.common import expect, function_tool, loads_client, optional
 from crosswire.protocols.openai_chat import content, reasoning
 from crosswire.protocols.openai_chat.mapping import NAME, TOOL_CHOICE_IN
 
@@ -100,7 +101,9 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
         parallel_tool_calls=optional(data, "parallel_tool_calls", bool),
         params=_decode_params(data),
         reasoning=_decode_reasoning(data),
-        response_format=_decode_format(data.get("response_format")),
+        response_format=openai_wire.response_format(
+            data.get("response_format"), "response_format", nested="json_schema"
+        ),
         stream=bool(optional(data, "stream", bool)),
         include_usage=include_usage,
         user=optional(data, "user", str) or safety_identifier,
@@ -160,33 +163,6 @@ def _decode_reasoning(data: dict[str, Any]) -> ir.ReasoningConfig | None:
     return ir.ReasoningConfig(enabled=True, effort=effort)
 
 
-def _decode_format(value: Any) -> ir.ResponseFormat | None:
-    if value is None:
-        return None
-    fmt = expect(value, dict, "response_format")
-    kind = fmt.get("type")
-    if kind == "json_object":
-        return ir.ResponseFormat(type="json_object")
-    if kind == "text":
-        return ir.ResponseFormat(type="text")
-    if kind == "json_schema":
-        js = expect(fmt.get("json_schema"), dict, "response_format.json_schema")
-        return ir.ResponseFormat(
-            type="json_schema",
-            schema=optional(js, "schema", dict, "response_format.json_schema.schema"),
-            name=optional(js, "name", str, "response_format.json_schema.name"),
-            strict=optional(js, "strict", bool, "response_format.json_schema.strict"),
-            description=optional(js, "description", str, "response_format.json_schema.description"),
-        )
-    raise ClientRequestError(
-        f"'response_format.type' must be text, json_object or json_schema, got {kind!r}",
-        param="response_format.type",
-    )
-
-
-# ---- tools -------------------------------------------------------------------------------------
-
-
 def _decode_tools(data: dict[str, Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.NativeTool, ...]]:
     tools: list[ir.Tool] = []
     native_tools: list[ir.NativeTool] = []
@@ -197,30 +173,11 @@ def _decode_tools(data: dict[str, Any]) -> tuple[tuple[ir.Tool, ...], tuple[ir.N
             native_tools.append(ir.NativeTool(origin=NAME, data=tool))  # custom, web search…
             continue
         fn = expect(tool.get("function"), dict, f"{where}.function")
-        native: dict[str, Any] = {k: v for k, v in tool.items() if k not in ("type", "function")}
-        fn_extra = {
-            k: v for k, v in fn.items() if k not in ("name", "description", "parameters", "strict")
-        }
-        if fn_extra:
-            native["function"] = fn_extra
-        tools.append(
-            ir.Tool(
-                name=expect(fn.get("name"), str, f"{where}.function.name"),
-                description=optional(fn, "description", str, f"{where}.function.description"),
-                parameters=optional(fn, "parameters", dict, f"{where}.function.parameters"),
-                strict=optional(fn, "strict", bool, f"{where}.function.strict"),
-                native={NAME: native} if native else {},
-            )
-        )
+        native = {k: v for k, v in tool.items() if k not in ("type", "function")}
+        tools.append(function_tool(fn, f"{where}.function", NAME, native, strict=True))
     for i, raw in enumerate(optional(data, "functions", list) or []):  # legacy functions
         fn = expect(raw, dict, f"functions[{i}]")
-        tools.append(
-            ir.Tool(
-                name=expect(fn.get("name"), str, f"functions[{i}].name"),
-                description=optional(fn, "description", str, f"functions[{i}].description"),
-                parameters=optional(fn, "parameters", dict, f"functions[{i}].parameters"),
-            )
-        )
+        tools.append(function_tool(fn, f"functions[{i}]", NAME, {}, strict=False))
     return tuple(tools), tuple(native_tools)
 
 

@@ -12,13 +12,12 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import clamp_temperature, dumps, set_fields, stop_sequences
 from crosswire.protocols.openai_chat.dialects import MISTRAL_ONLY, Dialect, dialect_for
 from crosswire.protocols.openai_chat.mapping import NAME, effort_for_budget
 from crosswire.protocols.openai_chat.messages_encode import MessageEncoder
 
 AZURE_API_VERSION = "2024-10-21"
-TEMPERATURE_RANGE = (0.0, 2.0)
 HEADERS = {"content-type": "application/json"}
 
 
@@ -29,7 +28,7 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         body["model"] = target.model or request.model
     body["messages"] = MessageEncoder(dialect, report).encode(request.messages)
     _tools(body, request, dialect, report)
-    _params(body, request, target, dialect, report)
+    _params(body, request, dialect, report)
     _reasoning(body, request, dialect, report)
     _response_format(body, request)
     if request.stream:
@@ -128,54 +127,33 @@ def _tool(tool: ir.Tool) -> dict[str, Any]:
     return {**native, "type": "function", "function": fn}
 
 
-def _params(
-    body: dict[str, Any], request: ir.Request, target: Target, dialect: Dialect, report: ir.Report
-) -> None:
+def _params(body: dict[str, Any], request: ir.Request, dialect: Dialect, report: ir.Report) -> None:
     p = request.params
-    max_tokens = p.max_tokens
-    limit = target.max_output_tokens
-    if max_tokens is not None and limit is not None and max_tokens > limit:
-        report.clamped("max_tokens", f"{max_tokens} → {limit} (the backend's limit)")
-        max_tokens = limit
-    if max_tokens is not None:
-        body[dialect.max_tokens_field] = max_tokens
-    if p.min_tokens is not None:
-        if dialect.min_tokens:
-            body["min_tokens"] = p.min_tokens
-        else:
-            report.dropped("min_tokens", f"{dialect.name} Chat Completions has no minimum length")
+    set_fields(
+        body,
+        (dialect.max_tokens_field, p.max_tokens),
+        ("top_p", p.top_p),
+        (dialect.seed_field, p.seed),
+        ("n", p.n),
+        ("presence_penalty", p.presence_penalty),
+        ("frequency_penalty", p.frequency_penalty),
+    )
     if p.temperature is not None:
-        low, high = TEMPERATURE_RANGE
-        temperature = min(high, max(low, p.temperature))
-        if temperature != p.temperature:
-            report.clamped("temperature", f"{p.temperature} → {temperature} (range {low}–{high})")
-        body["temperature"] = temperature
-    if p.top_p is not None:
-        body["top_p"] = p.top_p
-    if p.top_k is not None:
-        if dialect.top_k:
-            body["top_k"] = p.top_k
+        body["temperature"] = clamp_temperature(p.temperature, 2.0, "Chat Completions", report)
+    for key, value, supported in (
+        ("min_tokens", p.min_tokens, dialect.min_tokens),
+        ("top_k", p.top_k, dialect.top_k),
+    ):
+        if value is None:
+            continue
+        if supported:
+            body[key] = value
         else:
-            report.dropped("top_k", f"{dialect.name} Chat Completions has no top_k")
+            report.dropped(key, f"{dialect.name} Chat Completions has no {key}")
     if p.stop is not None:
-        stops = [s for s in p.stop if s]
-        if len(stops) != len(p.stop):
-            report.dropped("stop", "empty stop sequences")
-        if dialect.max_stop is not None and len(stops) > dialect.max_stop:
-            report.clamped(
-                "stop", f"{len(stops)} stop sequences → the first {dialect.max_stop} (edge 84)"
-            )
-            stops = stops[: dialect.max_stop]
+        stops = stop_sequences(p.stop, dialect.max_stop, report)
         if stops:
             body["stop"] = stops
-    if p.seed is not None:
-        body[dialect.seed_field] = p.seed
-    if p.n is not None:
-        body["n"] = p.n
-    if p.presence_penalty is not None:
-        body["presence_penalty"] = p.presence_penalty
-    if p.frequency_penalty is not None:
-        body["frequency_penalty"] = p.frequency_penalty
 
 
 def _reasoning(

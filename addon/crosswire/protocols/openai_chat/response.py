@@ -16,7 +16,15 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir import ids
 from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream, parse_data_url
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import (
+    as_dict,
+    as_list,
+    dumps,
+    loads_upstream,
+    parse_data_url,
+    unix_time,
+)
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.request_decode import arguments_text
@@ -66,14 +74,13 @@ def decode(body: bytes, report: ir.Report) -> ir.Response:
     message_extra = {k: v for k, v in msg.items() if k not in _MESSAGE_KEYS}
     if message_extra:
         native["message"] = message_extra
-    created = data.get("created")
     return ir.Response(
         id=rid,
         model=str(data.get("model") or ""),
         parts=tuple(parts),
         finish=finish,
         usage=usage_in(data.get("usage")),
-        created=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        created=unix_time(data.get("created")),
         native={NAME: native} if native else {},
     )
 
@@ -157,7 +164,10 @@ def completion_id(response_id: str) -> str:
     )
 
 
-def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> bytes:
+def encode(
+    call: ClientCall, request: ir.Request, response: ir.Response, report: ir.Report
+) -> bytes:
+    """A whole answer in OpenAI's shape (an app on Mistral's SDK: ``mistral_out``)."""
     own = response.native.get(NAME) or {}
     message = encode_message(response.parts, report)
     for key, value in (own.get("message") or {}).items():

@@ -18,7 +18,7 @@ addressed by ``tool_calls[].index``. The IR keeps one part open at a time, so:
 puts usage on the finish chunk) or ``[DONE]``, then one ``StreamFinish`` carries both (edge
 24). Chunks with ``choices: []`` and no usage (Azure ``prompt_filter_results``) are metadata
 (edge 9); ``obfuscation`` and Mistral's ``p`` padding are ignored. An in-band ``{"error":…}``
-chunk is a ``StreamError`` (edge 10); EOF before ``[DONE]`` and before the usage that follows
+chunk (or Mistral's and vLLM's flat ``{"object":"error",…}``) is a ``StreamError`` (edge 10); EOF before ``[DONE]`` and before the usage that follows
 a finish is a ``StreamError`` too (edge 11).
 """
 
@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 from crosswire import ir
 from crosswire.ir import ids
-from crosswire.ir.errors import UpstreamProtocolError
-from crosswire.protocols.common import as_dict
-from crosswire.protocols.openai_chat import errors, reasoning
+from crosswire.protocols import openai_errors
+from crosswire.protocols.common import as_dict, unix_time
+from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.request_decode import arguments_text
 from crosswire.protocols.openai_chat.usage import finish_in, usage_in
@@ -69,23 +69,16 @@ class ChatStreamDecoder(SSEEventDecoder):
 
     # ---- frames -----------------------------------------------------------------------------
 
-    def _frame(self, data: str, out: list[ir.Event]) -> None:
-        if data == "[DONE]":
-            self._finish(out)
-            return
-        if not data.strip():
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(f"invalid JSON in stream chunk: {exc}") from exc
-        if not isinstance(chunk, dict):
+    def _done(self, out: list[ir.Event]) -> None:
+        self._finish(out)
+
+    def _event(self, chunk: dict[str, Any], out: list[ir.Event]) -> None:
+        error = openai_errors.chunk_error(chunk)
+        if error is not None:
+            self._close_all(out)
+            self._stream.fail(error, out)
             return
         choices = chunk.get("choices")
-        if chunk.get("error") is not None and not choices:
-            self._close_all(out)
-            self._stream.fail(errors.from_stream(chunk["error"]), out)
-            return
         usage = chunk.get("usage")
         if not choices and not isinstance(usage, dict):
             return  # Azure prompt_filter_results and other metadata (edge 9)
@@ -114,13 +107,8 @@ class ChatStreamDecoder(SSEEventDecoder):
 
     def _start(self, chunk: dict[str, Any], out: list[ir.Event]) -> None:
         self._id = str(chunk.get("id") or "")
-        created = chunk.get("created")
-        self._stream.start(
-            out,
-            id=self._id,
-            model=str(chunk.get("model") or ""),
-            created=created if isinstance(created, int) and created > 0 else None,
-        )
+        model, created = str(chunk.get("model") or ""), unix_time(chunk.get("created"))
+        self._stream.start(out, id=self._id, model=model, created=created)
 
     def _finish(self, out: list[ir.Event]) -> None:
         self._close_all(out)
@@ -276,3 +264,7 @@ class ChatStreamDecoder(SSEEventDecoder):
     def _close_all(self, out: list[ir.Event]) -> None:
         self._release_all(out)
         self._stream.close(out)
+
+
+def decoder(request: ir.Request, report: ir.Report) -> ChatStreamDecoder:
+    return ChatStreamDecoder(report)

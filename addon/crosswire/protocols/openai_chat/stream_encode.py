@@ -22,6 +22,8 @@ from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.response import completion_id, image_out, safe_dumps
@@ -38,13 +40,12 @@ def _str(text: str) -> bytes:
         return safe_dumps(text)
 
 
-class ChatStreamEncoder:
-    content_type = "text/event-stream; charset=utf-8"
-
+class ChatStreamEncoder(EventEncoder):
     #: The app's flavour of the wire (``ClientCall.dialect``); subclasses set their own.
     dialect = "openai"
 
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
+        super().__init__()
         self._report = report
         self._include_usage = bool(request.include_usage)
         self._model = request.model
@@ -54,14 +55,12 @@ class ChatStreamEncoder:
         self._tail = b""  # ,"logprobs":null,"finish_reason":null}]…}\n\n
         self._finish_tail = b""  # }]…}\n\n after a finish_reason
         self._started = False
-        self._done = False
         self._tool_count = 0
         self._tool_index: dict[int, int] = {}  # IR part index → wire tool index
         self._args_sent: dict[int, bool] = {}
         self._kinds: dict[int, str] = {}  # IR part index → content / refusal / reasoning
         self._reasoning: dict[int, ir.Reasoning] = {}
         self._reasoning_text: dict[int, list[str]] = {}
-        self._usage = ir.Usage()
 
     # ---- chunks ------------------------------------------------------------------------------
 
@@ -112,31 +111,15 @@ class ChatStreamEncoder:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def encode(self, event: ir.Event) -> bytes:
-        if self._done:
+    def _response_start(self, event: ir.ResponseStart) -> bytes:
+        if self._started:
             return b""
-        match event:
-            case ir.ResponseStart():
-                if self._started:
-                    return b""
-                self._usage = self._usage.merged(event.usage)
-                return self._start(event.id, event.model, event.created)
-            case ir.PartStart():
-                return self._ensure_started() + self._part_start(event.index, event.part)
-            case ir.PartDelta():
-                return self._part_delta(event)
-            case ir.PartEnd():
-                return self._part_end(event.index)
-            case ir.UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-                return b""
-            case ir.StreamFinish():
-                return self._finish(event)
-            case ir.StreamError():
-                self._done = True
-                error = openai_errors.stream_body(event.error, self.dialect)
-                return self._flush() + b"data: " + safe_dumps(error) + b"\n\n"
-        return b""
+        self._usage = self._usage.merged(event.usage)
+        return self._start(event.id, event.model, event.created)
+
+    def _fail(self, error: ir.Error) -> bytes:
+        body = openai_errors.stream_body(error, self.dialect)
+        return self._flush() + b"data: " + safe_dumps(body) + b"\n\n"
 
     def _part_start(self, index: int, part: ir.Part) -> bytes:
         match part:
@@ -205,7 +188,6 @@ class ChatStreamEncoder:
         return self._delta({"thinking_blocks": [reasoning.carrier_block(part, text)]})
 
     def _finish(self, event: ir.StreamFinish) -> bytes:
-        self._done = True
         out = self._ensure_started()
         reason = finish_out(event.finish, self._tool_count > 0)
         out += (
@@ -228,5 +210,7 @@ class ChatStreamEncoder:
             out += b"data: " + safe_dumps(final) + b"\n\n"
         return out + DONE
 
-    def close(self) -> bytes:
-        return b""
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> ChatStreamEncoder:
+    """An encoder in OpenAI's shape (an app on Mistral's SDK: ``mistral_out``)."""
+    return ChatStreamEncoder(request, report)

@@ -13,49 +13,26 @@ fields at both levels (the openai SDK raises ``APIError`` on it, the SDK's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
-from crosswire.protocols.base import EncodedError
+from crosswire.protocols.base import ClientCall, EncodedError
 from crosswire.protocols.openai_responses.mapping import (
     FAILED_CODE_FOR_KIND,
-    KIND_FOR_STREAM_CODE,
     KNOWN_FAILED_CODES,
 )
 
+#: An upstream error answer: OpenAI's envelope.
+decode = openai_errors.decode
 
-def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
-    return openai_errors.decode(status, headers, body)
 
-
-def encode(error: ir.Error) -> EncodedError:
+def encode(call: ClientCall | None, error: ir.Error) -> EncodedError:
     return openai_errors.encode(error)
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def from_stream(payload: Any) -> ir.Error:
-    """An upstream ``error`` event, or ``response.failed``'s ``response.error``."""
-    data = payload if isinstance(payload, dict) else {}
-    nested = data.get("error")
-    err = nested if isinstance(nested, dict) else data
-    code = _text(err.get("code"))
-    etype = _text(err.get("type"))
-    message = _text(err.get("message")) or "the upstream response failed"
-    kind, status = KIND_FOR_STREAM_CODE.get(code or etype or "", ("api_error", 500))
-    if kind == "api_error" and (code or "").startswith(("invalid_", "image_", "unsupported_")):
-        kind, status = "invalid_request", 400
-    return ir.Error(
-        kind=kind,
-        message=message,
-        status=status,
-        code=code or etype,
-        param=_text(err.get("param")),
-    )
+#: An upstream ``error`` event, or ``response.failed``'s ``response.error``.
+from_stream = openai_errors.from_stream
 
 
 def failed_code(error: ir.Error) -> str:

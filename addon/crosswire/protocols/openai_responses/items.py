@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from crosswire import ir
+from crosswire.protocols import envelope
 from crosswire.protocols.common import as_list
-from crosswire.protocols.openai_responses import envelope
 from crosswire.protocols.openai_responses.mapping import NAME
 
 #: Between two summary/content entries of one reasoning item.

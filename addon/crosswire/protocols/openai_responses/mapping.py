@@ -58,20 +58,6 @@ SERVICE_TIERS: frozenset[str] = frozenset(
 #: ``reasoning.summary`` values the API accepts.
 SUMMARY_VALUES: frozenset[str] = frozenset({"auto", "concise", "detailed"})
 
-#: In-stream error codes (``error`` events, ``response.failed``) → IR kind and the HTTP status
-#: the same failure has as a plain answer. Codex switches on these codes (context window →
-#: compaction, quota → stop, rate limit → retry after the delay named in the message).
-KIND_FOR_STREAM_CODE: dict[str, tuple[ErrorKind, int]] = {
-    "insufficient_quota": ("quota_exhausted", 429),
-    "rate_limit_exceeded": ("rate_limit", 429),
-    "slow_down": ("rate_limit", 429),
-    "context_length_exceeded": ("invalid_request", 400),
-    "invalid_prompt": ("invalid_request", 400),
-    "server_is_overloaded": ("overloaded", 503),
-    "server_error": ("api_error", 500),
-    "vector_store_timeout": ("timeout", 504),
-}
-
 #: IR kind → ``response.failed`` ``error.code`` when the error carries no OpenAI code.
 FAILED_CODE_FOR_KIND: dict[ErrorKind, str] = {
     "invalid_request": "invalid_prompt",
@@ -83,11 +69,19 @@ FAILED_CODE_FOR_KIND: dict[ErrorKind, str] = {
 }
 
 #: ``error.code`` values passed through as they are: the SDK's ``ResponseError.code`` enum and
-#: the codes Codex and the API use beyond it. Anything else (another provider's error type)
+#: the codes Codex and the API use beyond it (Codex switches on the first eight; how an
+#: upstream's in-stream code reads is ``openai_errors.STREAM_ERROR_KIND``). Anything else (another provider's error type)
 #: is replaced by ``FAILED_CODE_FOR_KIND``.
 KNOWN_FAILED_CODES: frozenset[str] = frozenset(
     {
-        *KIND_FOR_STREAM_CODE,
+        "insufficient_quota",
+        "rate_limit_exceeded",
+        "slow_down",
+        "context_length_exceeded",
+        "invalid_prompt",
+        "server_is_overloaded",
+        "server_error",
+        "vector_store_timeout",
         "usage_not_included",
         "bio_policy",
         "cyber_policy",

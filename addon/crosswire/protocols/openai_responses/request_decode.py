@@ -25,6 +25,7 @@ from typing import Any, cast
 from crosswire import ir
 from crosswire.ir.errors import ClientRequestError, UnsupportedFeature
 from crosswire.ir.ids import derived_call_id
+from crosswire.protocols import openai_wire
 from crosswire.protocols.base import ClientCall
 from crosswire.protocols.common import expect, loads_client, optional
 from crosswire.protocols.openai_responses import items, tools
@@ -108,7 +109,7 @@ def decode(call: ClientCall, body: bytes, report: ir.Report) -> ir.Request:
             top_p=None if top_p is None else float(top_p),
         ),
         reasoning=reasoning,
-        response_format=_format(text.get("format")),
+        response_format=openai_wire.response_format(text.get("format"), "text.format", None),
         stream=bool(optional(data, "stream", bool)),
         user=optional(data, "user", str) or safety_identifier,
         verbosity=optional(text, "verbosity", str, "text.verbosity"),
@@ -271,30 +272,6 @@ def _tool_choice(raw: Any, native: dict[str, Any]) -> ir.ToolChoice | None:
         return ir.ToolChoice(mode="tool", name=expect(fn.get("name"), str, "tool_choice.name"))
     native["tool_choice"] = choice
     return None
-
-
-def _format(raw: Any) -> ir.ResponseFormat | None:
-    """``text.format``: name, strict and schema sit at this level (edge 59)."""
-    if raw is None:
-        return None
-    fmt = expect(raw, dict, "text.format")
-    kind = fmt.get("type")
-    if kind == "text":
-        return ir.ResponseFormat(type="text")
-    if kind == "json_object":
-        return ir.ResponseFormat(type="json_object")
-    if kind == "json_schema":
-        return ir.ResponseFormat(
-            type="json_schema",
-            schema=optional(fmt, "schema", dict, "text.format.schema"),
-            name=optional(fmt, "name", str, "text.format.name"),
-            strict=optional(fmt, "strict", bool, "text.format.strict"),
-            description=optional(fmt, "description", str, "text.format.description"),
-        )
-    raise ClientRequestError(
-        f"'text.format.type' must be text, json_object or json_schema, got {kind!r}",
-        param="text.format.type",
-    )
 
 
 def _reasoning(raw: dict[str, Any] | None, native: dict[str, Any]) -> ir.ReasoningConfig | None:

@@ -37,7 +37,7 @@ from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
 from crosswire.ir.ids import safe_id
 from crosswire.protocols.base import Target, UpstreamCall
-from crosswire.protocols.common import dumps
+from crosswire.protocols.common import clamp_temperature, dumps
 from crosswire.protocols.openai_responses import items, tools
 from crosswire.protocols.openai_responses.content import encode_file, encode_part, own_native
 from crosswire.protocols.openai_responses.mapping import (
@@ -70,7 +70,7 @@ def encode(request: ir.Request, target: Target, report: ir.Report) -> UpstreamCa
         body["instructions"] = instructions
     body["input"] = input_items
     _tools(request, body, report)
-    _params(request, target, body, report)
+    _params(request, body, report)
     reasoning = _reasoning(request, report)
     if reasoning:
         body["reasoning"] = {**_dict(native.pop("reasoning", None)), **reasoning}
@@ -339,17 +339,12 @@ def _tools(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None
         body["parallel_tool_calls"] = request.parallel_tool_calls
 
 
-def _params(request: ir.Request, target: Target, body: dict[str, Any], report: ir.Report) -> None:
+def _params(request: ir.Request, body: dict[str, Any], report: ir.Report) -> None:
     p = request.params
     if p.n is not None and p.n > 1:
         raise UnsupportedFeature("'n' > 1: the Responses API returns one answer", param="n")
     max_tokens = p.max_tokens
     if max_tokens is not None:
-        if target.max_output_tokens is not None and max_tokens > target.max_output_tokens:
-            report.clamped(
-                "max_output_tokens", f"{max_tokens} → {target.max_output_tokens} (backend limit)"
-            )
-            max_tokens = target.max_output_tokens
         if max_tokens < MIN_OUTPUT_TOKENS:
             report.clamped(
                 "max_output_tokens", f"{max_tokens} → {MIN_OUTPUT_TOKENS} (the API's minimum)"
@@ -357,10 +352,7 @@ def _params(request: ir.Request, target: Target, body: dict[str, Any], report: i
             max_tokens = MIN_OUTPUT_TOKENS
         body["max_output_tokens"] = max_tokens
     if p.temperature is not None:
-        temperature = min(2.0, max(0.0, p.temperature))
-        if temperature != p.temperature:
-            report.clamped("temperature", f"{p.temperature} → {temperature} (range 0–2)")
-        body["temperature"] = temperature
+        body["temperature"] = clamp_temperature(p.temperature, 2.0, "the Responses API", report)
     if p.top_p is not None:
         body["top_p"] = p.top_p
     for name, value in (

@@ -13,7 +13,8 @@ from typing import Any
 from crosswire import ir
 from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.ir.ids import derived_call_id, safe_id
-from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import as_dict, as_list, dumps, loads_upstream, unix_time
 from crosswire.protocols.openai_responses import errors, items, tools
 from crosswire.protocols.openai_responses.mapping import (
     FINISH_FOR_INCOMPLETE,
@@ -96,7 +97,7 @@ def response_in(data: dict[str, Any]) -> ir.Response:
         parts=tuple(parts),
         finish=finish_in(data.get("status"), data.get("incomplete_details"), has_calls),
         usage=usage_in(data.get("usage")),
-        created=_int(data.get("created_at")),
+        created=unix_time(data.get("created_at")),
     )
 
 
@@ -249,7 +250,9 @@ def response_object(
     }
 
 
-def encode(response: ir.Response, request: ir.Request, report: ir.Report) -> bytes:
+def encode(
+    call: ClientCall, request: ir.Request, response: ir.Response, report: ir.Report
+) -> bytes:
     rid = response_id(response.id)
     return dumps(
         response_object(

@@ -29,14 +29,12 @@ Reference: https://platform.openai.com/docs/api-reference/responses-streaming
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import deque
 from typing import Any
 
 from crosswire import ir
-from crosswire.ir.errors import UpstreamProtocolError
 from crosswire.ir.ids import derived_call_id
-from crosswire.protocols.common import as_dict, as_list
+from crosswire.protocols.common import as_dict, as_list, unix_time
 from crosswire.protocols.openai_responses import errors, items
 from crosswire.protocols.openai_responses.mapping import NAME
 from crosswire.protocols.openai_responses.response import finish_in, usage_in
@@ -91,15 +89,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
 
     # ---- framing ------------------------------------------------------------------------------
 
-    def _frame(self, data: str, out: list[ir.Event]) -> None:
-        if not data or data == "[DONE]":
-            return
-        try:
-            ev = json.loads(data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(f"invalid JSON in a Responses event: {exc}") from exc
-        if not isinstance(ev, dict):
-            return
+    def _event(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         kind = ev.get("type")
         if kind in _START_EVENTS:
             self._start(as_dict(ev.get("response")), out)
@@ -117,15 +107,8 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         if self._stream.started:
             return
         self._rid = str(resp.get("id") or "")
-        created = resp.get("created_at")
-        self._stream.start(
-            out,
-            id=self._rid,
-            model=str(resp.get("model") or ""),
-            created=int(created)
-            if isinstance(created, (int, float)) and not isinstance(created, bool)
-            else None,
-        )
+        model, created = str(resp.get("model") or ""), unix_time(resp.get("created_at"))
+        self._stream.start(out, id=self._rid, model=model, created=created)
 
     # ---- items and the release queue ----------------------------------------------------------
 
@@ -244,56 +227,61 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         self._begin(item, ir.Text(text="", native={NAME: native} if native else {}), out)
         item.segment, item.segment_text, item.content_seen = index, False, True
 
-    def _content_added(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
-        part = as_dict(ev.get("part"))
-        kind = part.get("type")
-        if kind == "reasoning_text":
-            item = self._item(ev, "reasoning", out)
-            self._reasoning_segment(item, ("content", ev.get("content_index")), out)
-            return
-        if kind not in ("output_text", "refusal"):
-            return
-        item = self._item(ev, "message", out)
-        self._text_part(item, ev.get("content_index"), kind == "refusal", out)
-        text = part.get("text") if kind == "output_text" else part.get("refusal")
-        if isinstance(text, str) and text:
-            self._op(item, ("delta", "text", text), out)
-            item.segment_text = True
-
     def _text_delta(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "message", out)
         self._text_part(
             item, ev.get("content_index"), ev.get("type") == "response.refusal.delta", out
         )
-        delta = ev.get("delta")
-        if isinstance(delta, str) and delta:
-            self._op(item, ("delta", "text", delta), out)
-            item.segment_text = True
+        self._fragment(item, "text", ev.get("delta"), out)
 
     def _text_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "message", out)
         refusal = ev.get("type") == "response.refusal.done"
         self._text_part(item, ev.get("content_index"), refusal, out)
-        text = ev.get("refusal" if refusal else "text")
-        if not item.segment_text and isinstance(text, str) and text:
-            self._op(item, ("delta", "text", text), out)
-        item.segment_text = True
+        self._done_text(item, "text", ev.get("refusal" if refusal else "text"), out)
+
+    def _content_added(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
+        self._content_part(ev, False, out)
 
     def _content_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
+        self._content_part(ev, True, out)
+
+    def _content_part(self, ev: dict[str, Any], done: bool, out: list[ir.Event]) -> None:
+        """``content_part.added`` / ``.done``: a message's text or refusal part, or an open
+        model's ``reasoning_text``; opened at ``added``, its whole text forwarded at ``done``
+        when no delta brought it."""
         part = as_dict(ev.get("part"))
         kind = part.get("type")
         if kind == "reasoning_text":
             item = self._item(ev, "reasoning", out)
-            self._reasoning_text(item, ("content", ev.get("content_index")), part.get("text"), out)
+            key = ("content", ev.get("content_index"))
+            if done:
+                self._reasoning_text(item, key, part.get("text"), out)
+            else:
+                self._reasoning_segment(item, key, out)
             return
         if kind not in ("output_text", "refusal"):
             return
         item = self._item(ev, "message", out)
         self._text_part(item, ev.get("content_index"), kind == "refusal", out)
         text = part.get("text") if kind == "output_text" else part.get("refusal")
-        if not item.segment_text and isinstance(text, str) and text:
-            self._op(item, ("delta", "text", text), out)
+        if not done:
+            self._fragment(item, "text", text, out)
+            return
+        self._done_text(item, "text", text, out)
         self._end(item, out)
+
+    def _fragment(self, item: _Item, kind: str, text: Any, out: list[ir.Event]) -> None:
+        """A delta of the open segment."""
+        if isinstance(text, str) and text:
+            self._op(item, ("delta", kind, text), out)
+            item.segment_text = True
+
+    def _done_text(self, item: _Item, kind: str, text: Any, out: list[ir.Event]) -> None:
+        """A segment's whole text from a ``.done`` event: forwarded only when no delta did."""
+        if not item.segment_text and isinstance(text, str) and text:
+            self._op(item, ("delta", kind, text), out)
+        item.segment_text = True
 
     def _reasoning_segment(self, item: _Item, key: Any, out: list[ir.Event]) -> None:
         if item.part_open and item.segment == key:
@@ -307,9 +295,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
 
     def _reasoning_text(self, item: _Item, key: Any, text: Any, out: list[ir.Event]) -> None:
         self._reasoning_segment(item, key, out)
-        if not item.segment_text and isinstance(text, str) and text:
-            self._op(item, ("delta", "reasoning", text), out)
-        item.segment_text = True
+        self._done_text(item, "reasoning", text, out)
 
     def _summary_part_added(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "reasoning", out)
@@ -322,10 +308,7 @@ class ResponsesStreamDecoder(SSEEventDecoder):
         else:
             key = ("summary", ev.get("summary_index"))
         self._reasoning_segment(item, key, out)
-        delta = ev.get("delta")
-        if isinstance(delta, str) and delta:
-            self._op(item, ("delta", "reasoning", delta), out)
-            item.segment_text = True
+        self._fragment(item, "reasoning", ev.get("delta"), out)
 
     def _reasoning_done(self, ev: dict[str, Any], out: list[ir.Event]) -> None:
         item = self._item(ev, "reasoning", out)
@@ -459,3 +442,7 @@ _HANDLERS = {
     "response.failed": ResponsesStreamDecoder._failed,
     "error": ResponsesStreamDecoder._error,
 }
+
+
+def decoder(request: ir.Request, report: ir.Report) -> ResponsesStreamDecoder:
+    return ResponsesStreamDecoder(report)

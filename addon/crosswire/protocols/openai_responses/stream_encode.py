@@ -28,6 +28,8 @@ import time
 from typing import Any
 
 from crosswire import ir
+from crosswire.protocols.base import ClientCall
+from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.openai_responses import errors, items, tools
 from crosswire.protocols.openai_responses.mapping import NAME
 from crosswire.protocols.openai_responses.response import (
@@ -84,10 +86,9 @@ class _Open:
         self.origin: str | None = None
 
 
-class ResponsesStreamEncoder:
-    content_type = "text/event-stream; charset=utf-8"
-
+class ResponsesStreamEncoder(EventEncoder):
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
+        super().__init__()
         self._report = report
         self._echo = request_echo(request)
         self._tools = tools.Index(request)
@@ -96,8 +97,6 @@ class ResponsesStreamEncoder:
         self._created = 0
         self._seq = 0
         self._started = False
-        self._done = False
-        self._usage = ir.Usage()
         self._output: list[dict[str, Any]] = []
         self._cur: _Open | None = None
         self._parts: dict[int, _Open | None] = {}  # open IR part → its item (None: ignored)
@@ -133,29 +132,8 @@ class ResponsesStreamEncoder:
 
     # ---- events ---------------------------------------------------------------------------------
 
-    def encode(self, event: ir.Event) -> bytes:
-        if self._done:
-            return b""
-        match event:
-            case ir.ResponseStart():
-                return self._start(event.id, event.model, event.created, event.usage)
-            case ir.PartStart():
-                return self._ensure_started() + self._part_start(event.index, event.part)
-            case ir.PartDelta():
-                return self._part_delta(event)
-            case ir.PartEnd():
-                return self._part_end(event.index)
-            case ir.UsageUpdate():
-                self._usage = self._usage.merged(event.usage)
-                return b""
-            case ir.StreamFinish():
-                return self._finish(event)
-            case ir.StreamError():
-                return self._fail(event.error)
-        return b""
-
-    def close(self) -> bytes:
-        return b""
+    def _response_start(self, event: ir.ResponseStart) -> bytes:
+        return self._start(event.id, event.model, event.created, event.usage)
 
     def _ensure_started(self) -> bytes:
         return b"" if self._started else self._start("", "", None, ir.Usage())
@@ -465,7 +443,6 @@ class ResponsesStreamEncoder:
 
     def _finish(self, event: ir.StreamFinish) -> bytes:
         out = self._ensure_started() + self._close_item()
-        self._done = True
         obj = self._response(event.finish, self._usage.merged(event.usage))
         kind = {"completed": "response.completed", "incomplete": "response.incomplete"}.get(
             obj["status"], "response.failed"
@@ -474,10 +451,13 @@ class ResponsesStreamEncoder:
 
     def _fail(self, error: ir.Error) -> bytes:
         out = self._ensure_started()
-        self._done = True
         obj = self._response(None, self._usage, error)
         return (
             out
             + self._event("error", errors.event_fields(error))
             + self._event("response.failed", {"response": obj})
         )
+
+
+def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> ResponsesStreamEncoder:
+    return ResponsesStreamEncoder(request, report)

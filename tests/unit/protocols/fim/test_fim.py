@@ -8,9 +8,9 @@ from pathlib import Path
 from mistralai.client.models import FIMCompletionResponse
 
 from crosswire import ir
+from crosswire.pipeline.fim_bridge import FimAnswerCleaner, clean_middle, fim_to_chat
 from crosswire.protocols import codec
 from crosswire.protocols.base import ClientCall, Target
-from crosswire.protocols.fim.chat_bridge import FimAnswerCleaner, clean_middle, fim_to_chat
 from tests.unit.streamsplit import feed_all
 
 FIX = (
@@ -67,7 +67,7 @@ def test_chat_bridge_prompt_and_cleaner() -> None:
     answer = "```python\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\n```"
     assert clean_middle(answer, req.fim.prefix, req.fim.suffix) == "return a + b"  # type: ignore[union-attr]
     for size in (1, 3, 7, 100):
-        cleaner = FimAnswerCleaner(req)
+        cleaner = FimAnswerCleaner(req.fim)  # type: ignore[arg-type]
         events: list[ir.Event] = [
             ir.ResponseStart(id="r", model="m"),
             ir.PartStart(index=0, part=ir.Text(text="")),

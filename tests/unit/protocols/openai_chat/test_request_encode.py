@@ -58,14 +58,6 @@ def test_compatible_servers_use_max_tokens_and_system(dialect: str) -> None:
     assert ("renamed", "developer") in [(n.action, n.field) for n in report.notes]
 
 
-def test_max_tokens_is_clamped_to_the_backend_limit() -> None:
-    """EDGE 81."""
-    report = ir.Report()
-    request = ir.Request(model="m", messages=(user("q"),), params=ir.Params(max_tokens=64000))
-    body = encode_request(request, "deepseek", report, max_output_tokens=8192)
-    assert body["max_tokens"] == 8192 and "max_tokens" in [n.field for n in report.notes]
-
-
 def test_azure_path_query_and_no_model_in_body() -> None:
     request = ir.Request(model="m", messages=(user("q"),))
     up = C.encode_request(

@@ -355,14 +355,13 @@ def test_response_format_becomes_text_format(fmt: ir.ResponseFormat, wire: dict[
     assert encode(_request(response_format=fmt))["text"] == {"format": wire}
 
 
-def test_max_tokens_is_clamped_to_the_backend_and_to_the_api_minimum() -> None:
-    """Edges 80, 81."""
+def test_max_tokens_is_raised_to_the_api_minimum() -> None:
+    """Edge 80 (the backend's ceiling is the pipeline's clamp: tests/unit/pipeline)."""
     report = ir.Report()
-    target = Target(protocol="openai-responses", model="m", max_output_tokens=8192)
-    body = encode(_request(params=ir.Params(max_tokens=64000)), target, report)
-    assert body["max_output_tokens"] == 8192
+    assert (
+        encode(_request(params=ir.Params(max_tokens=5)), report=report)["max_output_tokens"] == 16
+    )
     assert "max_output_tokens" in [n.field for n in report.notes if n.action == "clamped"]
-    assert encode(_request(params=ir.Params(max_tokens=5)))["max_output_tokens"] == 16
 
 
 def test_parameters_without_a_responses_equivalent_are_dropped_with_notes() -> None:

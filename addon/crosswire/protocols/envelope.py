@@ -1,15 +1,17 @@
-"""Another provider's opaque reasoning state, carried through an Anthropic client.
+"""Another provider's opaque reasoning state, carried through a client that can only echo it.
 
-A Responses backend needs its ``encrypted_content`` back and Gemini its thought signatures;
-an Anthropic client (Claude Code) can only echo what it received. Its wire has one place for
-opaque reasoning state that clients return verbatim: the thinking block's ``signature`` (and a
-``redacted_thinking`` block's ``data``). So a foreign ``Reasoning``'s signature/redacted data
-goes out wrapped in a recognisable envelope, and the request decoder unwraps it into a
-``Reasoning`` with its original ``origin``. Anthropic's own signatures are never wrapped, and an
-envelope is never sent to Anthropic (its origin is not ``anthropic``).
+A backend needs its own opaque reasoning state back in tool loops: Anthropic its signed
+thinking blocks (edge 61), a Responses backend its ``encrypted_content``, Gemini its thought
+signatures. A client can only return what it received, in the one place its wire has for such
+state: an Anthropic client the thinking block's ``signature`` (and a ``redacted_thinking``
+block's ``data``), a Responses client ``reasoning.encrypted_content`` (sent back verbatim with
+``store: false``). So a foreign ``Reasoning``'s signature/redacted data goes out to the client
+wrapped in a recognisable envelope, and the client's request decoder unwraps it into a
+``Reasoning`` with its original ``origin``. A codec never wraps its own state, and an envelope
+never reaches the backend it came from unwrapped (its origin is another codec's).
 
-The format is the one the Responses codec uses (``crosswire.reasoning.v1.`` + URL-safe base64
-of ``{"o": origin, "s": signature, "r": redacted}``), so either codec can read the other's.
+The format, shared by both codecs so either can read the other's: ``crosswire.reasoning.v1.``
++ URL-safe base64 of ``{"o": origin, "s": signature, "r": redacted}``.
 """
 
 from __future__ import annotations
