@@ -72,9 +72,13 @@ def again(flow: http.HTTPFlow) -> None:
 
 
 def install() -> bool:
+    """Patch the layer once (after ``layer_patch``, whose error answers this wraps)."""
     global _installed
     if _installed:
         return True
+    from crosswire.engine import layer_patch
+
+    layer_patch.install()
     try:
         from mitmproxy.proxy.layers import http as layer_http
         from mitmproxy.proxy.layers.http import _events, _hooks

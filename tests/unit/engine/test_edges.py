@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import types
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -188,52 +187,6 @@ async def test_the_apps_own_credentials_do_not_stay_in_a_stored_generic_flow(
 
 
 # ---- the relay's own errors ------------------------------------------------------------------------
-
-
-async def test_the_relay_answers_an_unknown_job_with_a_404(engines: EngineFactory) -> None:
-    engine = engines(CLAUDE)
-    relay = engine.runtime.relay
-    assert not relay.running
-    await relay.start()
-    assert relay.running
-    async with httpx.AsyncClient(trust_env=False) as client:
-        got = await client.post(f"http://127.0.0.1:{relay.port}/relay/nope", content=b"")
-    assert (got.status_code, got.json()) == (404, {"error": "unknown relay job"})
-    relay.stop()
-    assert not relay.running
-
-
-class _Broken(httpx.AsyncByteStream):
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield b'data: {"id":"c","choices":[]}\n\n'
-        raise httpx.ReadError("upstream reset")
-
-
-async def test_a_relayed_stream_cut_upstream_is_cut_for_mitmproxy_too(
-    engines: EngineFactory,
-) -> None:
-    # mitmproxy then runs the error hook, which ends the app's stream in its protocol.
-    cfg = make_config(
-        {"chat": backend("openai-chat", "K1", "K2", base=f"{UP}/v1")},
-        [{"match": {}, "backend": "chat"}],
-    )
-    upstream = Upstream(
-        [httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Broken())]
-    )
-    engine = engines(cfg, upstream)
-    await engine.runtime.relay.start()
-    flow = make_flow("POST", "api.openai.com", "/v1/chat/completions", chat_body(stream=True))
-    await engine.request(flow)
-    received = b""
-    async with (
-        httpx.AsyncClient(trust_env=False) as client,
-        client.stream("POST", flow.request.url, content=b"") as got,
-    ):
-        assert got.status_code == 200
-        with pytest.raises(httpx.RemoteProtocolError):
-            async for chunk in got.aiter_raw():
-                received += chunk
-    assert received == b'data: {"id":"c","choices":[]}\n\n'
 
 
 # ---- the keeper --------------------------------------------------------------------------------------
