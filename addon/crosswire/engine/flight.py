@@ -294,7 +294,9 @@ class Flight:
     async def _release(self, status: int | None, usage: ir.Usage | None, failed: str = "") -> None:
         candidate = self.candidate
         if failed:
-            await self.failover().failed(candidate, None, {}, b"", failed)
+            # A connect that timed out may be our own busy loop: the key is not cooled.
+            local = self.deadline is not None and self.deadline.connect_expired
+            await self.failover().failed(candidate, None, {}, b"", failed, local=local)
             return
         await self.runtime.keeper.release(candidate.lease, status, self.record.route, usage=usage)
         candidate.lease = None
