@@ -138,13 +138,16 @@ def timeout_of(candidate: Candidate) -> httpx.Timeout:
     return httpx.Timeout(cfg.timeout, connect=connect, read=read)
 
 
+_QUIET: dict[type[httpx.HTTPError], str] = {
+    httpx.ConnectTimeout: "connect timeout",
+    httpx.ReadTimeout: "no answer within the read timeout",
+    httpx.PoolTimeout: "no free upstream connection",
+}
+
+
 def describe(exc: httpx.HTTPError) -> str:
     """A short reason for the record and the app's message (httpx's may be empty)."""
-    text = str(exc) or {
-        httpx.ConnectTimeout: "connect timeout",
-        httpx.ReadTimeout: "no answer within the read timeout",
-        httpx.PoolTimeout: "no free upstream connection",
-    }.get(type(exc), "")
+    text = str(exc) or _QUIET.get(type(exc), "")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
