@@ -63,6 +63,10 @@ class Deadline:
 
         return watched
 
+    @property
+    def connect_expired(self) -> bool:
+        return self.expired is not None and self.phase == "connect"
+
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()

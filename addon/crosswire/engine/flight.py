@@ -70,15 +70,13 @@ class Flight:
         """An attempt failed before the app saw a byte: learn from it, and point the flow at the
         next candidate if there is one (``layer_retry.again``); else the failure is the answer."""
         resp = flow.response
-        expired = self._disarm()
+        expired, local = self._disarm()
         if resp is not None:
             status: int | None = resp.status_code
             lesson = (headers.lowered(resp.headers), resp.raw_content or b"", "")
         else:
             status = None
             lesson = ({}, b"", expired or (flow.error.msg if flow.error else "connection failed"))
-        # A connect that timed out may be this busy proxy's own lag: fail over, cool nothing.
-        local = expired is not None and expired.startswith("no connection")
         await self.failover.failed(self.candidate, status, *lesson, local=local)
         candidate = await self.failover.next()
         if candidate is None:
@@ -141,7 +139,8 @@ class Flight:
         """The upstream connection failed (refused, reset, TLS, timeout, cut mid-body): the app
         gets its protocol's answer (``layer_patch`` sends it)."""
         layer_retry.done_retrying(flow)
-        reason = self._disarm() or (flow.error.msg if flow.error else "connection failed")
+        expired, local = self._disarm()
+        reason = expired or (flow.error.msg if flow.error else "connection failed")
         resp = flow.response
         usage: ir.Usage | None = None
         started = resp is not None and bool(resp.stream)
@@ -165,7 +164,7 @@ class Flight:
             self.candidate.lease = None
         else:
             if not self.record.all_failed:  # a retry would have recorded it already
-                await self.failover.failed(self.candidate, None, {}, b"", reason)
+                await self.failover.failed(self.candidate, None, {}, b"", reason, local=local)
             self.record.all_failed = True
             self._unreachable(flow, reason)
             layer_patch.answer(flow, layer_patch.Answer(response=flow.response))
@@ -192,13 +191,14 @@ class Flight:
         connect, read = self.candidate.backend.config.timeouts()
         self.deadline = Deadline(flow, connect, read)
 
-    def _disarm(self) -> str | None:
-        """Stop the timeouts; which one expired, if one did."""
+    def _disarm(self) -> tuple[str | None, bool]:
+        """Stop the timeouts: (which one expired, if one did; whether it was the connect — which
+        may be this busy proxy's own lag, so the key is not cooled for it)."""
         deadline, self.deadline = self.deadline, None
         if deadline is None:
-            return None
+            return None, False
         deadline.stop()
-        return deadline.expired
+        return deadline.expired, deadline.connect_expired
 
     def _switch(self, flow: http.HTTPFlow, candidate: Candidate) -> None:
         """Serve with ``candidate`` from now on (its codec, its key); the stored request shows
