@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,34 +186,35 @@ class Crosswire:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if self.engine is not None:
-            try:
+            with _logged("responseheaders", flow):
                 self.engine.responseheaders(flow)
-            except Exception:
-                log.exception("crosswire: responseheaders failed for %s", flow.request.pretty_url)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         self._live.discard(flow.id)
         if self.engine is not None:
-            try:
+            with _logged("response", flow):
                 await self.engine.response(flow)
-            except Exception:
-                log.exception("crosswire: response failed for %s", flow.request.pretty_url)
 
     async def crosswire_retry(self, flow: http.HTTPFlow) -> None:
         """From the HTTP layer (``layer_retry``): an attempt failed before the first byte."""
         if self.engine is not None:
-            try:
+            with _logged("failover", flow):
                 await self.engine.retry(flow)
-            except Exception:
-                log.exception("crosswire: failover failed for %s", flow.request.pretty_url)
 
     async def error(self, flow: http.HTTPFlow) -> None:
         self._live.discard(flow.id)
         if self.engine is not None:
-            try:
+            with _logged("error hook", flow):
                 await self.engine.error(flow)
-            except Exception:
-                log.exception("crosswire: error hook failed for %s", flow.request.pretty_url)
+
+
+@contextlib.contextmanager
+def _logged(step: str, flow: http.HTTPFlow) -> Iterator[None]:
+    """A crosswire bug in a later hook is logged; the flow and the proxy go on."""
+    try:
+        yield
+    except Exception:
+        log.exception("crosswire: %s failed for %s", step, flow.request.pretty_url)
 
 
 def _refuse_draining(flow: http.HTTPFlow) -> None:

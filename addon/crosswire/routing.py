@@ -62,31 +62,34 @@ class Detected:
     variant: str | None = None
 
 
+_CHAT = Detected("openai-chat", "generate")
+_RESPONSES = Detected("openai-responses", "generate")
+#: The POST paths each protocol's SDK calls (Gemini's carry the model: ``_GEMINI_MODEL``).
+POST_PATHS: Mapping[str, Detected] = {
+    "/v1/chat/completions": _CHAT,
+    "/chat/completions": _CHAT,
+    "/openai/v1/chat/completions": _CHAT,
+    "/v1/responses": _RESPONSES,
+    "/openai/v1/responses": _RESPONSES,
+    "/v1/responses/input_tokens": Detected("openai-responses", "count_tokens"),
+    "/v1/completions": Detected("openai-completions", "generate", variant="completions"),
+    "/v1/messages": Detected("anthropic", "generate"),
+    "/v1/messages/count_tokens": Detected("anthropic", "count_tokens"),
+    "/v1/fim/completions": Detected("fim", "generate", variant="fim"),
+    "/api/chat": Detected("ollama", "generate", variant="chat"),
+    "/api/generate": Detected("ollama", "generate", variant="generate"),
+}
+
+
 def detect(
     method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
 ) -> Detected | None:
     """The protocol and endpoint of a request line, or None for a path no protocol has."""
     path = path.split("?", 1)[0].rstrip("/") or "/"
     if method == "POST":
-        match path:
-            case "/v1/chat/completions" | "/chat/completions" | "/openai/v1/chat/completions":
-                return Detected("openai-chat", "generate")
-            case "/v1/responses" | "/openai/v1/responses":
-                return Detected("openai-responses", "generate")
-            case "/v1/responses/input_tokens":
-                return Detected("openai-responses", "count_tokens")
-            case "/v1/completions":
-                return Detected("openai-completions", "generate", variant="completions")
-            case "/v1/messages":
-                return Detected("anthropic", "generate")
-            case "/v1/messages/count_tokens":
-                return Detected("anthropic", "count_tokens")
-            case "/v1/fim/completions":
-                return Detected("fim", "generate", variant="fim")
-            case "/api/chat":
-                return Detected("ollama", "generate", variant="chat")
-            case "/api/generate":
-                return Detected("ollama", "generate", variant="generate")
+        fixed = POST_PATHS.get(path)
+        if fixed is not None:
+            return fixed
         m = _GEMINI_MODEL.match(path)
         if m:
             gm = m.group("method")

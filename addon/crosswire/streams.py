@@ -49,14 +49,9 @@ class SSEDecoder:
                 self._pending_cr = True
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         frames: list[SSEFrame] = []
-        start = 0
-        while True:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            self._line(buf[start:end], frames)
-            start = end + 1
-        self._buf = buf[start:]
+        lines, self._buf = split_lines(buf)
+        for line in lines:
+            self._line(line, frames)
         return frames
 
     def flush(self) -> list[SSEFrame]:
@@ -99,19 +94,8 @@ class NDJSONDecoder:
         self._buf = b""
 
     def feed(self, data: bytes) -> list[Any]:
-        buf = self._buf + data if self._buf else data
-        out: list[Any] = []
-        start = 0
-        while True:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            line = buf[start:end].strip()
-            if line:
-                out.append(_loads(line))
-            start = end + 1
-        self._buf = buf[start:]
-        return out
+        lines, self._buf = split_lines(self._buf + data if self._buf else data)
+        return [_loads(line) for raw in lines if (line := raw.strip())]
 
     def flush(self) -> list[Any]:
         line, self._buf = self._buf.strip(), b""
@@ -162,6 +146,12 @@ class JSONArrayDecoder:
         if self._scanner.depth > 1:
             raise UpstreamProtocolError("JSON array stream ended inside an element")
         return []
+
+
+def split_lines(buf: bytes) -> tuple[list[bytes], bytes]:
+    """The complete ``\\n``-terminated lines in ``buf`` (without their ``\\n``), and the rest."""
+    lines = buf.split(b"\n")
+    return lines[:-1], lines[-1]
 
 
 def _loads(raw: bytes) -> Any:

@@ -173,12 +173,5 @@ class _Reader:
 
 
 def _key(key: KeyConfig, secret: str) -> ResolvedKey:
-    return ResolvedKey(
-        name=key.name,
-        secret=secret,
-        weight=key.weight,
-        max_concurrency=key.max_concurrency,
-        rpm=key.rpm,
-        tpm=key.tpm,
-        pace_ms=key.pace_ms,
-    )
+    limits = key.model_dump(include={"weight", "max_concurrency", "rpm", "tpm", "pace_ms"})
+    return ResolvedKey(name=key.name, secret=secret, **limits)

@@ -20,17 +20,10 @@ from pydantic import (
 )
 
 from crosswire.config.errors import LocatedError
+from crosswire.protocols.base import PROTOCOLS
 
-BackendProtocol = Literal[
-    "auto",
-    "openai-chat",
-    "openai-responses",
-    "anthropic",
-    "gemini",
-    "fim",
-    "openai-completions",
-    "ollama",
-]
+#: ``auto``: whatever the app speaks (inspection mode); else one wire protocol (``PROTOCOLS``).
+BackendProtocol = str
 Strategy = Literal["round-robin", "least-busy", "weighted"]
 
 
@@ -99,6 +92,13 @@ class BackendConfig(_Model):
     def timeouts(self) -> tuple[float, float]:
         """(connect, read) in seconds."""
         return self.connect_timeout, self.read_timeout or self.timeout
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str) -> str:
+        if value != "auto" and value not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {value!r}; allowed: auto, {', '.join(PROTOCOLS)}")
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -8,20 +8,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from crosswire.config.models import BackendConfig, FileConfig, RouteConfig
+from crosswire.pool.model import KeySpec
 
-
-@dataclass(frozen=True, slots=True)
-class ResolvedKey:
-    name: str
-    secret: str = ""
-    weight: float = 1.0
-    max_concurrency: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    pace_ms: int | None = None
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"ResolvedKey(name={self.name!r})"
+#: A key with its secret resolved: exactly what the pool takes (``pool.model.KeySpec``, whose
+#: repr never shows the secret).
+ResolvedKey = KeySpec
 
 
 @dataclass(frozen=True, slots=True)

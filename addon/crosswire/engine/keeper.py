@@ -16,7 +16,7 @@ import httpx
 from crosswire import ir, upstream
 from crosswire.config import Backend, Config
 from crosswire.convert import infer_dialect
-from crosswire.pool import BackendSpec, KeySpec, Lease, Outcome, Pool, TokenUsage
+from crosswire.pool import BackendSpec, Lease, Outcome, Pool, TokenUsage
 from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName
 
@@ -104,18 +104,7 @@ def pool_specs(cfg: Config) -> list[BackendSpec]:
     return [
         BackendSpec(
             name=backend.name,
-            keys=tuple(
-                KeySpec(
-                    name=k.name,
-                    secret=k.secret,
-                    weight=k.weight,
-                    max_concurrency=k.max_concurrency,
-                    rpm=k.rpm,
-                    tpm=k.tpm,
-                    pace_ms=k.pace_ms,
-                )
-                for k in backend.keys
-            ),
+            keys=backend.keys,
             strategy=backend.config.strategy,
             max_wait=backend.config.max_wait,
             sticky=backend.config.sticky,

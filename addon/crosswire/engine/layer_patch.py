@@ -112,22 +112,34 @@ def keepalives_sent(flow: http.HTTPFlow) -> int:
     return state.sent if state is not None else 0
 
 
+def http_layer(needed: tuple[str, ...], without: str) -> tuple[Any, Any, Any] | None:
+    """mitmproxy's HTTP layer module, its events and hooks — or None (logged: what crosswire
+    does ``without`` the patch) when ``HttpStream`` lacks a method a patch relies on."""
+    try:
+        from mitmproxy.proxy.layers import http as layer_http
+        from mitmproxy.proxy.layers.http import _events, _hooks
+    except ImportError:  # pragma: no cover - another mitmproxy layout
+        log.warning("crosswire: unknown mitmproxy HTTP layer; %s", without)
+        return None
+    if not all(hasattr(layer_http.HttpStream, n) for n in needed):
+        log.warning("crosswire: unknown mitmproxy HTTP layer; %s", without)
+        return None
+    return layer_http, _events, _hooks
+
+
 def install() -> bool:
     """Patch the layer once; False (and mitmproxy's default behaviour) if it has changed."""
     global _installed
     if _installed:
         return True
-    try:
-        from mitmproxy.proxy.layers import http as layer_http
-        from mitmproxy.proxy.layers.http import _events, _hooks
-    except ImportError:  # pragma: no cover - another mitmproxy layout
-        log.warning("crosswire: unknown mitmproxy HTTP layer; upstream errors use its own pages")
+    found = http_layer(
+        ("handle_protocol_error", "state_stream_response_body"), "upstream errors use its pages"
+    )
+    if found is None:
         return False
+    layer_http, _events, _hooks = found
     stream_cls = layer_http.HttpStream
-    original = getattr(stream_cls, "handle_protocol_error", None)
-    if original is None or not hasattr(stream_cls, "state_stream_response_body"):
-        log.warning("crosswire: unknown mitmproxy HTTP layer; upstream errors use its own pages")
-        return False
+    original = stream_cls.handle_protocol_error
 
     SendHttp = layer_http.SendHttp
     DropStream = layer_http.DropStream

@@ -79,24 +79,20 @@ def install() -> bool:
     from crosswire.engine import layer_patch
 
     layer_patch.install()
-    try:
-        from mitmproxy.proxy.layers import http as layer_http
-        from mitmproxy.proxy.layers.http import _events, _hooks
-    except ImportError:  # pragma: no cover - another mitmproxy layout
-        log.warning("crosswire: unknown mitmproxy HTTP layer; no in-layer failover")
+    needed = (
+        "state_wait_for_response_headers",
+        "handle_protocol_error",
+        "make_server_connection",
+        "send_response",
+        "check_killed",
+    )
+    found = layer_patch.http_layer(needed, "no in-layer failover")
+    if not found:
         return False
-    stream_cls = layer_http.HttpStream
-    wait_headers = getattr(stream_cls, "state_wait_for_response_headers", None)
-    protocol_error = getattr(stream_cls, "handle_protocol_error", None)
-    needed = ("make_server_connection", "send_response", "check_killed")
-    if (
-        wait_headers is None
-        or protocol_error is None
-        or not all(hasattr(stream_cls, n) for n in needed)
-    ):
-        log.warning("crosswire: unknown mitmproxy HTTP layer; no in-layer failover")
-        return False
-    SendHttp = layer_http.SendHttp
+    layer_http, _events, _hooks = found
+    stream_cls, SendHttp = layer_http.HttpStream, layer_http.SendHttp
+    wait_headers = stream_cls.state_wait_for_response_headers
+    protocol_error = stream_cls.handle_protocol_error
 
     def resend(self: Any) -> Generator[Any, Any, None]:
         """Send the flow's (retargeted) request again, and wait for its answer's headers."""

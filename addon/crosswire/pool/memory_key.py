@@ -119,21 +119,27 @@ def snapshot(k: KeyRecord, backend: str, spec: KeySpec, now: float) -> KeyState:
         max_concurrency=spec.max_concurrency,
         cooling_until=cooling,
         cooldown_reason=reason,
-        disabled=k.disabled,
-        disabled_reason=k.disabled_reason,
-        requests=k.requests,
-        errors=k.errors,
-        input_tokens=k.input_tokens,
-        output_tokens=k.output_tokens,
-        cached_tokens=k.cached_tokens,
         rpm_used=len(k.starts),
         rpm_limit=spec.rpm,
         tpm_used=round(k.tok_sum),
         tpm_limit=spec.tpm,
         remaining_requests=req,
         remaining_tokens=tok,
-        last_status=k.last_status,
         latency_sum=k.lat_sum,
         latency_count=k.lat_count,
         latency_buckets=cumulative,
+        **{name: getattr(k, name) for name in _COUNTED},
     )
+
+
+#: What a key's record and its state call alike: copied as they are.
+_COUNTED = (
+    "disabled",
+    "disabled_reason",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "last_status",
+)

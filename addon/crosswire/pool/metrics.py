@@ -13,20 +13,10 @@ from crosswire.pool.model import LATENCY_BUCKETS, KeyState, RouteUsage
 #: (metric, type, help, KeyState attribute) for the per-key series.
 KEY_SERIES: tuple[tuple[str, str, str, str], ...] = (
     ("crosswire_key_requests_total", "counter", "Requests sent with this key", "requests"),
-    (
-        "crosswire_key_errors_total",
-        "counter",
-        "Requests that failed (status >= 400 or no answer)",
-        "errors",
-    ),
+    ("crosswire_key_errors_total", "counter", "Requests that failed (>= 400, no answer)", "errors"),
     ("crosswire_key_input_tokens_total", "counter", "Input tokens", "input_tokens"),
     ("crosswire_key_output_tokens_total", "counter", "Output tokens", "output_tokens"),
-    (
-        "crosswire_key_cached_tokens_total",
-        "counter",
-        "Input tokens read from a prompt cache",
-        "cached_tokens",
-    ),
+    ("crosswire_key_cached_tokens_total", "counter", "Input tokens from a cache", "cached_tokens"),
     ("crosswire_key_in_flight", "gauge", "Requests in flight on this key", "in_flight"),
     ("crosswire_key_rpm_used", "gauge", "Requests started in the last minute", "rpm_used"),
     ("crosswire_key_tpm_used", "gauge", "Tokens used in the last minute", "tpm_used"),

@@ -31,15 +31,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from crosswire.pool import limits, metrics
 from crosswire.pool.memory_store import MemoryStore
-from crosswire.pool.model import (
-    BackendSpec,
-    KeySpec,
-    KeyState,
-    Lease,
-    NoKey,
-    Outcome,
-    RouteUsage,
-)
+from crosswire.pool.model import BackendSpec, KeySpec, KeyState, Lease, NoKey, Outcome, RouteUsage
 from crosswire.pool.refusals import no_key
 from crosswire.pool.rotation import Rotation
 from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, Store
