@@ -6,7 +6,7 @@
 
 One crosswire (mitmdump + the addon, nothing saved) in front of the misbehaving upstream of
 the fault tests (``tests/e2e/faulty.py``): a backend per (fault, one key / two keys), so the
-direct path, in-process failover and the relay all see every fault. ``-c`` concurrent app
+single attempt and failover both see every fault. ``-c`` concurrent app
 connections send raw HTTP requests of five client protocols (OpenAI Chat, Responses,
 Anthropic, Gemini, Ollama), whole and streamed, cycling through a fixed mix: most answers good,
 the rest refused connections, resets, TLS failures, connect and read timeouts (0.5 s), stalls

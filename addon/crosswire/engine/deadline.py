@@ -120,19 +120,25 @@ def _task_of(flow: http.HTTPFlow) -> asyncio.Task[Any] | None:
     try:
         handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
         address = (flow.request.host, flow.request.port)
-        server = flow.server_conn
-        if server.address != address:  # still connecting: not the flow's yet
-            server = next(
+        # mitmproxy sets flow.server_conn once a connection is up; until then (or when it is a
+        # failed earlier attempt's to the same address) the one still connecting is the flow's.
+        # Its task is registered as soon as the connect starts.
+        io = (
+            handler.transports.get(flow.server_conn)
+            if flow.server_conn.address == address
+            else None
+        )
+        if io is None:
+            io = next(
                 (
-                    c
-                    for c in handler.transports
+                    found
+                    for c, found in handler.transports.items()
                     if isinstance(c, connection.Server)
                     and c.address == address
                     and c.timestamp_tcp_setup is None
                 ),
-                server,
+                None,
             )
-        io = handler.transports.get(server)  # registered as soon as the connect starts
         task: asyncio.Task[Any] | None = io.handler if io is not None else None
         return task
     except (AttributeError, KeyError, TypeError):

@@ -78,6 +78,8 @@ class Flight:
             status = None
             lesson = ({}, b"", expired or (flow.error.msg if flow.error else "connection failed"))
         await self.failover.failed(self.candidate, status, *lesson, local=local)
+        if status is None:  # a host-level failure: the next backend, not the next key
+            self.planner.skip_backend(self.candidate.backend.name)
         candidate = await self.failover.next()
         if candidate is None:
             self.record.all_failed = True
@@ -144,10 +146,15 @@ class Flight:
         resp = flow.response
         usage: ir.Usage | None = None
         started = resp is not None and bool(resp.stream)
-        if _app_left(flow):  # not the upstream's fault: the key back at once, nothing learnt
+        if _app_left(flow):  # not the upstream's fault: the key back at once, not cooled
             usage = self.handler.finish_stream(flow) if started else None
             self.record.cut_short = started
-            await self.runtime.keeper.release(self.candidate.lease, 0, self.record.route)
+            # A started stream was served (it counts, with the tokens so far); before the
+            # answer, nothing was learnt (status 0).
+            status = resp.status_code if started and resp is not None else 0
+            await self.runtime.keeper.release(
+                self.candidate.lease, status, self.record.route, usage=usage
+            )
             self.candidate.lease = None
             self.record.usage = usage
             self.finish(flow, failed="the app hung up")

@@ -135,6 +135,12 @@ class Planner:
             return candidate
         return None
 
+    def skip_backend(self, name: str) -> None:
+        """No more keys of ``name``: its host could not be reached, and another key would go to
+        the same host (mitmproxy even hands back the failed connection at once)."""
+        if self._index < len(self.route.backends) and self.route.backends[self._index].name == name:
+            self._index += 1
+
     def _build(self, backend: Backend, lease: Lease | None) -> Candidate:
         detected = self.detected
         protocol = cast(
