@@ -27,6 +27,7 @@ from mitmproxy import http
 from crosswire.config import ClientConfig
 from crosswire.engine import answer
 from crosswire.engine.dispatch import incoming
+from crosswire.engine.headers import target_host
 from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Generic, Routed, Upgrade
 from crosswire.engine.record import META
 from crosswire.engine.runtime import Hub, Runtime
@@ -84,7 +85,7 @@ class ClientAccess:
         protocol = (
             intake.call.protocol
             if isinstance(intake, Routed)
-            else host_protocol(flow.request.pretty_host)
+            else host_protocol(target_host(flow.request))
         )
         call = intake.call if isinstance(intake, Routed) else None
         route = intake.route

@@ -24,6 +24,7 @@ from crosswire import config as configmod
 from crosswire import ir, lifecycle
 from crosswire.engine import answer, layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
+from crosswire.engine.headers import target_host
 from crosswire.engine.runtime import Runtime
 from crosswire.routing import detect, host_protocol
 
@@ -225,7 +226,7 @@ def _refuse_draining(flow: http.HTTPFlow) -> None:
     found = detect(
         req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers
     )
-    protocol = found.protocol if found else host_protocol(req.pretty_host)
+    protocol = found.protocol if found else host_protocol(target_host(req))
     err = ir.Error(
         kind="unavailable",
         status=503,

@@ -12,6 +12,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from crosswire.engine import headers
 from crosswire.engine.runtime import Hub
 
 
@@ -23,7 +24,7 @@ class MetricsEndpoint:
         rt = self.hub.runtime
         if rt is None or flow.response or flow.error or not flow.live:
             return
-        if flow.request.pretty_host != rt.cfg.file.metrics_host:
+        if headers.target_host(flow.request) != rt.cfg.file.metrics_host:
             return
         path = flow.request.path.split("?", 1)[0]
         states = await rt.pool.snapshot()

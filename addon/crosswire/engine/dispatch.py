@@ -41,13 +41,13 @@ def incoming(flow: http.HTTPFlow) -> Incoming:
     """The request as intake sees it (plain values, lower-case header names)."""
     req = flow.request
     try:
-        body: bytes | None = req.content or b""
+        body: bytes | None = headers.body_of(req)
     except ValueError:  # a content-encoding that does not decode
         body = None
     pairs = tuple(headers.pairs(req.headers))
     return Incoming(
         method=req.method,
-        host=req.pretty_host,
+        host=headers.target_host(req),
         path=req.path.split("?", 1)[0],
         query={k: v for k, v in req.query.items()},
         headers={k.lower(): v for k, v in pairs},
@@ -168,11 +168,11 @@ class Engine:
         flight = self.flights.pop(flow.id, None)
         self.runtime.forget_intake(flow.id)
         req = flow.request
-        headers = {k.lower(): v for k, v in req.headers.items()}
+        lowered = headers.lowered(req.headers)
         detected = detect(
-            req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers
+            req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, lowered
         )
-        protocol = detected.protocol if detected else host_protocol(req.pretty_host)
+        protocol = detected.protocol if detected else host_protocol(headers.target_host(req))
         err = ir.Error.of(
             "api_error", "crosswire: internal error while routing this request (see the proxy log)"
         )

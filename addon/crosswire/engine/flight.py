@@ -12,6 +12,7 @@ backend of the route in its own protocol — and the handler follows the serving
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -242,12 +243,13 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     """Point the flow at the candidate's upstream with its headers and body (built in one pass:
     the planner already dropped framing headers and the app's credentials). Host and authority
     follow the target, as the ``url`` setter would do (docs/mitmproxy.md §1)."""
-    req = flow.request
-    data = req.data
-    scheme, host, port, path = url.parse(candidate.url)
+    data = flow.request.data
+    scheme, rest = candidate.url.split("://", 1)
+    authority, slash, path = rest.partition("/")
+    parsed_scheme, host, port, hostport = _origin(scheme, authority)
     data.method = candidate.method.encode()
-    data.scheme, data.host, data.port, data.path = scheme, host.decode("idna"), port, path
-    hostport = url.hostport(scheme, host, port)
+    data.scheme, data.host, data.port = parsed_scheme, host, port
+    data.path = (slash + path).encode("utf-8", "surrogateescape") or b"/"
     if data.authority:
         data.authority = hostport
     body = candidate.body
@@ -255,6 +257,14 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
         [("host", hostport.decode()), *candidate.headers, ("content-length", str(len(body)))]
     )
     data.content = body
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(scheme: str, authority: str) -> tuple[bytes, str, int, bytes]:
+    """A backend's (scheme, host, port, Host header) — parsed once per base URL, not per
+    request (mitmproxy's URL parsing does an IDNA round trip)."""
+    parsed_scheme, host, port, _ = url.parse(f"{scheme}://{authority}/")
+    return parsed_scheme, host.decode("idna"), port, url.hostport(parsed_scheme, host, port)
 
 
 def _app_left(flow: http.HTTPFlow) -> bool:

@@ -14,6 +14,7 @@ from mitmproxy import http
 
 from crosswire import upstream
 from crosswire.engine import layer_patch, redact
+from crosswire.engine.headers import target_host
 from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Generic
 from crosswire.engine.record import META, Record
 from crosswire.pool import Lease
@@ -42,7 +43,7 @@ class GenericFlight:
         if self.lease is not None:
             for name in CLIENT_CREDENTIAL_HEADERS:
                 req.headers.pop(name, None)
-            protocol = host_protocol(req.pretty_host)
+            protocol = host_protocol(target_host(req))
             self.auth_header, value = codec(protocol).wire.credential(self.lease.secret, "openai")
             req.headers[self.auth_header] = value
             query = upstream.clean_query(query)

@@ -24,8 +24,38 @@ def lowered(headers: http.Headers) -> dict[str, str]:
 
 
 def build(items: list[tuple[str, str]]) -> http.Headers:
-    return http.Headers([(_raw(k), _raw(v)) for k, v in items])
+    """Headers from text pairs, without the type checks of ``Headers(...)`` (these are ours)."""
+    built = http.Headers()
+    built.fields = tuple(
+        (k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
+        for k, v in items
+    )
+    return built
 
 
-def _raw(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
+def target_host(req: http.Request) -> str:
+    """The host the app asked for, lower-case — mitmproxy's ``pretty_host`` (Host header or
+    HTTP/2 authority, else the CONNECT target) without its IDNA round trip on every request."""
+    data = req.data
+    raw = data.authority
+    if not raw:
+        for name, value in data.headers.fields:
+            if name.lower() == b"host":
+                raw = value
+                break
+    if not raw:
+        return data.host
+    text = raw.decode("utf-8", "surrogateescape").lower()
+    if text.startswith("["):  # [IPv6]:port
+        return text[1 : text.find("]")]
+    host, sep, port = text.rpartition(":")
+    return host if sep and port.isdigit() else text
+
+
+def body_of(req: http.Request) -> bytes:
+    """The request body, decoded only when it carries a content-encoding (raises ValueError
+    when that does not decode, as ``content`` does)."""
+    for name, _ in req.data.headers.fields:
+        if name.lower() == b"content-encoding":
+            return req.content or b""
+    return req.raw_content or b""

@@ -168,9 +168,16 @@ def failure_in(body: bytes, content_type: str) -> bytes | None:
     answer). None for a good answer; non-JSON content types are left alone."""
     if _ERROR_SET.match(body):
         return body
-    if "json" in content_type and not _is_json_object(body):
+    if "json" in content_type and not _looks_whole(body):
         return b'{"error":{"message":"crosswire: the upstream answer is not valid JSON"}}'
     return None
+
+
+def _looks_whole(body: bytes) -> bool:
+    """A JSON object from its first to its last byte — without parsing it: a same-protocol answer
+    is passed on as it is, and parsing every one would cost what passthrough saves."""
+    stripped = body.strip()
+    return stripped[:1] == b"{" and stripped[-1:] == b"}"
 
 
 _TITLE = re.compile(rb"<title>\s*([^<]{1,200}?)\s*</title>", re.IGNORECASE)
