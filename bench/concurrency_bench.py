@@ -1,7 +1,7 @@
 """Many streams open at once: crosswire against bare mitmproxy, in one run.
 
     .venv/bin/python bench/concurrency_bench.py                 # N = 100 and 1000
-    .venv/bin/python bench/concurrency_bench.py -n 1000 --paths bare,relay
+    .venv/bin/python bench/concurrency_bench.py -n 1000 --paths bare,conv2
 
 The app is the official openai SDK (``AsyncOpenAI``, ``stream=True``) configured the way an
 unmodified app is: ``HTTPS_PROXY`` and ``SSL_CERT_FILE`` (system CAs + the mitmproxy CA) in its
@@ -15,9 +15,9 @@ request's nonce, so an answer delivered to the wrong stream counts as a wrong te
 
 Paths (``--paths``):
   bare     mitmdump with a two-hook script: map the URL to the upstream, stream the response
-  pass1    crosswire, OpenAI app → openai-chat backend, one key (no relay)
-  conv1    crosswire, OpenAI app → Anthropic backend, one key (no relay)
-  conv2    crosswire, OpenAI app → Anthropic backend, two pooled keys (the failover relay)
+  pass1    crosswire, OpenAI app → openai-chat backend, one key
+  conv1    crosswire, OpenAI app → Anthropic backend, one key
+  conv2    crosswire, OpenAI app → Anthropic backend, two pooled keys (failover on)
 
 Per path: completed streams, the most streams open at one moment ("open"), the proxy's worst
 event-loop lag ("lag s", from a probe script loaded into every proxy), the proxy's CPU time per
@@ -63,12 +63,12 @@ PATHS = {
     "bare": "bare mitmdump (map URL + stream)",
     "pass1": "crosswire passthrough, 1 key",
     "conv1": "crosswire OpenAI→Anthropic, 1 key",
-    "conv2": "crosswire OpenAI→Anthropic, 2 keys (relay)",
+    "conv2": "crosswire OpenAI→Anthropic, 2 keys (pooled)",
 }
 
 
 def raise_fd_limit() -> None:
-    """Every stream holds several sockets (app↔proxy, proxy↔relay, relay↔upstream)."""
+    """Every stream holds several sockets (app↔proxy, proxy↔upstream, and the client's)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else 1 << 20
     if soft < target:
