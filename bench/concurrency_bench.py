@@ -502,6 +502,7 @@ def measure(
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
+    print("\n(medians over the rounds; 'done' is completed streams per round, on average)")
     print(
         f"\n{'path':<44} {'N':>5} {'done':>5} {'wrong':>5} {'p50 s':>6} {'p99 s':>6} "
         f"{'TTFT p50':>8} {'p99 ms':>7} {'RSS idle':>8} {'peak':>6} {'after':>6} {'KB/strm':>7} {'open':>5} {'lag s':>5} {'CPU ms':>6}  errors"
@@ -509,7 +510,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         errs = ", ".join(f"{k}×{v}" for k, v in r["errors"].items()) or "-"
         print(
-            f"{PATHS[r['path']]:<44} {r['n']:>5} {r['completed']:>5} {r['wrong']:>5} "
+            f"{PATHS[r['path']]:<44} {r['n']:>5} {r['completed'] / r.get('rounds', 1):>5.0f} "
+            f"{r['wrong']:>5} "
             f"{r['p50_total_s']:>6.2f} {r['p99_total_s']:>6.2f} {r['p50_ttft_ms']:>8.0f} "
             f"{r['p99_ttft_ms']:>7.0f} {r['rss_idle_mb']:>7.0f}M {r['rss_peak_mb']:>5.0f}M "
             f"{r['rss_after_mb']:>5.0f}M {r['kb_per_stream']:>7.0f} {r['peak_open']:>5} {r['loop_lag_s']:>5.1f} {r['cpu_ms_per_stream']:>6.1f}  {errs}"
@@ -517,7 +519,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     bare = {r["n"]: r for r in rows if r["path"] == "bare"}
     if not bare:
         return
-    print("\nratio vs bare mitmdump (same N): p50 total, p99 TTFT, KB per stream, completed")
+    print(
+        "\nratio vs bare mitmdump (same N): p50 total, p99 total, p99 TTFT, KB per stream, completed"
+    )
     for r in rows:
         b = bare.get(r["n"])
         if b is None or r["path"] == "bare":
@@ -527,9 +531,38 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             return f"{r[key] / b[key]:.2f}×" if b[key] else "-"
 
         print(
-            f"  {PATHS[r['path']]:<44} N={r['n']:<5} {ratio('p50_total_s'):>7} {ratio('p99_ttft_ms'):>7} "
-            f"{ratio('kb_per_stream'):>7}  {r['completed']}/{b['completed']}"
+            f"  {PATHS[r['path']]:<44} N={r['n']:<5} {ratio('p50_total_s'):>7} {ratio('p99_total_s'):>7} "
+            f"{ratio('p99_ttft_ms'):>7} "
+            f"{ratio('kb_per_stream'):>7}  {r['completed']}/{r['n'] * r.get('rounds', 1)}"
         )
+
+
+def merge_rounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (path, N): the median of each figure over the rounds, counts summed."""
+    grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        grouped.setdefault((r["path"], r["n"]), []).append(r)
+    merged = []
+    for (path, n), runs in grouped.items():
+        row: dict[str, Any] = {"path": path, "n": n, "rounds": len(runs)}
+        for key, value in runs[0].items():
+            if key in row:
+                continue
+            if key in ("completed", "wrong"):
+                row[key] = sum(r[key] for r in runs)
+            elif key == "errors":
+                row[key] = dict(sum((Counter(r[key]) for r in runs), Counter()))
+            elif key == "error_samples":
+                row[key] = {k: v for r in runs for k, v in r[key].items()}
+            elif isinstance(value, (int, float)):
+                row[key] = statistics.median(r[key] for r in runs)
+            else:
+                row[key] = value
+        row["per_round"] = [
+            {k: r[k] for k in ("p50_total_s", "p99_total_s", "completed")} for r in runs
+        ]
+        merged.append(row)
+    return merged
 
 
 def main() -> None:
@@ -541,6 +574,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40, help="text events per stream")
     parser.add_argument("--gap", type=float, default=0.075, help="seconds between events")
     parser.add_argument("--clients", type=int, default=2, help="app processes")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every path this many times, each round in a rotated order; the table shows "
+        "medians over the rounds (a 2-core machine at N=1000 is saturated: one run is noisy)",
+    )
     parser.add_argument(
         "--script",
         action="append",
@@ -580,25 +620,31 @@ def main() -> None:
     confdir.mkdir()
     env = {"PYTHONPATH": str(ROOT)}
     rows: list[dict[str, Any]] = []
+    paths = args.paths.split(",")
     try:
         for n in (int(x) for x in args.n.split(",")):
-            for path in args.paths.split(","):
-                res = measure(path, n, upstream, tmp, confdir, env, args)
-                row = res.summary()
-                rows.append(row)
-                errs = ", ".join(f"{k}×{v}" for k, v in row["errors"].items()) or "no errors"
-                print(
-                    f"  {PATHS[path]:<44} N={n:<5} {row['completed']}/{n} completed, "
-                    f"{row['wrong']} wrong, {errs}; p50 {row['p50_total_s']:.2f} s, "
-                    f"TTFT p99 {row['p99_ttft_ms']:.0f} ms, RSS {row['rss_idle_mb']:.0f}→"
-                    f"{row['rss_peak_mb']:.0f}→{row['rss_after_mb']:.0f} MB",
-                    flush=True,
-                )
-                for kind, detail in row["error_samples"].items():
-                    print(f"      {kind}: {detail[:200]}", flush=True)
+            for rnd in range(args.rounds):
+                order = paths[rnd % len(paths) :] + paths[: rnd % len(paths)]
+                if args.rounds > 1:
+                    print(f"  N={n} round {rnd + 1}/{args.rounds}", flush=True)
+                for path in order:
+                    res = measure(path, n, upstream, tmp, confdir, env, args)
+                    row = res.summary()
+                    rows.append(row)
+                    errs = ", ".join(f"{k}×{v}" for k, v in row["errors"].items()) or "no errors"
+                    print(
+                        f"  {PATHS[path]:<44} N={n:<5} {row['completed']}/{n} completed, "
+                        f"{row['wrong']} wrong, {errs}; p50 {row['p50_total_s']:.2f} s, "
+                        f"TTFT p99 {row['p99_ttft_ms']:.0f} ms, RSS {row['rss_idle_mb']:.0f}→"
+                        f"{row['rss_peak_mb']:.0f}→{row['rss_after_mb']:.0f} MB",
+                        flush=True,
+                    )
+                    for kind, detail in row["error_samples"].items():
+                        print(f"      {kind}: {detail[:200]}", flush=True)
     finally:
         up.terminate()
         up.wait()
+    rows = merge_rounds(rows)
     print_table(rows)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
