@@ -211,14 +211,22 @@ class Path_:
 def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
     work = tmp / label.replace(" ", "_")
     work.mkdir()
-    if label == "bare mitmdump":
+    if label.startswith("bare mitmdump"):
         host, port = upstream.removeprefix("http://").split(":")
         script = work / "retarget.py"
+        # "buffered": streams only event streams, and reads a whole answer before passing it on
+        # — as crosswire must (it checks a whole answer and reads its usage before the app
+        # gets it), so the row shows what that alone costs.
+        stream = (
+            "'event-stream' in flow.response.headers.get('content-type', '')"
+            if "buffered" in label
+            else "True"
+        )
         script.write_text(
             "def request(flow):\n"
             f"    flow.request.scheme, flow.request.host, flow.request.port = 'http', {host!r}, {port}\n"
             "def responseheaders(flow):\n"
-            "    flow.response.stream = True\n"
+            f"    flow.response.stream = {stream}\n"
         )
         running = start_mitmdump(["-s", str(script), "--allow-hosts", HOST], work, confdir)
     else:
@@ -297,6 +305,7 @@ def main() -> None:
     upstream = f"http://127.0.0.1:{up.stdout.readline().strip()}"
     labels = [
         "bare mitmdump",
+        "bare mitmdump, buffered",
         "passthrough, 1 key",
         "passthrough, 2 keys",
         "convert to anthropic, 1 key",

@@ -45,11 +45,12 @@ def incoming(flow: http.HTTPFlow) -> Incoming:
     except ValueError:  # a content-encoding that does not decode
         body = None
     pairs = tuple(headers.pairs(req.headers))
+    path, query, _ = req.path.partition("?")
     return Incoming(
         method=req.method,
         host=headers.target_host(req),
-        path=req.path.split("?", 1)[0],
-        query={k: v for k, v in req.query.items()},
+        path=path,
+        query={k: v for k, v in req.query.items()} if query else {},
         headers={k.lower(): v for k, v in pairs},
         header_list=pairs,
         body=body,
@@ -129,7 +130,9 @@ class Engine:
             model_in=planner.model,
             attempts=[first.label],
         )
-        flow.metadata[ORIGINAL_URL] = f"{flow.request.method} {redact.url(flow.request.pretty_url)}"
+        flow.metadata[ORIGINAL_URL] = (
+            f"{flow.request.method} {redact.url(headers.app_url(flow.request))}"
+        )
         if first.mode == "convert":
             flow.metadata[ORIGINAL_REQUEST] = routed.body[: rt.cfg.file.limits.store_stream_bytes]
             if call.endpoint != "generate":

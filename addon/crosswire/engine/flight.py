@@ -53,6 +53,8 @@ class Flight:
         self.candidate = first
         self.handler: Handler = self._handler_for(first)
         self.deadline: Deadline | None = None
+        #: The candidate whose credentials are already out of the stored request.
+        self._redacted: Candidate | None = None
         self._use(first)
 
     # ---- request ------------------------------------------------------------------------
@@ -96,7 +98,7 @@ class Flight:
         resp = flow.response
         assert resp is not None
         self.record.first_byte = time.time()
-        redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
+        self._redact(flow)
         deadline = self.deadline
         callable_ = None
         if resp.status_code < 400 and self.candidate.stream:
@@ -112,7 +114,7 @@ class Flight:
         layer_retry.done_retrying(flow)
         self._disarm()
         streamed = bool(resp.stream)
-        redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
+        self._redact(flow)
         status = resp.status_code
         error_body: bytes | None = None
         usage: ir.Usage | None = None
@@ -190,6 +192,12 @@ class Flight:
     def publish(self, flow: http.HTTPFlow) -> None:
         flow.comment = self.record.comment()
         flow.metadata[META] = self.record.to_dict()
+
+    def _redact(self, flow: http.HTTPFlow) -> None:
+        """The serving candidate's key out of the stored request, once."""
+        if self._redacted is not self.candidate:
+            redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
+            self._redacted = self.candidate
 
     # ---- candidates ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 from mitmproxy import http
 
 from crosswire import ir
-from crosswire.engine import answer, redact, streaming
+from crosswire.engine import answer, headers, redact, streaming
 from crosswire.engine.streaming import StreamCallable
 from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName
@@ -117,15 +117,16 @@ class Passthrough:
     def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
         resp = flow.response
         assert resp is not None
-        if not resp.content:
+        content = headers.body_of(resp)
+        if not content:
             return None
-        failure = failure_in(resp.content, resp.headers.get("content-type", ""))
+        failure = failure_in(content, headers.value(resp.headers, b"content-type"))
         if failure is not None:  # an SDK would read it as an (empty) success
             self._answer_error(flow, 502, failure)
             return None
-        self.flight.record.response_model = model_in(resp.content[:WHOLE_SCAN_BYTES])
+        self.flight.record.response_model = model_in(content[:WHOLE_SCAN_BYTES])
         scan = codec(self.flight.candidate.protocol).wire.scan_usage
-        return scan(resp.content[-WHOLE_SCAN_BYTES:])
+        return scan(content[-WHOLE_SCAN_BYTES:])
 
     def error(self, flow: http.HTTPFlow) -> bytes:
         """An upstream error goes to the app as it is (same protocol), minus any pool key."""
@@ -145,11 +146,10 @@ class Passthrough:
         resp = flow.response
         assert resp is not None
         flight = self.flight
-        headers = {k.lower(): v for k, v in resp.headers.items()}
         if not _is_json_object(body):
             body = _as_error_json(status, body)
         err = codec(flight.candidate.protocol).decode_error(
-            status, headers, redact.scrub(body, flight.candidate.secret)
+            status, headers.lowered(resp.headers), redact.scrub(body, flight.candidate.secret)
         )
         flight.record.error = err
         answer.replace_with_error(
