@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from mitmdump_procs import Running, start_mitmdump  # noqa: E402
+from upstream_events import sse_events  # noqa: E402
 
 MITM_SCRIPT = ROOT / "addon" / "crosswire" / "mitm.py"
 HOST = "api.openai.com"
@@ -76,60 +77,6 @@ def raise_fd_limit() -> None:
 
 
 # ---- the upstream (its own process) ------------------------------------------------------
-
-
-def _openai_events(nonce: str, n: int) -> list[bytes]:
-    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-        c = {
-            "id": "chatcmpl-b",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return b"data: " + json.dumps(c).encode() + b"\n\n"
-
-    out = [chunk({"role": "assistant", "content": ""}, None)]
-    out += [chunk({"content": f"{nonce}.{i} "}, None) for i in range(n)]
-    return [*out, chunk({}, "stop"), b"data: [DONE]\n\n"]
-
-
-def _anthropic_events(nonce: str, n: int) -> list[bytes]:
-    def ev(kind: str, data: dict[str, Any]) -> bytes:
-        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
-
-    msg: dict[str, Any] = {
-        "id": "msg_b",
-        "type": "message",
-        "role": "assistant",
-        "model": "c",
-        "content": [],
-        "stop_reason": None,
-        "usage": {"input_tokens": 9, "output_tokens": 1},
-    }
-    out = [
-        ev("message_start", {"message": msg}),
-        ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-    ]
-    out += [
-        ev(
-            "content_block_delta",
-            {"index": 0, "delta": {"type": "text_delta", "text": f"{nonce}.{i} "}},
-        )
-        for i in range(n)
-    ]
-    return [
-        *out,
-        ev("content_block_stop", {"index": 0}),
-        ev(
-            "message_delta",
-            {
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": n},
-            },
-        ),
-        ev("message_stop", {}),
-    ]
 
 
 async def _serve_one(
@@ -164,11 +111,7 @@ async def _serve_one(
             nonce = text.rsplit(" ", 1)[-1]
             warm = req.get("model") == "warm"
             n = 2 if warm else events
-            chunks = (
-                _anthropic_events(nonce, n)
-                if path.endswith("/messages")
-                else _openai_events(nonce, n)
-            )
+            chunks = sse_events(path.endswith("/messages"), [f"{nonce}.{i} " for i in range(n)])
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                 b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from mitmdump_procs import Running, start_mitmdump  # noqa: E402
+from upstream_events import sse_events  # noqa: E402
 
 HOST = "api.openai.com"
 MITM_SCRIPT = ROOT / "addon" / "crosswire" / "mitm.py"
@@ -72,57 +73,6 @@ ANTHROPIC_WHOLE = json.dumps(
         "usage": {"input_tokens": 9, "output_tokens": 1},
     }
 ).encode()
-
-
-def _events(anthropic: bool, texts: list[str]) -> list[bytes]:
-    if anthropic:
-
-        def ev(kind: str, data: dict[str, Any]) -> bytes:
-            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
-
-        msg = {
-            "id": "msg_b",
-            "type": "message",
-            "role": "assistant",
-            "model": "c",
-            "content": [],
-            "stop_reason": None,
-            "usage": {"input_tokens": 9, "output_tokens": 1},
-        }
-        return [
-            ev("message_start", {"message": msg}),
-            ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-            *(
-                ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}})
-                for t in texts
-            ),
-            ev("content_block_stop", {"index": 0}),
-            ev(
-                "message_delta",
-                {
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": len(texts)},
-                },
-            ),
-            ev("message_stop", {}),
-        ]
-
-    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-        c = {
-            "id": "chatcmpl-b",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return b"data: " + json.dumps(c).encode() + b"\n\n"
-
-    return [
-        chunk({"role": "assistant", "content": ""}, None),
-        *(chunk({"content": t}, None) for t in texts),
-        chunk({}, "stop"),
-        b"data: [DONE]\n\n",
-    ]
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -161,17 +111,17 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 b"transfer-encoding: chunked\r\n\r\n"
             )
             if kind == "burst":
-                data = b"".join(_events(anthropic, ["tok "] * int(n)))
+                data = b"".join(sse_events(anthropic, ["tok "] * int(n)))
                 writer.write(b"%x\r\n%s\r\n" % (len(data), data))
             else:
-                frame = _events(anthropic, [])
+                frame = sse_events(anthropic, [])
                 cut = 2 if anthropic else 1  # events before the first delta
                 for c in frame[:cut]:
                     writer.write(b"%x\r\n%s\r\n" % (len(c), c))
                 await writer.drain()
                 for _ in range(int(n)):
                     await asyncio.sleep(gap)
-                    c = _events(anthropic, [f"{time.time():.6f} "])[cut]
+                    c = sse_events(anthropic, [f"{time.time():.6f} "])[cut]
                     writer.write(b"%x\r\n%s\r\n" % (len(c), c))
                     await writer.drain()
                 for c in frame[cut:]:
