@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import accumulate
 
 from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState
@@ -105,13 +106,9 @@ class KeyRecord:
 def snapshot(k: KeyRecord, backend: str, spec: KeySpec, now: float) -> KeyState:
     """What ``crosswire keys``, /metrics and the e2e tests see of one key."""
     k.expire(now)
-    cooling = k.cooling_until if k.cooling_until > now else None
-    reason = k.cooldown_reason if cooling else None
-    req, tok, cooling, reason = bucket_view(k.buckets.values(), now, cooling, reason)
-    cumulative, total = [], 0
-    for n in k.lat_buckets[:-1]:
-        total += n
-        cumulative.append(total)
+    req, tok, cooling, reason = bucket_view(
+        k.buckets.values(), now, k.cooling_until, k.cooldown_reason
+    )
     return KeyState(
         backend=backend,
         name=spec.name,
@@ -127,7 +124,7 @@ def snapshot(k: KeyRecord, backend: str, spec: KeySpec, now: float) -> KeyState:
         remaining_tokens=tok,
         latency_sum=k.lat_sum,
         latency_count=k.lat_count,
-        latency_buckets=cumulative,
+        latency_buckets=list(accumulate(k.lat_buckets[:-1])),
         **{name: getattr(k, name) for name in _COUNTED},
     )
 

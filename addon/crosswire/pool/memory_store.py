@@ -7,8 +7,6 @@ rule (the unit tests run the same behaviour against both).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -21,6 +19,7 @@ from crosswire.pool.store import (
     Candidate,
     Refusal,
     Settlement,
+    Wakeups,
     latency_index,
 )
 
@@ -41,7 +40,7 @@ class MemoryStore:
         self._keys: dict[str, dict[str, KeyRecord]] = {}  # backend -> key name -> state
         self._sticky: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._routes: dict[tuple[str, str], RouteUsage] = {}
-        self._freed: dict[str, asyncio.Event] = {}
+        self._freed = Wakeups()
 
     def _key(self, backend: str, name: str) -> KeyRecord:
         keys = self._keys.get(backend)
@@ -196,7 +195,7 @@ class MemoryStore:
             if entry is not None:
                 k.tok_sum -= entry.n
                 entry.n = 0.0
-            self._wake(backend)
+            self._freed.wake(backend)
             return
         if entry is not None and s.tokens is not None:
             k.tok_sum += s.tokens - entry.n
@@ -240,7 +239,7 @@ class MemoryStore:
             until = max(until or 0.0, s.now + wait)
         if until is not None and until > k.cooling_until:
             k.cooling_until, k.cooldown_reason = until, s.cool_reason
-        self._wake(backend)
+        self._freed.wake(backend)
 
     async def heartbeat(
         self, backend: str, leases: Sequence[tuple[str, str]], until: float, ttl: float
@@ -259,7 +258,7 @@ class MemoryStore:
     async def enable(self, backend: str, key: str) -> None:
         k = self._key(backend, key)
         k.disabled, k.disabled_reason = False, None
-        self._wake(backend)
+        self._freed.wake(backend)
 
     # ---- visibility ---------------------------------------------------------------------
 
@@ -276,17 +275,8 @@ class MemoryStore:
 
     # ---- waiting ------------------------------------------------------------------------
 
-    def _wake(self, backend: str) -> None:
-        event = self._freed.pop(backend, None)
-        if event is not None:
-            event.set()
-
     async def wait_freed(self, backend: str, timeout: float) -> None:
-        event = self._freed.get(backend)
-        if event is None:
-            event = self._freed[backend] = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+        await self._freed.wait(backend, timeout)
 
     async def close(self) -> None:
         pass

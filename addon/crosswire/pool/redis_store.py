@@ -22,6 +22,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,7 +31,15 @@ from crosswire.pool.buckets import Bucket
 from crosswire.pool.model import LATENCY_BUCKETS, KeySpec, KeyState, RouteUsage
 from crosswire.pool.redis_lua import ACQUIRE, SETTLE
 from crosswire.pool.redis_wire import Lane, Script, bulk
-from crosswire.pool.store import Ask, Candidate, Refusal, Settlement, bucket_view, latency_index
+from crosswire.pool.store import (
+    Ask,
+    Candidate,
+    Refusal,
+    Settlement,
+    Wakeups,
+    bucket_view,
+    latency_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +75,7 @@ class RedisStore:
         # Encoded once: a candidate's key names and limits, a key's and a route's names.
         self._cand: dict[tuple[str, Candidate], tuple[bytes, bytes]] = {}
         self._settle_keys: dict[tuple[str, str, str], bytes] = {}
-        self._freed: dict[str, asyncio.Event] = {}
+        self._freed = Wakeups()
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -134,6 +143,7 @@ class RedisStore:
     async def settle(self, backend: str, key: str, lease_id: str, s: Settlement) -> None:
         usage = s.usage
         backoff = s.backoff
+        route = s.route or ""
         buckets = ""
         if s.buckets:
             buckets = json.dumps({fid: None if b is None else b.as_list() for fid, b in s.buckets})
@@ -150,7 +160,7 @@ class RedisStore:
             usage.cached if usage else 0,
             repr(s.latency),
             latency_index(s.latency, LATENCY_BUCKETS),
-            s.route or "",
+            route,
             "" if s.cool_until is None else repr(s.cool_until),
             s.cool_reason or "",
             "" if backoff is None else repr(backoff[0]),
@@ -163,18 +173,18 @@ class RedisStore:
             self._channel,
             backend,
         )
-        names = self._settle_keys.get((backend, key, s.route or ""))
+        names = self._settle_keys.get((backend, key, route))
         if names is None:
             if len(self._settle_keys) > 10_000:
                 self._settle_keys.clear()
             tag = self._tag(backend)
             names = b"".join(
-                map(bulk, [*self._names(backend, key), f"{tag}:routes", f"{tag}:r:{s.route or ''}"])
+                map(bulk, [*self._names(backend, key), f"{tag}:routes", f"{tag}:r:{route}"])
             )
-            self._settle_keys[(backend, key, s.route or "")] = names
+            self._settle_keys[(backend, key, route)] = names
         command = self._settle.command([names], 6, map(bulk, args), len(args))
         await self._lane.run(self._settle, command)
-        self._wake(backend)
+        self._freed.wake(backend)
 
     async def heartbeat(
         self, backend: str, leases: Sequence[tuple[str, str]], until: float, ttl: float
@@ -198,7 +208,7 @@ class RedisStore:
         pipe.hset(self._names(backend, key)[0], mapping={"disabled": "0", "disabled_reason": ""})
         pipe.publish(self._channel, backend)
         await pipe.execute()
-        self._wake(backend)
+        self._freed.wake(backend)
 
     # ---- visibility ---------------------------------------------------------------------
 
@@ -214,17 +224,13 @@ class RedisStore:
         out = []
         for n, spec in enumerate(keys):
             data, in_flight, rpm_used, tok_members = replies[4 * n : 4 * n + 4]
-            cooling: float | None = float(data.get("cooling_until") or 0)
-            reason = data.get("cooldown_reason") or None
-            if not cooling or cooling <= now:
-                cooling, reason = None, None
             raw = json.loads(data.get("buckets") or "{}")
-            buckets = [Bucket.from_list(v) for v in raw.values()]
-            req, tok, cooling, reason = bucket_view(buckets, now, cooling, reason)
-            cumulative, total = [], 0
-            for i in range(len(LATENCY_BUCKETS)):
-                total += int(data.get(f"lat_{i}", 0))
-                cumulative.append(total)
+            req, tok, cooling, reason = bucket_view(
+                [Bucket.from_list(v) for v in raw.values()],
+                now,
+                float(data.get("cooling_until") or 0),
+                data.get("cooldown_reason") or None,
+            )
             status = data.get("last_status")
             out.append(
                 KeyState(
@@ -250,7 +256,11 @@ class RedisStore:
                     last_status=int(status) if status else None,
                     latency_sum=float(data.get("lat_sum", 0.0)),
                     latency_count=int(data.get("lat_count", 0)),
-                    latency_buckets=cumulative,
+                    latency_buckets=list(
+                        accumulate(
+                            int(data.get(f"lat_{i}", 0)) for i in range(len(LATENCY_BUCKETS))
+                        )
+                    ),
                 )
             )
         return out
@@ -277,19 +287,10 @@ class RedisStore:
 
     # ---- waiting ------------------------------------------------------------------------
 
-    def _wake(self, backend: str) -> None:
-        event = self._freed.pop(backend, None)
-        if event is not None:
-            event.set()
-
     async def wait_freed(self, backend: str, timeout: float) -> None:
         if self._listener is None or self._listener.done():
             self._listener = asyncio.get_running_loop().create_task(self._listen())
-        event = self._freed.get(backend)
-        if event is None:
-            event = self._freed[backend] = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+        await self._freed.wait(backend, timeout)
 
     async def _listen(self) -> None:
         """Wake local waiters when any instance ends a lease (``PUBLISH`` in the settle
@@ -311,7 +312,7 @@ class RedisStore:
                 delay = 1.0
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self._wake(str(message["data"]))
+                        self._freed.wake(str(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -19,6 +19,8 @@ This module is the protocol both stores implement; ``factory.make_store`` picks 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -124,10 +126,14 @@ class Store(Protocol):
 
 
 def bucket_view(
-    buckets: Iterable[Bucket], now: float, cooling: float | None, reason: str | None
+    buckets: Iterable[Bucket], now: float, cooling_until: float, reason: str | None
 ) -> tuple[float | None, float | None, float | None, str | None]:
     """What learnt limits mean for a snapshot: remaining requests, remaining tokens, and the
-    cooldown shown (a limit with nothing left counts as cooling until it has room for one)."""
+    cooldown shown — the key's own while it lasts (``cooling_until`` past or 0: none), and a
+    limit with nothing left counts as cooling until it has room for one."""
+    cooling: float | None = cooling_until
+    if cooling_until <= now:
+        cooling, reason = None, None
     req: float | None = None
     tok: float | None = None
     for b in buckets:
@@ -152,3 +158,25 @@ def latency_index(seconds: float, bounds: Sequence[float]) -> int:
         if seconds <= bound:
             return i
     return len(bounds)
+
+
+class Wakeups:
+    """Per backend, the event that requests waiting for a free key sleep on: set (and
+    replaced) when a lease ends or a key comes back, so every waiter re-tries at once."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def wake(self, backend: str) -> None:
+        event = self._events.pop(backend, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, backend: str, timeout: float) -> None:
+        event = self._events.get(backend)
+        if event is None:
+            event = self._events[backend] = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
