@@ -177,6 +177,9 @@ class Upstream:
 class Proxy:
     """A running ``mitmdump -s addon/crosswire/mitm.py`` on a free loopback port."""
 
+    #: The log line that says the proxy is up, with its port.
+    LISTENING = r"proxy listening at (?:http://)?127\.0\.0\.1:(\d+)"
+
     def __init__(
         self,
         config_text: str,
@@ -232,7 +235,7 @@ class Proxy:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log()
-            m = re.search(r"proxy listening at (?:http://)?127\.0\.0\.1:(\d+)", text)
+            m = re.search(self.LISTENING, text)
             if m:
                 return int(m.group(1))
             if self.proc.poll() is not None:

@@ -376,16 +376,7 @@ def test_sigterm_drain_is_bounded(start_proxy: Callable[..., Proxy], upstream: U
 class AnyInterfaceProxy(Proxy):
     """A crosswire listening on every interface (mitmproxy logs it as ``*:PORT``)."""
 
-    def _wait_ready(self, timeout: float = 30.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = re.search(r"proxy listening at (?:http://)?\S*?:(\d+)", self.log())
-            if m:
-                return int(m.group(1))
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.log())
-            time.sleep(0.05)
-        raise RuntimeError(self.log())
+    LISTENING = r"proxy listening at (?:http://)?\S*?:(\d+)"
 
 
 def test_start_fixes_the_ca_key_mode_and_warns_when_reachable_unguarded(
