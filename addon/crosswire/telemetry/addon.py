@@ -50,6 +50,7 @@ class Telemetry:
         self._factory = exporter_factory
         self._env = env
         self._cfg: Any = _UNSET
+        self._scrub = semconv.Scrubber()
         self._settings: Settings | None = None
         self.exporter: Any = None
         self._hinted = False
@@ -75,6 +76,7 @@ class Telemetry:
         if cfg is self._cfg:
             return
         self._cfg = cfg
+        self._scrub = semconv.Scrubber(getattr(cfg, "secrets", ()))  # once per config
         section = getattr(getattr(cfg, "file", None), "telemetry", None)
         settings = resolve(section, os.environ if self._env is None else self._env)
         if settings == self._settings and self.exporter is not None:
@@ -159,7 +161,7 @@ class Telemetry:
             status=resp.status_code if resp is not None else None,
             backend_url=backend_url,
             app_host=app_host,
-            scrub=semconv.Scrubber(getattr(cfg, "secrets", ())),
+            scrub=self._scrub,
         )
 
     def _stop(self, *, background: bool) -> None:

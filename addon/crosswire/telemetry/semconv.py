@@ -144,8 +144,11 @@ class Exchange:
     metric_attributes: Attributes = field(default_factory=dict)
     input_tokens: int | None = None
     output_tokens: int | None = None
-    duration: float = 0.0
     time_to_first_chunk: float | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
 
 
 def _int(value: Any) -> int | None:
@@ -269,13 +272,12 @@ def exchange(
         "http.response.status_code": status,
     }
     attrs.update({k: v for k, v in optional.items() if v not in (None, "")})
+    ttfc = None  # a first chunk only means something for a stream
     if record.get("stream"):
         attrs["gen_ai.request.stream"] = True
-    ttfc = _float(record.get("ttfb_s"))
-    if record.get("stream") and ttfc is not None:
-        attrs["gen_ai.response.time_to_first_chunk"] = ttfc
-    else:
-        ttfc = None
+        ttfc = _float(record.get("ttfb_s"))
+        if ttfc is not None:
+            attrs["gen_ai.response.time_to_first_chunk"] = ttfc
     usage = record.get("usage")
     tokens_in = tokens_out = None
     if isinstance(usage, Mapping):
@@ -343,7 +345,6 @@ def exchange(
         metric_attributes=_scrubbed(metric_attrs, scrub),
         input_tokens=tokens_in,
         output_tokens=tokens_out,
-        duration=end - start,
         time_to_first_chunk=ttfc,
     )
 
