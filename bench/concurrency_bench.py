@@ -54,7 +54,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mitmdump_procs import Running, start_mitmdump  # noqa: E402
+from mitmdump_procs import (  # noqa: E402
+    Running,
+    crosswire_config,
+    retarget_script,
+    start_mitmdump,
+)
 from upstream_events import sse_events  # noqa: E402
 
 MITM_SCRIPT = ROOT / "addon" / "crosswire" / "mitm.py"
@@ -179,27 +184,12 @@ def start_path(
     probe.write_text(LAG_PROBE)
     scripts = ["-s", str(probe)]
     if path == "bare":
-        script = workdir / "map_upstream.py"
-        host, port = upstream.removeprefix("http://").split(":")
-        script.write_text(
-            "def request(flow):\n"
-            f"    flow.request.scheme, flow.request.host, flow.request.port = 'http', {host!r}, {port}\n"
-            "def responseheaders(flow):\n"
-            "    flow.response.stream = True\n"
-        )
+        script = retarget_script(workdir, upstream)
         return start_mitmdump(
             [*scripts, "-s", str(script), "--allow-hosts", HOST], workdir, confdir
         )
     protocol = "openai-chat" if path == "pass1" else "anthropic"
-    keys = 2 if path == "conv2" else 1
-    key_lines = "".join(f'      - {{name: k{i}, secret: "sk-bench-{i}"}}\n' for i in range(keys))
-    base = "/v1" if protocol == "openai-chat" else ""
-    config = workdir / "crosswire.yaml"
-    config.write_text(
-        f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {upstream}{base}\n"
-        f"    keys:\n{key_lines}"
-        f"routes:\n  - match: {{host: {HOST}}}\n    backend: b\n"
-    )
+    config = crosswire_config(workdir, upstream, protocol, 2 if path == "conv2" else 1, HOST)
     for extra in extra_scripts:  # before the addon: they may patch what it builds
         scripts += ["-s", extra]
     return start_mitmdump(

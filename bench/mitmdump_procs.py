@@ -106,3 +106,29 @@ def start_mitmdump(
             break
         time.sleep(0.05)
     raise RuntimeError(f"mitmdump did not start:\n{log.read_text('latin-1')[-2000:]}")
+
+
+def retarget_script(workdir: Path, upstream: str, stream: str = "True") -> Path:
+    """The bare mitmdump's script: every request goes to ``upstream`` (``http://host:port``);
+    an answer is streamed when ``stream``, a Python expression over ``flow``, is true."""
+    host, port = upstream.removeprefix("http://").split(":")
+    script = workdir / "retarget.py"
+    script.write_text(
+        "def request(flow):\n"
+        f"    flow.request.scheme, flow.request.host, flow.request.port = 'http', {host!r}, {port}\n"
+        "def responseheaders(flow):\n"
+        f"    flow.response.stream = {stream}\n"
+    )
+    return script
+
+
+def crosswire_config(workdir: Path, upstream: str, protocol: str, keys: int, host: str) -> Path:
+    """A crosswire.yaml routing ``host`` to one backend of ``protocol`` with ``keys`` pooled keys."""
+    base = "/v1" if protocol == "openai-chat" else ""
+    key_lines = "".join(f'      - {{name: k{i}, secret: "sk-bench-{i}"}}\n' for i in range(keys))
+    config = workdir / "crosswire.yaml"
+    config.write_text(
+        f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {upstream}{base}\n"
+        f"    keys:\n{key_lines}routes:\n  - match: {{host: {host}}}\n    backend: b\n"
+    )
+    return config

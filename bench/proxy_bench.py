@@ -41,7 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mitmdump_procs import Running, start_mitmdump  # noqa: E402
+from mitmdump_procs import (  # noqa: E402
+    Running,
+    crosswire_config,
+    retarget_script,
+    start_mitmdump,
+)
 from upstream_events import sse_events  # noqa: E402
 
 HOST = "api.openai.com"
@@ -162,8 +167,6 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
     work = tmp / label.replace(" ", "_")
     work.mkdir()
     if label.startswith("bare mitmdump"):
-        host, port = upstream.removeprefix("http://").split(":")
-        script = work / "retarget.py"
         # "buffered": streams only event streams, and reads a whole answer before passing it on
         # — as crosswire must (it checks a whole answer and reads its usage before the app
         # gets it), so the row shows what that alone costs.
@@ -172,26 +175,12 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
             if "buffered" in label
             else "True"
         )
-        script.write_text(
-            "def request(flow):\n"
-            f"    flow.request.scheme, flow.request.host, flow.request.port = 'http', {host!r}, {port}\n"
-            "def responseheaders(flow):\n"
-            f"    flow.response.stream = {stream}\n"
-        )
+        script = retarget_script(work, upstream, stream)
         running = start_mitmdump(["-s", str(script), "--allow-hosts", HOST], work, confdir)
     else:
-        converting = "convert" in label
+        protocol = "anthropic" if "convert" in label else "openai-chat"
         keys = 2 if "2 keys" in label else 1
-        protocol = "anthropic" if converting else "openai-chat"
-        base = "" if converting else "/v1"
-        key_lines = "".join(
-            f'      - {{name: k{i}, secret: "sk-bench-{i}"}}\n' for i in range(keys)
-        )
-        config = work / "crosswire.yaml"
-        config.write_text(
-            f"backends:\n  b:\n    protocol: {protocol}\n    base_url: {upstream}{base}\n"
-            f"    keys:\n{key_lines}routes:\n  - match: {{host: {HOST}}}\n    backend: b\n"
-        )
+        config = crosswire_config(work, upstream, protocol, keys, HOST)
         running = start_mitmdump(
             ["-s", str(MITM_SCRIPT), "--set", f"crosswire_config={config}"], work, confdir
         )
