@@ -17,9 +17,8 @@ from typing import Any
 
 from mitmproxy import ctx, http
 
-from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS
+from crosswire.engine import headers, redact
 from crosswire.engine.record import ORIGINAL_URL
-from crosswire.engine.redact import url as redacted_url
 from crosswire.responses_socket.server import SocketServer
 from crosswire.responses_socket.session import Ticket, turn_headers
 
@@ -45,19 +44,18 @@ def accept(flow: http.HTTPFlow, route: Any) -> bool:
         return False
     backend = route.backends[0]
     req = flow.request
+    url = headers.app_url(req)
     ticket = Ticket(
-        url=req.pretty_url,
+        url=url,
         proxy=proxy,
         ca_file=ca_file,
-        headers=tuple(turn_headers(req.headers.items(multi=True))),  # type: ignore[no-untyped-call]
+        headers=tuple(turn_headers(headers.pairs(req.headers))),
         timeout=float(backend.config.timeout or 600.0),
         label=route.label,
     )
-    flow.metadata[ORIGINAL_URL] = f"{req.method} {redacted_url(req.pretty_url)}"
+    flow.metadata[ORIGINAL_URL] = f"{req.method} {redact.url(url)}"
     # The turns carry the app's credential (from the ticket); the socket's stored flow does not.
-    for name in CLIENT_CREDENTIAL_HEADERS:
-        if name in req.headers:
-            req.headers[name] = "<redacted>"
+    redact.stored_request(flow, None, None)
     req.url = server().submit(ticket)
     flow.comment = (
         f"openai-responses websocket (served by crosswire: each response.create is a "
