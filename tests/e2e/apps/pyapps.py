@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -33,18 +32,6 @@ OTHER = {
 #: What a test may spend installing its app when the cache lacks it (pytest-timeout is 120 s);
 #: CI installs every app before the tests run.
 INSTALL_BUDGET = 75.0
-
-
-def run_py_app(start_proxy: Callable[..., Proxy], *args: Any, **kw: Any) -> Result:
-    """The runner's ``run_app`` with a crosswire that may cache its bytecode: with
-    ``PYTHONDONTWRITEBYTECODE`` set (as on this workplace's machines) every mitmdump start
-    recompiles mitmproxy and the addon, 4.3 s of CPU instead of 1.6 s."""
-
-    def start(config_text: str, **opts: Any) -> Proxy:
-        env = {"PYTHONDONTWRITEBYTECODE": "", **(opts.pop("env", None) or {})}
-        return start_proxy(config_text, env=env, **opts)
-
-    return run_app(start, *args, **kw)
 
 
 def app_bin(name: str, binary: str | None = None) -> Path:
@@ -92,7 +79,7 @@ def run_script(
     else:
         prompt, script = "Say hello.", plain_script()
     argv = [str(app_bin(app)), str(script_file), client, prompt, "tool" if tool else "plain"]
-    return run_py_app(
+    return run_app(
         start_proxy,
         ws,
         argv,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apps.pyapps import OTHER, PY_QUIET, app_bin, assert_answered, run_py_app
-from tests.e2e.apps.runner import Result, Workspace, plain_script, workspace
+from tests.e2e.apps.pyapps import OTHER, PY_QUIET, app_bin, assert_answered
+from tests.e2e.apps.runner import Result, Workspace, plain_script, run_app, workspace
 from tests.e2e.apps.scripted import Script
 from tests.e2e.harness import Proxy
 
@@ -62,7 +62,7 @@ def aider(
         # litellm would download its model-price map at import
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
-    return run_py_app(
+    return run_app(
         start_proxy, ws, argv, protocol=backend, script=script, hosts=["api.openai.com"], env=env
     )
 

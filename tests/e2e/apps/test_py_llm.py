@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apps.pyapps import PY_QUIET, app_bin, assert_answered, assert_round_trip, run_py_app
-from tests.e2e.apps.runner import Result, Workspace, plain_script, tool_script, workspace
+from tests.e2e.apps.pyapps import PY_QUIET, app_bin, assert_answered, assert_round_trip
+from tests.e2e.apps.runner import Result, Workspace, plain_script, run_app, tool_script, workspace
 from tests.e2e.harness import Proxy
 
 pytestmark = [pytest.mark.e2e]
@@ -64,7 +64,7 @@ def llm(
         "LLM_USER_PATH": str(ws.home / "llm"),
         "LLM_LOAD_PLUGINS": plugin,
     }
-    return run_py_app(
+    return run_app(
         start_proxy, ws, argv, protocol=backend, script=script, hosts=[host], env=env, timeout=60
     )
 

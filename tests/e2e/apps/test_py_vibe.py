@@ -17,9 +17,8 @@ from tests.e2e.apps.pyapps import (
     app_bin,
     assert_answered,
     assert_round_trip,
-    run_py_app,
 )
-from tests.e2e.apps.runner import Result, Workspace, plain_script, tool_script, workspace
+from tests.e2e.apps.runner import Result, Workspace, plain_script, run_app, tool_script, workspace
 from tests.e2e.apps.scripted import Script
 from tests.e2e.harness import Proxy
 
@@ -57,7 +56,7 @@ def vibe(
         "MISTRAL_API_KEY": "app-fake-key",
         "VIBE_HOME": str(ws.home / ".vibe"),
     }
-    return run_py_app(
+    return run_app(
         start_proxy, ws, argv, protocol=backend, script=script, hosts=["api.mistral.ai"], env=env
     )
 
