@@ -14,14 +14,19 @@ from typing import Any
 from crosswire.config import Config
 
 
+def poll(host: str, port: int, metrics_host: str, timeout: float = 3.0) -> dict[str, Any]:
+    """``/keys`` of the proxy at host:port (raises OSError when it does not answer)."""
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": f"http://{host}:{port}"})
+    )
+    with opener.open(f"http://{metrics_host}/keys", timeout=timeout) as resp:
+        data = json.loads(resp.read())
+    return data if isinstance(data, dict) else {}
+
+
 async def fetch(cfg: Config, host: str, port: int) -> list[dict[str, Any]]:
     try:
-        opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({"http": f"http://{host}:{port}"})
-        )
-        with opener.open(f"http://{cfg.file.metrics_host}/keys", timeout=3) as resp:
-            data = json.loads(resp.read())
-        return list(data.get("keys", []))
+        return list(poll(host, port, cfg.file.metrics_host).get("keys", []))
     except OSError:
         if not cfg.file.state.startswith(("redis://", "rediss://", "unix://")):
             raise SystemExit(

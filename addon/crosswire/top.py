@@ -1,8 +1,9 @@
 """``crosswire top``: the running proxy's key pool, live, refreshed in place.
 
-It polls ``http://crosswire.local/keys`` through the proxy (as ``crosswire keys`` does) and
-draws one row per backend and key with rich's ``Live`` on the terminal's alternate screen:
-plain text and colours, no mouse, so it works the same over SSH; Ctrl-C leaves cleanly.
+It polls ``http://crosswire.local/keys`` through the proxy (``keyview.poll``, as ``crosswire
+keys`` does) and draws one row per backend and key with rich's ``Live`` on the terminal's
+alternate screen: plain text and colours, no mouse, so it works the same over SSH; Ctrl-C
+leaves cleanly.
 
 ``/keys`` gives counters and the pool's own sliding-minute budgets (``rpm_used``/``tpm_used``);
 what it does not give — errors in the last minute, latency percentiles over the last minute,
@@ -13,9 +14,7 @@ cumulative bucket counts, subtracted between the oldest poll in the window and n
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,22 +25,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from crosswire.keyview import poll
 from crosswire.pool.model import LATENCY_BUCKETS
 
 #: Seconds of poll history kept for the per-minute figures.
 WINDOW = 60.0
 
 Snapshot = dict[tuple[str, str], dict[str, Any]]
-
-
-def poll(host: str, port: int, metrics_host: str, timeout: float = 3.0) -> dict[str, Any]:
-    """``/keys`` of the proxy at host:port (raises OSError when it does not answer)."""
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": f"http://{host}:{port}"})
-    )
-    with opener.open(f"http://{metrics_host}/keys", timeout=timeout) as resp:
-        data = json.loads(resp.read())
-    return data if isinstance(data, dict) else {}
 
 
 def quantile(q: float, cumulative: Sequence[float], total: float) -> float | None:
