@@ -27,8 +27,13 @@ from mitmproxy import http
 from crosswire.config import ClientConfig
 from crosswire.engine import answer
 from crosswire.engine.dispatch import incoming
-from crosswire.engine.headers import target_host
-from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Generic, Routed, Upgrade
+from crosswire.engine.intake import (
+    CLIENT_CREDENTIAL_HEADERS,
+    Generic,
+    Routed,
+    Upgrade,
+    client_credential,
+)
 from crosswire.engine.record import META
 from crosswire.engine.runtime import Hub, Runtime
 from crosswire.ir import Error
@@ -64,32 +69,24 @@ class ClientAccess:
         rt = self.hub.runtime
         if rt is None or not self.clients or flow.response or flow.error or not flow.live:
             return
-        intake = rt.intake(flow.id, incoming(flow))
+        request = incoming(flow)
+        intake = rt.classify(request)
+        rt.keep_intake(flow.id, intake)  # the engine goes on from it
         if not isinstance(intake, Routed | Generic | Upgrade):
             return
         by_proxy = self._proxy_tokens.get(flow.client_conn.id) or _proxy_token(
             flow.request.headers.get("proxy-authorization", "")
         )
         flow.request.headers.pop("proxy-authorization", None)
-        as_key = None
         if isinstance(intake, Routed):
-            as_key = intake.credential
+            as_key, protocol, call = intake.credential, intake.call.protocol, intake.call
         else:
-            from crosswire.engine.intake import client_credential
-
-            as_key = client_credential(
-                {k.lower(): v for k, v in flow.request.headers.items()},
-                dict(flow.request.query.items()),
-            )
-        client = self._find(by_proxy) if by_proxy else self._find(as_key)
-        protocol = (
-            intake.call.protocol
-            if isinstance(intake, Routed)
-            else host_protocol(target_host(flow.request))
-        )
-        call = intake.call if isinstance(intake, Routed) else None
+            as_key = client_credential(request.headers, request.query)
+            protocol, call = host_protocol(request.host), None
+        given = by_proxy or as_key
+        client = self._find(given)
         route = intake.route
-        denied = await self._admit(rt, client, by_proxy or as_key, route.index + 1)
+        denied = await self._admit(rt, client, given, route.index + 1)
         if denied is None and client is not None and not by_proxy:
             _strip_credentials(flow)
             backend = route.backends[0]
@@ -104,7 +101,7 @@ class ClientAccess:
                     ),
                 )
         if denied is not None:
-            rt.forget_intake(flow.id)
+            rt.take_intake(flow.id)
             answer.refuse(
                 flow,
                 protocol,
@@ -115,7 +112,7 @@ class ClientAccess:
             return
         assert client is not None
         if isinstance(intake, Routed):
-            rt.replace_intake(
+            rt.keep_intake(
                 flow.id,
                 replace(
                     intake,

@@ -24,9 +24,7 @@ from crosswire import config as configmod
 from crosswire import ir, lifecycle
 from crosswire.engine import answer, layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
-from crosswire.engine.headers import target_host
 from crosswire.engine.runtime import Runtime
-from crosswire.routing import detect, host_protocol
 
 log = logging.getLogger("crosswire")
 
@@ -175,6 +173,7 @@ class Crosswire:
         if flow.response or flow.error or not flow.live or self.engine is None:
             return
         if self.drain.draining:
+            self.engine.runtime.take_intake(flow.id)  # client access's, never used now
             _refuse_draining(flow)
             return
         self._live.add(flow.id)
@@ -222,11 +221,7 @@ def _refuse_draining(flow: http.HTTPFlow) -> None:
     """A new request on a connection opened before the drain: a 503 in the app's protocol,
     and the connection closed, so the app's retry opens a new one (to another instance)."""
     req = flow.request
-    headers = {k.lower(): v for k, v in req.headers.items()}
-    found = detect(
-        req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, headers
-    )
-    protocol = found.protocol if found else host_protocol(target_host(req))
+    protocol = answer.protocol_of(req)
     err = ir.Error(
         kind="unavailable",
         status=503,

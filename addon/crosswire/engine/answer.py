@@ -10,8 +10,10 @@ from __future__ import annotations
 from mitmproxy import http
 
 from crosswire import ir
+from crosswire.engine import headers
 from crosswire.protocols import codec
 from crosswire.protocols.base import ClientCall, EncodedError, ProtocolName
+from crosswire.routing import detect, host_protocol
 
 
 def error_response(protocol: ProtocolName, call: ClientCall | None, err: ir.Error) -> http.Response:
@@ -22,6 +24,13 @@ def error_response(protocol: ProtocolName, call: ClientCall | None, err: ir.Erro
         # At least 1: the openai SDK ignores 0 and backs off instead (docs/mitmproxy.md §8).
         headers["retry-after-ms"] = str(max(1, int(err.retry_after * 1000)))
     return http.Response.make(encoded.status, encoded.body, headers)
+
+
+def protocol_of(req: http.Request) -> ProtocolName:
+    """The app's protocol for an answer given without routing (an internal error, a drain):
+    by its endpoint, else by its host."""
+    found = detect(req.method, req.path, dict(req.query.items()), headers.lowered(req.headers))
+    return found.protocol if found else host_protocol(headers.target_host(req))
 
 
 def refuse(

@@ -22,7 +22,6 @@ from crosswire.engine.intake import Generic, Incoming, Refused, Routed, Upgrade
 from crosswire.engine.planner import Planner
 from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, Record
 from crosswire.engine.runtime import Runtime
-from crosswire.routing import detect, host_protocol
 
 log = logging.getLogger("crosswire")
 
@@ -64,8 +63,9 @@ class Engine:
 
     async def request(self, flow: http.HTTPFlow) -> None:
         rt = self.runtime
-        intake = rt.intake(flow.id, incoming(flow))
-        rt.forget_intake(flow.id)
+        intake = rt.take_intake(flow.id)  # client access may have classified it already
+        if intake is None:
+            intake = rt.classify(incoming(flow))
         match intake:
             case Refused():
                 answer.refuse(flow, intake.protocol, intake.call, intake.error, intake.label)
@@ -169,13 +169,8 @@ class Engine:
         """After an internal error: answer the app (in its protocol when known) and send
         nothing anywhere — above all not to the original host."""
         flight = self.flights.pop(flow.id, None)
-        self.runtime.forget_intake(flow.id)
-        req = flow.request
-        lowered = headers.lowered(req.headers)
-        detected = detect(
-            req.method, req.path.split("?", 1)[0], {k: v for k, v in req.query.items()}, lowered
-        )
-        protocol = detected.protocol if detected else host_protocol(headers.target_host(req))
+        self.runtime.take_intake(flow.id)
+        protocol = answer.protocol_of(flow.request)
         err = ir.Error.of(
             "api_error", "crosswire: internal error while routing this request (see the proxy log)"
         )

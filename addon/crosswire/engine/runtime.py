@@ -59,19 +59,17 @@ class Runtime:
             f"decrypting {', '.join(self.router.hosts) or 'nothing'}"
         )
 
-    def intake(self, flow_id: str, incoming: Incoming) -> Intake:
-        """Classify a request once per flow (client access and the engine both ask)."""
-        found = self._intakes.get(flow_id)
-        if found is None:
-            found = classify(incoming, self.router, self.cfg.file.limits.max_body_bytes)
-            self._intakes[flow_id] = found
-        return found
+    def classify(self, incoming: Incoming) -> Intake:
+        return classify(incoming, self.router, self.cfg.file.limits.max_body_bytes)
 
-    def replace_intake(self, flow_id: str, intake: Intake) -> None:
+    def keep_intake(self, flow_id: str, intake: Intake) -> None:
+        """Hand a request's intake on to the engine (client access classifies first), so the
+        request is read and classified once."""
         self._intakes[flow_id] = intake
 
-    def forget_intake(self, flow_id: str) -> None:
-        self._intakes.pop(flow_id, None)
+    def take_intake(self, flow_id: str) -> Intake | None:
+        """The intake kept for this flow, if any — forgotten here (the engine takes it once)."""
+        return self._intakes.pop(flow_id, None)
 
     async def close(self) -> None:
         """Close what holds sockets: the upstream client, the quota counters, the store."""
