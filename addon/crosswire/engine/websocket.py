@@ -21,14 +21,9 @@ def upgrade(flow: http.HTTPFlow, intake: Upgrade) -> None:
     route = intake.route
     backend = route.backends[0]
     if backend.protocol in ("auto", "openai-responses") and not backend.keys:
-        path = intake.path
-        rel = (
-            path[3:]
-            if path.startswith("/v1/") and backend.config.base_url.endswith("/v1")
-            else path
-        )
+        base = backend.config.base_url
         flow.request.url = upstream.with_query(
-            upstream.join(backend.config.base_url, rel), intake.query
+            upstream.join(base, upstream.relative_to_base(intake.path, base)), intake.query
         )
         flow.comment = (
             f"openai-responses websocket (passthrough) · {route.label} · backend {backend.name}"
