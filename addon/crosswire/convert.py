@@ -27,7 +27,8 @@ from crosswire.protocols.base import (
     UpstreamCall,
 )
 
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
+#: Content types of streamed answers (SSE, Ollama's NDJSON).
+STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
 
 
 class Exchange:
@@ -94,7 +95,7 @@ class Exchange:
         """The client's whole answer (or, for a streaming client whose upstream answered
         whole, the client's complete stream) from the upstream's body."""
         assert self.request is not None
-        if content_type.startswith(_STREAM_TYPES):
+        if content_type.startswith(STREAM_TYPES):
             decoder = self.backend.stream_decoder(self._up_request, self.report)
             acc = Accumulator()
             acc.extend(decoder.feed(body))

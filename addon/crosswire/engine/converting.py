@@ -15,7 +15,7 @@ from mitmproxy import http
 
 from crosswire import ir
 from crosswire.convert import Exchange, StreamConverter, StreamFailed
-from crosswire.engine import answer, redact, streaming
+from crosswire.engine import answer, headers, redact, streaming
 from crosswire.engine.record import UPSTREAM_BODY
 from crosswire.engine.streaming import StreamCallable
 
@@ -115,9 +115,10 @@ class Converting:
         assert resp is not None
         body = resp.content or b""
         flow.metadata[UPSTREAM_BODY] = body[: self.flight.copy_limit]
-        headers = {k.lower(): v for k, v in resp.headers.items()}
         err = self.exchange.backend.decode_error(
-            resp.status_code, headers, redact.scrub(body, self.flight.candidate.secret)
+            resp.status_code,
+            headers.lowered(resp.headers),
+            redact.scrub(body, self.flight.candidate.secret),
         )
         self.flight.record.error = err
         answer.replace_with_error(resp, self.exchange.client.encode_error(self.exchange.call, err))

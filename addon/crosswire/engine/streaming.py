@@ -13,22 +13,20 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from crosswire.engine import layer_patch
+from crosswire.convert import STREAM_TYPES
+from crosswire.engine import headers, layer_patch
 from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName
 
 StreamCallable = Callable[[bytes], bytes | list[bytes]]
 
-#: Content types of streamed answers (SSE, Ollama's NDJSON).
-STREAM_TYPES = (b"text/event-stream", b"application/x-ndjson", b"application/jsonl")
-
 
 def is_stream(resp: http.Response, protocol: str, upstream_url: str) -> bool:
     """Whether an upstream answer is a stream (Gemini's JSON-array stream is application/json)."""
-    content_type = resp.headers.get("content-type", "").encode()
+    content_type = headers.value(resp.headers, b"content-type")
     return content_type.startswith(STREAM_TYPES) or (
         protocol == "gemini"
-        and content_type.startswith(b"application/json")
+        and content_type.startswith("application/json")
         and ":streamGenerateContent" in upstream_url
         and "alt=sse" not in upstream_url  # asked for SSE: JSON is a whole (error) answer
     )
@@ -49,5 +47,7 @@ def keepalive(flow: http.HTTPFlow, protocol: ProtocolName, interval: float) -> N
     """Keep-alives while the upstream is silent, in the app protocol's form — SSE answers only:
     Gemini's JSON-array stream and Ollama's NDJSON have no form a client would skip."""
     resp = flow.response
-    if resp is not None and resp.headers.get("content-type", "").startswith("text/event-stream"):
+    if resp is not None and headers.value(resp.headers, b"content-type").startswith(
+        "text/event-stream"
+    ):
         layer_patch.keepalive(flow, codec(protocol).wire.sse_keepalive, interval)
