@@ -24,6 +24,9 @@ T = TypeVar("T")
 
 #: JSON nesting deeper than this is refused before parsing: Python's parser recurses.
 MAX_JSON_DEPTH = 128
+#: One encoder for all compact output: ``json.dumps`` with any non-default option builds a new
+#: ``JSONEncoder`` on every call, which costs more than serialising a stream delta's text.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def loads_client(body: bytes) -> dict[str, Any]:
@@ -59,11 +62,12 @@ def _check_depth(body: bytes) -> None:
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, as the providers send it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _COMPACT.encode(value).encode()
 
 
 def dumps_str(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text (for a string: its JSON literal, non-ASCII kept)."""
+    return _COMPACT.encode(value)
 
 
 def expect[T](value: Any, kind: type[T] | tuple[type, ...], field: str) -> T:

@@ -36,6 +36,7 @@ from crosswire.protocols.anthropic.mapping import INPUT_BY_DELTA, NAME
 from crosswire.protocols.anthropic.response import foreign_signature, message_id
 from crosswire.protocols.anthropic.usage import finish_out, usage_out
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import dumps, dumps_str
 from crosswire.protocols.event_encoder import EventEncoder
 
 _BLOCK_START = (
@@ -54,13 +55,13 @@ _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 def _str(text: str) -> bytes:
     """A JSON string literal (lone surrogates from upstream JSON fall back to escapes)."""
     try:
-        return json.dumps(text, ensure_ascii=False).encode()
+        return dumps(text)
     except UnicodeEncodeError:
         return json.dumps(text).encode()
 
 
 def _obj(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    return dumps_str(value).encode("utf-8", "replace")
 
 
 def _event(name: bytes, payload: Any) -> bytes:

@@ -7,13 +7,13 @@ written in the app's dialect (Mistral's flat object for its SDK, else OpenAI's e
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import dumps
 from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.fim.mapping import CHAT_SHAPED, FINISH_OUT, usage_out
 
@@ -70,11 +70,7 @@ class FimStreamEncoder(EventEncoder):
 
 
 def _data(payload: dict[str, Any]) -> bytes:
-    return (
-        b"data: "
-        + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        + b"\n\n"
-    )
+    return b"data: " + dumps(payload) + b"\n\n"
 
 
 def encoder(call: ClientCall, request: ir.Request, report: ir.Report) -> FimStreamEncoder:

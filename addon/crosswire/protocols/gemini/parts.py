@@ -12,7 +12,6 @@ https://ai.google.dev/api/caching#Part
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -28,6 +27,7 @@ from crosswire.ir import (
     UnsupportedFeature,
 )
 from crosswire.protocols.common import (
+    dumps_str,
     expect,
     file_kind,
     normalise_base64,
@@ -72,7 +72,7 @@ def args_text(args: Any) -> str:
     """``functionCall.args`` as raw JSON text (``""`` when absent)."""
     if args is None:
         return ""
-    return json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+    return dumps_str(args)
 
 
 def decode_part(part: Any, path: str, make_id: MakeId) -> Part:

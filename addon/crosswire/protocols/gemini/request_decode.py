@@ -11,7 +11,6 @@ https://ai.google.dev/api/generate-content#request-body
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from crosswire.ir import (
     ToolResult,
 )
 from crosswire.protocols.base import ClientCall
-from crosswire.protocols.common import expect, loads_client
+from crosswire.protocols.common import dumps_str, expect, loads_client
 from crosswire.protocols.gemini.callids import is_synthetic, synthetic_call_id
 from crosswire.protocols.gemini.fields import camel, get, keep_rest, opt, rest
 from crosswire.protocols.gemini.mapping import FUNCTION_CALLING_MODES
@@ -333,14 +332,10 @@ def _response_text(response: Any) -> tuple[str | None, bool]:
         if key == "result" and isinstance(value, str) and not value.lstrip().startswith("{"):
             return value, False
         if key == "error":
-            return (value if isinstance(value, str) else _dumps(value)), True
+            return (value if isinstance(value, str) else dumps_str(value)), True
     if isinstance(response, str):
         return response, False
-    return _dumps(response), False
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return dumps_str(response), False
 
 
 # ---- tools ----------------------------------------------------------------------------------

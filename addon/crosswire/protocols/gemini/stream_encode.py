@@ -17,7 +17,6 @@ the text is serialised.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from crosswire.ir import (
@@ -35,6 +34,7 @@ from crosswire.ir import (
     ToolCall,
 )
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import dumps_str
 from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.gemini import parts
 from crosswire.protocols.gemini.errors import error_object
@@ -49,7 +49,7 @@ _SSE_END: Final = b"\r\n\r\n"
 
 
 def _json(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return dumps_str(value)
 
 
 class GeminiStreamEncoder(EventEncoder):

@@ -16,13 +16,13 @@ Per event only the variable text is serialised: the chunk's head and tail are bu
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from crosswire import ir
 from crosswire.protocols import openai_errors
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import dumps
 from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
@@ -35,7 +35,7 @@ DONE = b"data: [DONE]\n\n"
 def _str(text: str) -> bytes:
     """A JSON string literal (lone surrogates become U+FFFD, see ``safe_dumps``)."""
     try:
-        return json.dumps(text, ensure_ascii=False).encode()
+        return dumps(text)
     except UnicodeEncodeError:
         return safe_dumps(text)
 

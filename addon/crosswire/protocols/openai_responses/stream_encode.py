@@ -23,12 +23,12 @@ once.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from crosswire import ir
 from crosswire.protocols.base import ClientCall
+from crosswire.protocols.common import dumps_str
 from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.openai_responses import errors, items, tools
 from crosswire.protocols.openai_responses.mapping import NAME
@@ -42,7 +42,7 @@ from crosswire.protocols.openai_responses.response import (
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    return dumps_str(value).encode("utf-8", "replace")
 
 
 class _Open:
