@@ -8,7 +8,6 @@ converts, leases or retries itself: those jobs live in the modules the flights c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Protocol
 
@@ -176,8 +175,6 @@ class Engine:
         )
         answer.refuse(flow, protocol, None, err, f"{protocol} (crosswire internal error)")
         flow.marked = ":x:"
-        if isinstance(flight, Flight) and flight.candidate.lease is not None:
+        if isinstance(flight, Flight):
             lease, flight.candidate.lease = flight.candidate.lease, None
-            asyncio.get_running_loop().create_task(
-                self.runtime.keeper.release(lease, 0, flight.record.route)
-            )
+            self.runtime.keeper.release_soon(lease, flight.record.route)
