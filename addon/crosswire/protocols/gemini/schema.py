@@ -30,7 +30,7 @@ and reports which keywords it removed. Rules:
 * The root is forced to ``type: OBJECT``; a root without properties means "no parameters":
   :func:`to_gemini` returns None and the declaration gets no ``parameters``.
 
-:func:`from_gemini` goes the other way for schemas a Gemini client sent in the OpenAPI form
+:mod:`schema_decode` goes the other way for schemas a Gemini client sent in the OpenAPI form
 (upper-case types, ``nullable``), so that other backends receive standard JSON Schema.
 
 https://ai.google.dev/api/caching#Schema
@@ -41,7 +41,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from crosswire.protocols.gemini.schema_decode import to_standard
 from crosswire.protocols.gemini.schema_encode import resolve_pointer
 
 _TYPES: Final[dict[str, str]] = {
@@ -367,11 +366,6 @@ def _show(value: Any) -> str:
 
 
 # ---- Gemini → JSON Schema -------------------------------------------------------------------
-
-
-def from_gemini(schema: Any) -> Any:
-    """A Gemini OpenAPI-subset schema as standard JSON Schema (see :mod:`schema_decode`)."""
-    return to_standard(schema, subset=True)[0]
 
 
 def strip_root_dialect(schema: Mapping[str, Any]) -> dict[str, Any]:

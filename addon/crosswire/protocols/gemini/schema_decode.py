@@ -30,7 +30,8 @@ https://ai.google.dev/api/caching#Schema
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
 from crosswire.protocols.gemini.fields import camel
@@ -58,6 +59,21 @@ LIST_OF_SUBSCHEMAS: Final = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"}
 NAMED_SUBSCHEMAS: Final = frozenset(
     {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
 )
+
+
+def map_subschemas(key: str, value: Any, visit: Callable[[Any], Any]) -> Any:
+    """``value`` with ``visit`` applied to each sub-schema it holds when ``key`` is a keyword
+    that holds sub-schemas, else ``value`` itself: the positions every schema walk here (this
+    module's and ``schema_encode``'s) recurses through."""
+    if key in ONE_SUBSCHEMA:
+        return visit(value)
+    if key in LIST_OF_SUBSCHEMAS and isinstance(value, list):
+        return [visit(v) for v in value]
+    if key in NAMED_SUBSCHEMAS and isinstance(value, Mapping):
+        return {n: visit(s) for n, s in value.items()}
+    return value
+
+
 #: Gemini-only keywords that standard JSON Schema does not have.
 _GEMINI_ONLY: Final = frozenset({"propertyOrdering"})
 #: Deeper than this, sub-schemas are kept as they are (bounds the work on hostile input).
@@ -93,6 +109,7 @@ def _node(schema: Any, subset: bool, dropped: set[str], depth: int) -> Any:
         return schema
     out: dict[str, Any] = {}
     nullable = False
+    visit = partial(_node, subset=subset, dropped=dropped, depth=depth + 1)
     for raw_key, value in schema.items():
         key = _key(str(raw_key), subset)
         if key == "type":
@@ -109,14 +126,8 @@ def _node(schema: Any, subset: bool, dropped: set[str], depth: int) -> Any:
             out.setdefault("examples", [value])
         elif key == "$ref" and subset and isinstance(value, str):
             out["$ref"] = value.replace("#/defs/", "#/$defs/", 1)
-        elif key in ONE_SUBSCHEMA:
-            out[key] = _node(value, subset, dropped, depth + 1)
-        elif key in LIST_OF_SUBSCHEMAS and isinstance(value, list):
-            out[key] = [_node(v, subset, dropped, depth + 1) for v in value]
-        elif key in NAMED_SUBSCHEMAS and isinstance(value, Mapping):
-            out[key] = {n: _node(s, subset, dropped, depth + 1) for n, s in value.items()}
         else:
-            out[key] = value
+            out[key] = map_subschemas(key, value, visit)
     return _with_null(out) if nullable else out
 
 

@@ -29,13 +29,10 @@ https://ai.google.dev/api/generate-content#GenerationConfig
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Final
 
-from crosswire.protocols.gemini.schema_decode import (
-    LIST_OF_SUBSCHEMAS,
-    NAMED_SUBSCHEMAS,
-    ONE_SUBSCHEMA,
-)
+from crosswire.protocols.gemini.schema_decode import map_subschemas
 
 _DEFINITIONS: Final = frozenset({"$defs", "definitions"})
 _ROOT_ONLY: Final = frozenset({"$schema", "$id"})
@@ -114,16 +111,9 @@ class _Inliner:
                     cut["description"] = siblings["description"]
                 return cut
             return self.node({**target, **siblings}, depth, (*stack, ref))
-        out: dict[str, Any] = {}
-        for key, value in schema.items():
-            if key in _DEFINITIONS:
-                continue  # inlined where referenced
-            if key in ONE_SUBSCHEMA:
-                out[key] = self.node(value, depth + 1, stack)
-            elif key in LIST_OF_SUBSCHEMAS and isinstance(value, list):
-                out[key] = [self.node(v, depth + 1, stack) for v in value]
-            elif key in NAMED_SUBSCHEMAS and isinstance(value, Mapping):
-                out[key] = {n: self.node(s, depth + 1, stack) for n, s in value.items()}
-            else:
-                out[key] = value
-        return out
+        visit = partial(self.node, depth=depth + 1, stack=stack)
+        return {
+            key: map_subschemas(key, value, visit)
+            for key, value in schema.items()
+            if key not in _DEFINITIONS  # inlined where referenced
+        }

@@ -8,9 +8,16 @@ from typing import Any
 import pytest
 from google.genai import types
 
-from crosswire.protocols.gemini.schema import from_gemini, to_gemini, to_gemini_node
+from crosswire.protocols.gemini.schema import to_gemini, to_gemini_node
+from crosswire.protocols.gemini.schema_decode import to_standard
 
 from .support import SCHEMAS
+
+
+def from_gemini(schema: Any) -> Any:
+    """A Gemini OpenAPI-subset schema as standard JSON Schema, as the request decoder reads it."""
+    return to_standard(schema, subset=True)[0]
+
 
 AGENT_SCHEMAS = sorted(p.stem for p in SCHEMAS.glob("*.json"))
 
