@@ -16,7 +16,7 @@ from crosswire import ir
 
 NAME = "ollama"
 
-#: ``options`` keys the IR models → ``ir.Params`` attribute (docs: modelfile, "Valid
+#: ``options`` keys the IR models ⇄ ``ir.Params`` attribute, both ways (docs: modelfile, "Valid
 #: Parameters and Values"; api/chat "options"). ``stop`` is handled apart (a list).
 OPTIONS_IN: dict[str, str] = {
     "num_predict": "max_tokens",

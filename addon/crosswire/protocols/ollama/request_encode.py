@@ -16,7 +16,13 @@ from crosswire import ir
 from crosswire.ir.errors import UnsupportedFeature
 from crosswire.protocols.base import Target, UpstreamCall
 from crosswire.protocols.common import dumps, parse_data_url, set_fields, sniff_media_type
-from crosswire.protocols.ollama.mapping import EFFORT_OFF, EFFORT_OUT, NAME, THINK_LEVELS
+from crosswire.protocols.ollama.mapping import (
+    EFFORT_OFF,
+    EFFORT_OUT,
+    NAME,
+    OPTIONS_IN,
+    THINK_LEVELS,
+)
 
 _HEADERS = {"content-type": "application/json"}
 
@@ -69,16 +75,7 @@ def _options(request: ir.Request, report: ir.Report, native: Any) -> dict[str, A
         raise UnsupportedFeature("'n' > 1: Ollama returns one answer", param="n")
     if p.min_tokens is not None:
         report.dropped("min_tokens", "Ollama has no minimum length")
-    options = set_fields(
-        {},
-        ("num_predict", p.max_tokens),
-        ("temperature", p.temperature),
-        ("top_p", p.top_p),
-        ("top_k", p.top_k),
-        ("seed", p.seed),
-        ("presence_penalty", p.presence_penalty),
-        ("frequency_penalty", p.frequency_penalty),
-    )
+    options = set_fields({}, *((key, getattr(p, attr)) for key, attr in OPTIONS_IN.items()))
     if p.stop:
         options["stop"] = list(p.stop)
     if isinstance(native, dict):

@@ -36,9 +36,11 @@ class OllamaStreamEncoder(EventEncoder):
         if self._generate:
             self._text_open = b',"response":'
             self._thinking_open = b',"response":"","thinking":'
+            self._fragment_close = _NOT_DONE
         else:
             self._text_open = b',"message":{"role":"assistant","content":'
             self._thinking_open = b',"message":{"role":"assistant","content":"","thinking":'
+            self._fragment_close = b"}" + _NOT_DONE
 
     def _response_start(self, event: ir.ResponseStart) -> bytes:
         self._model = event.model or self._model
@@ -95,8 +97,7 @@ class OllamaStreamEncoder(EventEncoder):
         return self._fragment(self._thinking_open, text)
 
     def _fragment(self, opening: bytes, text: str) -> bytes:
-        close = _NOT_DONE if self._generate else b"}" + _NOT_DONE
-        return self._head_or_new() + opening + dumps(text) + close
+        return self._head_or_new() + opening + dumps(text) + self._fragment_close
 
     def _line(self, fields: dict[str, Any]) -> bytes:
         return self._head_or_new() + b"," + dumps(fields)[1:-1] + _NOT_DONE
