@@ -294,9 +294,6 @@ class Index:
                 freeform=t.freeform,
             )
 
-    def get(self, name: str) -> Declaration | None:
-        return self._by_name.get(name)
-
     def is_freeform(self, call: ir.ToolCall) -> bool:
         found = self._by_name.get(call.name)
         return (
@@ -316,7 +313,7 @@ class Index:
         own.pop("name", None)
         namespace = found.namespace if found is not None else own.get("namespace")
         own.pop("namespace", None)
-        custom = found.freeform if found is not None else self.is_freeform(call)
+        custom = self.is_freeform(call)
         item: dict[str, Any] = {**own, "type": "custom_tool_call" if custom else "function_call"}
         if item_id is not None:
             item["id"] = item_id
