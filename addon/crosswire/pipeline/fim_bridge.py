@@ -65,12 +65,7 @@ def fim_to_chat(request: ir.Request, report: ir.Report) -> ir.Request:
 
 def clean_middle(text: str, prefix: str, suffix: str | None) -> str:
     text = _FENCE_START.sub("", text, count=1)
-    text = _FENCE_END.sub("", text)
-    tail = prefix[-200:]
-    for n in range(min(len(tail), len(text)), 8, -1):  # the model repeated the end of the prefix
-        if text.startswith(tail[-n:]):
-            text = text[n:]
-            break
+    text = _without_prefix_tail(_FENCE_END.sub("", text), prefix)
     if suffix:
         head = suffix[:200]
         for n in range(min(len(head), len(text)), 8, -1):
@@ -145,7 +140,11 @@ class FimAnswerCleaner:
 
 
 def _clean_head(text: str, prefix: str) -> str:
-    text = _FENCE_START.sub("", text, count=1)
+    return _without_prefix_tail(_FENCE_START.sub("", text, count=1), prefix)
+
+
+def _without_prefix_tail(text: str, prefix: str) -> str:
+    """``text`` without a repeat of the prefix's end at its start (models often echo it)."""
     tail = prefix[-200:]
     for n in range(min(len(tail), len(text)), 8, -1):
         if text.startswith(tail[-n:]):

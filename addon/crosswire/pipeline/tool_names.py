@@ -21,7 +21,7 @@ class ToolNames(Step):
         names = {t.name for t in request.tools}
         for message in request.messages:
             names.update(p.name for p in message.parts if isinstance(p, ir.ToolCall))
-        mapping = {n: short_name(n) for n in names if short_name(n) != n}
+        mapping = {n: short for n in names if (short := short_name(n)) != n}
         if not mapping:
             return request
         self.originals = {v: k for k, v in mapping.items()}
