@@ -22,8 +22,7 @@ encode = openai_errors.encode_for
 
 
 def decode(status: int, headers: Mapping[str, str], body: bytes) -> ir.Error:
-    lowered = {k.lower(): v for k, v in headers.items()}
-    error = openai_errors.decode(status, lowered, body)
+    error = openai_errors.decode(status, headers, body)  # retry-after read in any case
     message, code = error.message, error.code
     data = _json(body)
     if isinstance(data, dict) and not isinstance(data.get("error"), (dict, str)):
