@@ -28,14 +28,33 @@ class FimStreamEncoder(EventEncoder):
             request.include_usage is not False if chat_shaped else bool(request.include_usage)
         )
         self._id = "cmpl-crosswire"
+        self._set_text_chunk()
 
-    def _chunk(self, text: str | None, finish: str | None, usage: ir.Usage | None = None) -> bytes:
+    def _set_text_chunk(self) -> None:
+        """The constant pieces of a text chunk (around its ``created`` and its text), built
+        when the id or model is known rather than per delta."""
+        obj = b"chat.completion.chunk" if self._chat else b"text_completion"
+        self._before_created = b'data: {"id":' + dumps(self._id) + b',"object":"' + obj
+        self._before_created += b'","created":'
+        self._before_text = b',"model":' + dumps(self._model) + b',"choices":[{"index":0,'
         if self._chat:
-            delta: dict[str, Any] = {"content": text} if text is not None else {}
-            choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+            self._before_text += b'"delta":{"content":'
+            self._after_text = b'},"finish_reason":null}]}\n\n'
+        else:
+            self._before_text += b'"text":'
+            self._after_text = b',"logprobs":null,"finish_reason":null}]}\n\n'
+
+    def _text_chunk(self, text: str) -> bytes:
+        """A chunk with text and no finish: only the text and the time are serialised."""
+        created = b"%d" % int(time.time())
+        return self._before_created + created + self._before_text + dumps(text) + self._after_text
+
+    def _last_chunk(self, finish: str, usage: ir.Usage | None) -> bytes:
+        if self._chat:
+            choice: dict[str, Any] = {"index": 0, "delta": {}, "finish_reason": finish}
             obj = "chat.completion.chunk"
         else:
-            choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+            choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish}
             obj = "text_completion"
         payload: dict[str, Any] = {
             "id": self._id,
@@ -51,18 +70,19 @@ class FimStreamEncoder(EventEncoder):
     def _response_start(self, event: ir.ResponseStart) -> bytes:
         self._id = event.id or self._id
         self._model = event.model or self._model
-        return self._chunk("", None) if self._chat else b""
+        self._set_text_chunk()
+        return self._text_chunk("") if self._chat else b""
 
     def _part_start(self, index: int, part: ir.Part) -> bytes:
-        return self._chunk(part.text, None) if isinstance(part, ir.Text) and part.text else b""
+        return self._text_chunk(part.text) if isinstance(part, ir.Text) and part.text else b""
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
-        return self._chunk(event.text, None) if event.kind == "text" else b""
+        return self._text_chunk(event.text) if event.kind == "text" else b""
 
     def _finish(self, event: ir.StreamFinish) -> bytes:
         usage = self._usage.merged(event.usage)
         finish = FINISH_OUT.get(event.finish.reason, "stop")
-        final = self._chunk(None, finish, usage if self._include_usage else None)
+        final = self._last_chunk(finish, usage if self._include_usage else None)
         return final + b"data: [DONE]\n\n"
 
     def _fail(self, error: ir.Error) -> bytes:
