@@ -78,8 +78,8 @@ class Engine:
                     route=intake.route.label,
                 )
                 generic = GenericFlight(rt, record)
+                self.flights[flow.id] = generic  # first: fail_closed then finds its lease
                 await generic.send(flow, intake)
-                self.flights[flow.id] = generic
             case Routed():
                 await self._routed(flow, intake)
 
@@ -177,4 +177,7 @@ class Engine:
         flow.marked = ":x:"
         if isinstance(flight, Flight):
             lease, flight.candidate.lease = flight.candidate.lease, None
+            self.runtime.keeper.release_soon(lease, flight.record.route)
+        elif isinstance(flight, GenericFlight):
+            lease, flight.lease = flight.lease, None
             self.runtime.keeper.release_soon(lease, flight.record.route)

@@ -301,3 +301,22 @@ async def test_fail_closed_answers_in_the_apps_protocol_and_frees_the_key(
     assert flow.marked == ":x:" and engine.flights == {}
     await asyncio.sleep(0)  # the lease goes back in a task
     assert await in_flight(engine.runtime) == {"claude/k1": 0, "inspect/k2": 0}
+
+
+async def test_a_generic_flow_that_breaks_after_its_lease_gives_the_key_back(
+    engines: EngineFactory, monkeypatch: Any
+) -> None:
+    engine = engines(CONVERT)
+
+    def broken(*_: Any) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("crosswire.engine.generic.upstream.join", broken)
+    flow = make_flow("GET", "api.openai.com", "/v1/files", None)
+    try:
+        await engine.request(flow)
+    except RuntimeError:
+        engine.fail_closed(flow)  # what the addon does with an internal error
+    assert flow.response is not None and flow.response.status_code == 500
+    await asyncio.sleep(0)
+    assert await in_flight(engine.runtime) == {"claude/k1": 0, "inspect/k2": 0}
