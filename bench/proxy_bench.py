@@ -9,9 +9,10 @@ passthrough with one key and with two pooled keys, crosswire converting (OpenAI 
 backend) with one key and with two pooled keys. The upstream is an asyncio server in its own
 process, so the app, the proxy and the upstream never share an interpreter.
 
-Paths are interleaved round by round (each round runs every path), so load that comes and goes
-on the machine hits every path alike; figures are medians over rounds, and each ratio is taken
-within a round before the median. Besides wall time, the proxy process's own CPU time per
+Paths are interleaved so that load that comes and goes on the machine hits every path alike:
+small requests request by request (each time in a shuffled order; a round's figure is the
+median request), streams round by round; figures are medians over rounds, and each ratio is
+taken within a round before the median. Besides wall time, the proxy process's own CPU time per
 request / per event is reported: it is what crosswire adds, and is far less noisy.
 Workloads: a small whole answer; a 1,000-event stream as fast as it comes; per-event latency of
 a stream whose events are 20 ms apart (each event carries its send time). Never run in CI.
@@ -24,6 +25,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import ssl
 import statistics
 import subprocess
@@ -207,11 +209,24 @@ def timed(path: Path_, fn: Callable[[], Any]) -> tuple[float, float]:
     return time.perf_counter() - t, (path.proxy.cpu_ns() - cpu) / 1e9
 
 
-def run_round(path: Path_, small_n: int, burst_events: int) -> None:
-    wall, cpu = timed(path, lambda: [ask(path.client) for _ in range(small_n)])
-    path.small.append(wall / small_n)
-    path.small_cpu.append(cpu / small_n)
+def small_round(paths: list[Path_], small_n: int, rng: random.Random) -> None:
+    """Small requests, one path after another request by request (in a shuffled order each
+    time): every path meets the machine's passing load alike, at the scale of one request."""
+    times: dict[str, list[float]] = {p.label: [] for p in paths}
+    cpus: dict[str, float] = dict.fromkeys(times, 0.0)
+    order = list(paths)
+    for _ in range(small_n):
+        rng.shuffle(order)
+        for p in order:
+            wall, cpu = timed(p, lambda p=p: ask(p.client))  # type: ignore[misc]
+            times[p.label].append(wall)
+            cpus[p.label] += cpu
+    for p in paths:
+        p.small.append(statistics.median(times[p.label]))
+        p.small_cpu.append(cpus[p.label] / small_n)
 
+
+def stream_round(path: Path_, burst_events: int) -> None:
     def burst() -> None:
         for _ in ask(path.client, f"burst {burst_events}", stream=True):
             pass
@@ -231,6 +246,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument(
+        "--only", default="", help="comma-separated words: only the paths whose label has one"
+    )
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)
     small_n, burst_events = (20, 1000) if args.quick else (40, 1000)
@@ -250,6 +268,9 @@ def main() -> None:
         "convert to anthropic, 1 key",
         "convert to anthropic, 2 keys",
     ]
+    if args.only:
+        words = args.only.split(",")
+        labels = labels[:1] + [x for x in labels[1:] if any(w in x for w in words)]
     paths = [start(label, upstream, tmp, confdir) for label in labels]
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -263,9 +284,11 @@ def main() -> None:
                 ask(p.client)
             for _ in ask(p.client, "burst 10", stream=True):
                 pass
+        rng = random.Random(1)
         for r in range(rounds):
+            small_round(paths, small_n, rng)
             for p in paths:
-                run_round(p, small_n, burst_events)
+                stream_round(p, burst_events)
             print(f"  round {r + 1}/{rounds} done", flush=True)
         report(paths, burst_events)
     finally:

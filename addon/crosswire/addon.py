@@ -22,7 +22,7 @@ from mitmproxy import ctx, exceptions, http
 
 from crosswire import config as configmod
 from crosswire import ir, lifecycle
-from crosswire.engine import answer, layer_patch, layer_retry
+from crosswire.engine import answer, layer_early, layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
 from crosswire.engine.runtime import Runtime
 
@@ -61,6 +61,7 @@ class Crosswire:
         )
         layer_patch.install()
         layer_retry.install()  # wraps layer_patch's error path: retry first, then answer
+        layer_early.install()
 
     def configure(self, updated: set[str]) -> None:
         if "crosswire_config" in updated or self.runtime is None:

@@ -293,9 +293,17 @@ class Proxy:
         self._log.close()
 
     def flows(self) -> list[Any]:
-        """The saved flows (mitmproxy's own reader)."""
+        """The saved flows (mitmproxy's own reader), once the file has stopped growing: a flow is
+        saved by the ``response`` hooks, which run just after the app has its whole answer."""
         from mitmproxy import io
 
+        size, deadline = -1, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.flows_path.stat().st_size if self.flows_path.exists() else 0
+            if now == size:
+                break
+            size = now
         with open(self.flows_path, "rb") as f:
             return list(io.FlowReader(f).stream())
 

@@ -136,7 +136,7 @@ class Engine:
             flow.metadata[ORIGINAL_REQUEST] = routed.body[: rt.cfg.file.limits.store_stream_bytes]
             if call.endpoint != "generate":
                 local.respond(flow, planner, rt.router.models(), route.label)
-                await rt.keeper.release(first.lease, 0, route.label)
+                rt.keeper.release(first.lease, 0, route.label)
                 record.mode = "local"
                 flow.metadata[META] = record.to_dict()
                 return
@@ -177,7 +177,7 @@ class Engine:
         flow.marked = ":x:"
         if isinstance(flight, Flight):
             lease, flight.candidate.lease = flight.candidate.lease, None
-            self.runtime.keeper.release_soon(lease, flight.record.route)
+            self.runtime.keeper.release(lease, 0, flight.record.route)
         elif isinstance(flight, GenericFlight):
             lease, flight.lease = flight.lease, None
-            self.runtime.keeper.release_soon(lease, flight.record.route)
+            self.runtime.keeper.release(lease, 0, flight.record.route)

@@ -36,7 +36,7 @@ class Failover:
         """An attempt did not serve: remember it, and give its key back with the lesson —
         none when the failure may be ours (``local``: a connect timeout on a busy loop)."""
         self.record.failures.append(Failure(candidate.label, status, reason))
-        await self.keeper.release(
+        self.keeper.release(
             candidate.lease, 0 if local else status, self.record.route, headers=headers, body=body
         )
         candidate.lease = None

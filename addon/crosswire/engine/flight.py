@@ -21,7 +21,7 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http import url
 
 from crosswire import ir
-from crosswire.engine import answer, headers, layer_patch, layer_retry, redact
+from crosswire.engine import answer, headers, layer_early, layer_patch, layer_retry, redact
 from crosswire.engine.converting import Converting
 from crosswire.engine.deadline import Deadline
 from crosswire.engine.failover import Failover
@@ -55,6 +55,8 @@ class Flight:
         self.deadline: Deadline | None = None
         #: The candidate whose credentials are already out of the stored request.
         self._redacted: Candidate | None = None
+        #: A whole answer once made: (the upstream's error body, usage).
+        self._whole: tuple[int, bytes | None, ir.Usage | None] | None = None
         self._use(first)
 
     # ---- request ------------------------------------------------------------------------
@@ -105,29 +107,45 @@ class Flight:
             callable_ = self.handler.stream(flow)
         if callable_ is not None:
             resp.stream = callable_ if deadline is None else deadline.watch(callable_)
-        elif deadline is not None:
+            return
+        if deadline is not None:
             deadline.headers(streamed=False)
+        layer_early.early(flow, self.prepare_whole)
 
-    async def on_response(self, flow: http.HTTPFlow) -> None:
+    def prepare_whole(self, flow: http.HTTPFlow) -> None:
+        """Make the app's answer from a whole upstream answer (checked, converted, an error in
+        the app's shape): called with the whole body, before the ``response`` hooks
+        (``layer_early``), or from ``on_response`` when the layer did not."""
         resp = flow.response
         assert resp is not None
         layer_retry.done_retrying(flow)
         self._disarm()
-        streamed = bool(resp.stream)
         self._redact(flow)
-        status = resp.status_code
-        error_body: bytes | None = None
-        usage: ir.Usage | None = None
+        status = resp.status_code  # the upstream's: the pool learns from it, not from ours
         if status >= 400:
-            error_body = self.handler.error(flow)
+            self._whole = (status, self.handler.error(flow), None)
             flow.marked = ":x:"
-        elif streamed:
+        else:
+            self._whole = (status, None, self.handler.whole(flow))
+
+    async def on_response(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        assert resp is not None
+        error_body: bytes | None = None
+        if resp.stream:  # only answers below 400 are streamed (``on_headers``)
+            layer_retry.done_retrying(flow)
+            self._disarm()
+            self._redact(flow)
+            status = resp.status_code
             usage = self.handler.finish_stream(flow)
         else:
-            usage = self.handler.whole(flow)
+            if self._whole is None:
+                self.prepare_whole(flow)
+            assert self._whole is not None
+            status, error_body, usage = self._whole
         if self.record.failures and not self.record.all_failed:
             flow.marked = ":arrows_counterclockwise:"
-        await self.runtime.keeper.release(
+        self.runtime.keeper.release(
             self.candidate.lease,
             status,
             self.record.route,
@@ -155,7 +173,7 @@ class Flight:
             # A started stream was served (it counts, with the tokens so far); before the
             # answer, nothing was learnt (status 0).
             status = resp.status_code if started and resp is not None else 0
-            await self.runtime.keeper.release(
+            self.runtime.keeper.release(
                 self.candidate.lease, status, self.record.route, usage=usage
             )
             self.candidate.lease = None
@@ -168,9 +186,7 @@ class Flight:
             layer_patch.answer(flow, layer_patch.Answer(tail=self.handler.closing(err)))
             self.record.cut_short = True
             self.record.error = err
-            await self.runtime.keeper.release(
-                self.candidate.lease, None, self.record.route, usage=usage
-            )
+            self.runtime.keeper.release(self.candidate.lease, None, self.record.route, usage=usage)
             self.candidate.lease = None
         else:
             if not self.record.all_failed:  # a retry would have recorded it already

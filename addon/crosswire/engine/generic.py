@@ -71,7 +71,7 @@ class GenericFlight:
 
     async def _end(self, flow: http.HTTPFlow, status: int | None) -> None:
         redact.stored_request(flow, self.auth_header, self.record.key)
-        await self.runtime.keeper.release(self.lease, status, self.record.route)
+        self.runtime.keeper.release(self.lease, status, self.record.route)
         self.lease = None
         self.record.ended = time.time()
         flow.metadata[META] = self.record.to_dict()

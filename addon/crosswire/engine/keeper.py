@@ -33,7 +33,7 @@ class Keeper:
         self.backends = cfg.backends
         self.pool.configure(pool_specs(cfg))
 
-    async def release(
+    def release(
         self,
         lease: Lease | None,
         status: int | None,
@@ -44,7 +44,8 @@ class Keeper:
         usage: ir.Usage | None = None,
     ) -> None:
         """Give a lease back with the answer's lessons; status 0 = never sent (nothing learnt).
-        Never raises: accounting must not break a flow."""
+        Never raises, never waits: the pool settles with its store in the background
+        (``Pool.release_soon``), so a shared store's round trip is off the request's path."""
         if lease is None:
             return
         tokens = None
@@ -54,18 +55,10 @@ class Keeper:
                 output=usage.output_tokens or 0,
                 cached=usage.cache_read_tokens or 0,
             )
-        try:
-            await self.pool.release(
-                lease,
-                Outcome(status=status, headers=headers or {}, body=body, usage=tokens, route=route),
-            )
-        except Exception:
-            log.exception("crosswire: releasing a key lease failed")
-
-    def release_soon(self, lease: Lease | None, route: str) -> None:
-        """From sync code (a stream callable, an internal-error path): release, learning nothing."""
-        if lease is not None:
-            asyncio.get_running_loop().create_task(self.release(lease, 0, route))
+        self.pool.release_soon(
+            lease,
+            Outcome(status=status, headers=headers or {}, body=body, usage=tokens, route=route),
+        )
 
     async def probe_loop(self) -> None:
         """Every second: probe the disabled keys that are due (a cheap authenticated call)."""

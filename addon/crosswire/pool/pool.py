@@ -91,6 +91,8 @@ class Pool:
         #: what the fallback's leases taught — replayed once it answers again, so its leases
         #: and counts are right again (not only after the lease TTL).
         self._missed: deque[tuple[Lease, Settlement]] = deque(maxlen=MISSED_MAX)
+        #: Releases whose store reply is still out (``release_soon``).
+        self._settling: set[asyncio.Task[None]] = set()
 
     # ---- configuration ------------------------------------------------------------------
 
@@ -273,6 +275,27 @@ class Pool:
         if lesson.disable is not None:
             self._schedule_probe(lease.backend, lease.key_name, now)
 
+    def release_soon(self, lease: Lease, outcome: Outcome) -> None:
+        """``release`` without waiting for the store. The task starts eagerly: the lesson is
+        taken and the store's settle command written before this returns, and only the reply is
+        awaited in the background — off the request's path (a Redis round trip). This instance's
+        next acquire is written behind the settle on the same connection, so it already sees
+        it. Never raises; ``close`` waits for the replies still out."""
+        task = asyncio.Task(
+            self._release_logged(lease, outcome),
+            loop=asyncio.get_running_loop(),
+            eager_start=True,
+        )
+        if not task.done():
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+
+    async def _release_logged(self, lease: Lease, outcome: Outcome) -> None:
+        try:
+            await self.release(lease, outcome)
+        except Exception:  # accounting must not break a flow
+            log.exception("crosswire: releasing a key lease failed")
+
     async def heartbeat(self, lease: Lease) -> None:
         """Keep a long request's lease alive. With a shared store the pool already does this
         for every running lease, every third of the lease TTL, so that only a crashed
@@ -388,6 +411,8 @@ class Pool:
         return metrics.render(states, routes)
 
     async def close(self) -> None:
+        if self._settling:  # the last releases reach the store before it closes
+            await asyncio.wait(set(self._settling), timeout=5.0)
         if self._beat is not None:
             self._beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

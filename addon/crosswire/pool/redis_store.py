@@ -69,9 +69,14 @@ class RedisStore:
         )
         self._prefix = prefix
         self._channel = f"{prefix}freed"
-        self._lane = Lane(url, connect_timeout=CONNECT_TIMEOUT, timeout=COMMAND_TIMEOUT)
         self._acquire = Script(ACQUIRE)
         self._settle = Script(SETTLE)
+        self._lane = Lane(
+            url,
+            connect_timeout=CONNECT_TIMEOUT,
+            timeout=COMMAND_TIMEOUT,
+            scripts=(self._acquire, self._settle),
+        )
         # Encoded once: a candidate's key names and limits, a key's and a route's names.
         self._cand: dict[tuple[str, Candidate], tuple[bytes, bytes]] = {}
         self._settle_keys: dict[tuple[str, str, str], bytes] = {}

@@ -48,6 +48,7 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._head = bulk("EVALSHA") + bulk(self.sha)
+        self.load = b"*3\r\n" + bulk("SCRIPT") + bulk("LOAD") + bulk(source)
 
     def command(
         self, keys: Iterable[bytes], nkeys: int, args: Iterable[bytes], nargs: int
@@ -59,13 +60,16 @@ class Script:
 class Lane:
     """One pipelined connection: commands go out in call order, replies come back in it."""
 
-    def __init__(self, url: str, *, connect_timeout: float, timeout: float) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float, timeout: float, scripts: Iterable[Script] = ()
+    ) -> None:
         # No socket timeout on the connection: the reader waits for replies indefinitely
         # while idle; each caller bounds its own wait.
         self._pool = aioredis.ConnectionPool.from_url(
             url, decode_responses=True, socket_connect_timeout=connect_timeout
         )
         self._timeout = timeout
+        self._scripts = tuple(scripts)
         self._conn: Any = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._reader: asyncio.Task[None] | None = None
@@ -74,8 +78,8 @@ class Lane:
     async def run(self, script: Script, command: bytes) -> Any:
         try:
             return await self._send(command)
-        except NoScriptError:
-            await self._send(b"*3\r\n" + bulk("SCRIPT") + bulk("LOAD") + bulk(script.source))
+        except NoScriptError:  # flushed since this connection loaded it
+            await self._send(script.load)
             return await self._send(command)
 
     async def _send(self, command: bytes) -> Any:
@@ -104,7 +108,16 @@ class Lane:
             conn = self._pool.make_connection()  # type: ignore[no-untyped-call]
             await conn.connect()
             self._conn = conn
-            self._reader = asyncio.get_running_loop().create_task(self._read(conn))
+            loop = asyncio.get_running_loop()
+            self._reader = loop.create_task(self._read(conn))
+            # The scripts are loaded ahead of any call: a NOSCRIPT answer makes ``run`` send its
+            # command again, after commands written meanwhile — and a release whose settle
+            # overtook no acquire is what lets the pool send it without waiting.
+            for script in self._scripts:
+                loaded: asyncio.Future[Any] = loop.create_future()
+                loaded.add_done_callback(_quiet)
+                self._waiting.append(loaded)
+                await conn.send_packed_command(script.load, check_health=False)
             return conn
 
     async def _read(self, conn: Any) -> None:
@@ -157,3 +170,9 @@ class Lane:
                 await self._conn.disconnect(nowait=True)
             self._conn = None
         await self._pool.aclose()
+
+
+def _quiet(future: asyncio.Future[Any]) -> None:
+    """A script load's reply: an error shows again (as NOSCRIPT) when the script is called."""
+    if not future.cancelled():
+        future.exception()

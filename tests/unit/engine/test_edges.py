@@ -229,7 +229,7 @@ async def test_the_probe_loop_brings_a_disabled_key_back(
     engine = engines(cfg, upstream)
     rt = engine.runtime
     lease = await rt.pool.acquire("b")
-    await rt.keeper.release(lease, 401, "route 1", body=b'{"error":"invalid key"}')  # type: ignore[arg-type]
+    rt.keeper.release(lease, 401, "route 1", body=b'{"error":"invalid key"}')  # type: ignore[arg-type]
     assert [s.disabled for s in await rt.pool.snapshot()] == [True]  # and a probe is scheduled
     real_sleep, ticks = asyncio.sleep, []
 
@@ -262,11 +262,11 @@ async def test_releasing_never_breaks_a_flow(
 
     monkeypatch.setattr(rt.pool, "release", broken)
     with caplog.at_level(logging.ERROR, "crosswire"):
-        await rt.keeper.release(lease, 200, "route 1")  # type: ignore[arg-type]
+        rt.keeper.release(lease, 200, "route 1")  # type: ignore[arg-type]
     assert "releasing a key lease failed" in caplog.text
     monkeypatch.undo()
-    rt.keeper.release_soon(lease, "route 1")  # type: ignore[arg-type]
-    rt.keeper.release_soon(None, "route 1")
+    rt.keeper.release(lease, 0, "route 1")  # type: ignore[arg-type]
+    rt.keeper.release(None, 0, "route 1")
     await asyncio.sleep(0.01)
     assert await in_flight(rt) == {"claude/k1": 0}
     state = (await rt.pool.snapshot())[0]

@@ -127,3 +127,24 @@ async def test_a_key_free_only_after_max_wait_is_refused_at_once(stores: StoreFa
     refused = await pool.acquire("b")
     assert isinstance(refused, NoKey) and refused.retry_after == pytest.approx(60, abs=1)
     assert time.monotonic() - started < 0.1, "no point waiting for a minute-long window"
+
+
+async def test_a_release_without_waiting_is_seen_by_the_next_acquire_at_once(
+    stores: StoreFactory,
+) -> None:
+    """The proxy does not wait for the store's reply to a release (``release_soon``): the
+    settle is written before the next acquire, so a one-slot key is free for it already, and
+    what the answer taught (a 429 cooling the key) holds for it too."""
+    clock = Clock()
+    pool = make_pool(stores(), key("a", max_concurrency=1), clock=clock)
+    for _ in range(20):
+        pool.release_soon(await take(pool), Outcome(status=200))
+    pool.release_soon(await take(pool), Outcome(status=429, headers={"retry-after": "30"}))
+    refused = await pool.acquire("b")
+    assert isinstance(refused, NoKey) and "cooling" in refused.reason
+    clock.now += 60
+    pool.release_soon(await take(pool), Outcome(status=200, usage=TokenUsage(3, 4)))
+    await pool.close()  # waits for the replies still out
+    assert not pool._settling
+    state = (await pool.snapshot())[0]
+    assert (state.requests, state.in_flight, state.output_tokens) == (22, 0, 4)
