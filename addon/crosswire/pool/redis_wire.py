@@ -30,14 +30,13 @@ from redis.exceptions import NoScriptError, ResponseError
 
 def bulk(value: str | bytes | int | float) -> bytes:
     """One RESP bulk string (floats as ``repr``: exact, and what the scripts parse)."""
-    if isinstance(value, str):
-        data = value.encode()
-    elif isinstance(value, bytes):
-        data = value
-    elif isinstance(value, float):
+    kind = value.__class__
+    if kind is str:
+        data = value.encode()  # type: ignore[union-attr]
+    elif kind is bytes:
+        data = value  # type: ignore[assignment]
+    else:  # int, float, bool: repr is exact (str of a float is its repr)
         data = repr(value).encode()
-    else:
-        data = str(value).encode()
     return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
@@ -58,21 +57,29 @@ class Script:
 
 
 class Lane:
-    """One pipelined connection: commands go out in call order, replies come back in it."""
+    """One pipelined connection: commands go out in call order, replies come back in it.
+
+    A command is written straight to the connection's stream writer (synchronously: redis-py's
+    ``send_packed_command`` wraps each write in a timeout context, ~30 µs), and one timer per
+    lane, not one per command, bounds the waits: replies come in order, so the oldest command
+    is the one that is late first.
+    """
 
     def __init__(
         self, url: str, *, connect_timeout: float, timeout: float, scripts: Iterable[Script] = ()
     ) -> None:
         # No socket timeout on the connection: the reader waits for replies indefinitely
-        # while idle; each caller bounds its own wait.
+        # while idle; the lane's timer bounds the waits.
         self._pool = aioredis.ConnectionPool.from_url(
             url, decode_responses=True, socket_connect_timeout=connect_timeout
         )
         self._timeout = timeout
         self._scripts = tuple(scripts)
         self._conn: Any = None
-        self._waiting: deque[asyncio.Future[Any]] = deque()
+        #: Each command's future and when its reply is due (loop time), in wire order.
+        self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._reader: asyncio.Task[None] | None = None
+        self._watch: asyncio.TimerHandle | None = None
         self._connecting = asyncio.Lock()
 
     async def run(self, script: Script, command: bytes) -> Any:
@@ -86,20 +93,38 @@ class Lane:
         conn = self._conn
         if conn is None or self._reader is None or self._reader.done():
             conn = await self._connect()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append(future)
-        # The write happens before this coroutine first suspends, so wire order = queue order.
-        send = conn.send_packed_command(command, check_health=False)
-        try:
-            await send
-            async with asyncio.timeout(self._timeout):
-                return await future
-        except TimeoutError:
+        # Queued and written before this coroutine first suspends: wire order = queue order.
+        future = self._expect()
+        writer = getattr(conn, "_writer", None)
+        if writer is not None:
+            writer.write(command)  # a lost connection shows in the reader, which fails us
+        else:  # pragma: no cover - another redis-py layout
+            try:
+                await conn.send_packed_command(command, check_health=False)
+            except RedisConnectionError as exc:
+                self._break(exc)
+                raise
+        return await future
+
+    def _expect(self) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((future, loop.time() + self._timeout))
+        if self._watch is None:
+            self._watch = loop.call_at(loop.time() + self._timeout, self._check)
+        return future
+
+    def _check(self) -> None:
+        """The lane's timer: the oldest command is late — the connection cannot be trusted."""
+        self._watch = None
+        if not self._waiting:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._waiting[0][1]
+        if loop.time() >= due:
             self._break(TimeoutError("Redis did not answer in time"))
-            raise
-        except RedisConnectionError as exc:
-            self._break(exc)
-            raise
+        else:
+            self._watch = loop.call_at(due, self._check)
 
     async def _connect(self) -> Any:
         async with self._connecting:
@@ -114,9 +139,7 @@ class Lane:
             # command again, after commands written meanwhile — and a release whose settle
             # overtook no acquire is what lets the pool send it without waiting.
             for script in self._scripts:
-                loaded: asyncio.Future[Any] = loop.create_future()
-                loaded.add_done_callback(_quiet)
-                self._waiting.append(loaded)
+                self._expect().add_done_callback(_quiet)
                 await conn.send_packed_command(script.load, check_health=False)
             return conn
 
@@ -137,7 +160,7 @@ class Lane:
     def _resolve(self, value: Any, *, error: bool = False) -> None:
         if not self._waiting:
             return
-        future = self._waiting.popleft()
+        future = self._waiting.popleft()[0]
         if future.done():  # its caller gave up (cancelled); the reply is still its own
             return
         if error:
@@ -152,7 +175,7 @@ class Lane:
         if reader is not None and reader is not asyncio.current_task():
             reader.cancel()
         while self._waiting:
-            future = self._waiting.popleft()
+            future = self._waiting.popleft()[0]
             if not future.done():
                 future.set_exception(RedisConnectionError(str(exc) or type(exc).__name__))
         if conn is not None:
@@ -160,6 +183,9 @@ class Lane:
                 asyncio.get_running_loop().create_task(conn.disconnect(nowait=True))
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()

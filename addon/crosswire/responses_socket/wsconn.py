@@ -1,5 +1,5 @@
 """A server-side WebSocket over an asyncio stream, framed by ``wsproto`` (a mitmproxy
-dependency, like ``h11`` for the relay: nothing new to install).
+dependency: nothing new to install).
 
 Only what a Responses socket needs: the handshake (accept or refuse with a status), whole text
 and binary messages in, text messages out, pings answered, a close in either direction. A
