@@ -9,6 +9,7 @@ crosswire's record, and the hooks still see it.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -144,3 +145,43 @@ def test_a_chunked_whole_answer_goes_to_the_app_with_its_length(
     assert r.headers["content-length"] == str(len(body))
     assert "transfer-encoding" not in r.headers
     assert took < SLOW_HOOK * 0.5, took
+
+
+@pytest.mark.parametrize(
+    ("model", "reply", "status"),
+    [
+        ("gpt-4o", "openai_chat/nonstream_tool_call.json", 200),
+        ("claude-sonnet-4-5", "anthropic/nonstream_text_basic.json", 200),
+        ("claude-sonnet-4-5", None, 400),
+    ],
+)
+def test_an_http2_app_gets_the_early_answer_whole(
+    slow_proxy: Proxy, upstream: Upstream, model: str, reply: str | None, status: int
+) -> None:
+    """curl negotiates HTTP/2 inside the tunnel: head, body and the end of the stream arrive
+    (the end after the hooks), the body parses, the status is the app protocol's."""
+    if reply is None:
+        upstream.queue(
+            Reply(
+                400,
+                {"content-type": "application/json"},
+                b'{"type":"error","error":{"type":"invalid_request_error","message":"bad"}}',
+            )
+        )
+    else:
+        upstream.queue(reply_from_fixture(reply))
+    out = subprocess.run(
+        [
+            "curl", "-sS", "--http2", "-x", slow_proxy.url, "--cacert", str(slow_proxy.ca),
+            "-o", "-", "-w", "\n%{http_version} %{http_code}",
+            "https://api.openai.com/v1/chat/completions",
+            "-H", "content-type: application/json", "-H", "authorization: Bearer sk-app",
+            "-d", json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
+        ],
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    body, _, tail = out.stdout.rpartition(b"\n")
+    assert tail == f"2 {status}".encode(), out.stderr
+    parsed = json.loads(body)
+    assert ("choices" in parsed) if status == 200 else ("error" in parsed), parsed
