@@ -61,7 +61,20 @@ def get_top_level(body: bytes, key: str) -> Any:
     found = _VALUE.match(body, match.end())
     if found is None:
         return None
+    raw = found.group(1)
+    if _PLAIN_STRING.fullmatch(raw):  # no escapes: what json.loads would return, for less
+        try:
+            return raw[1:-1].decode()
+        except UnicodeDecodeError:
+            return None
+    if raw in _LITERALS:
+        return _LITERALS[raw]
     try:
-        return json.loads(found.group(1))
+        return json.loads(raw)
     except ValueError:
         return None
+
+
+#: A JSON string with no escape and no control character: its text is its bytes.
+_PLAIN_STRING = re.compile(rb'"[^"\\\x00-\x1f]*"')
+_LITERALS: dict[bytes, Any] = {b"true": True, b"false": False, b"null": None}

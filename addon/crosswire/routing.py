@@ -160,7 +160,7 @@ class Route:
 class Router:
     """The config's routes, compiled once per config load."""
 
-    __slots__ = ("_routes", "hosts")
+    __slots__ = ("_hosts_seen", "_matched", "_routes", "hosts")
 
     def __init__(self, config: Config) -> None:
         self._routes = [
@@ -171,13 +171,35 @@ class Router:
         if any(r.config.match.host is None for r in self._routes):
             named += KNOWN_AI_HOSTS  # a host-less route takes every known AI host
         self.hosts: tuple[str, ...] = tuple(dict.fromkeys(named))
+        # Answers per request shape, remembered for this config (a reload builds a new Router):
+        # an app sends the same host, path and model over and over, and the glob matching
+        # showed on the per-request path. Bounded: a client choosing model names freely only
+        # makes the memo start over.
+        self._hosts_seen: dict[str, bool] = {}
+        self._matched: dict[tuple[str, str, str | None, str], Route | None] = {}
 
     def routes_host(self, host: str) -> bool:
         """Whether any route may take a request to ``host`` (a route without a host takes the
         known AI hosts)."""
-        return any(_glob(h, host) for h in self.hosts)
+        known = self._hosts_seen.get(host)
+        if known is None:
+            if len(self._hosts_seen) >= _MEMO_MAX:
+                self._hosts_seen.clear()
+            known = self._hosts_seen[host] = any(_glob(h, host) for h in self.hosts)
+        return known
 
     def match(self, host: str, path: str, model: str | None, protocol: str) -> Route | None:
+        key = (host, path, model, protocol)
+        try:
+            return self._matched[key]
+        except KeyError:
+            pass
+        if len(self._matched) >= _MEMO_MAX:
+            self._matched.clear()
+        route = self._matched[key] = self._match(host, path, model, protocol)
+        return route
+
+    def _match(self, host: str, path: str, model: str | None, protocol: str) -> Route | None:
         for route in self._routes:
             m = route.config.match
             if not _glob(m.host, host):
@@ -209,6 +231,9 @@ class Router:
             regex = re.escape(host).replace(r"\*", "[^.:]+").replace(r"\?", ".")
             patterns.append(f"^{regex}(:\\d+)?$")
         return patterns
+
+
+_MEMO_MAX = 4096
 
 
 def _glob(pattern: str | None, value: str) -> bool:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from crosswire.jsonpatch import get_top_level, set_top_level
 
 
@@ -19,3 +23,29 @@ def test_get_top_level_scalars() -> None:
     assert get_top_level(body, "stream") is True
     assert get_top_level(body, "model") == "mé"
     assert get_top_level(body, "absent") is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'"gpt-4o"',
+        b'"h\\u00e9"',
+        '"hé"'.encode(),
+        b'"a\\"b"',
+        b'""',
+        b'"a\nb"',  # a raw control character: not JSON
+        b'"\xff"',  # not UTF-8
+        b"true",
+        b"false",
+        b"null",
+        b"12",
+        b"-1.5e3",
+    ],
+)
+def test_a_top_level_scalar_reads_as_json_loads_would(value: bytes) -> None:
+    """The fast path for plain strings and literals gives what ``json.loads`` gives."""
+    try:
+        expected = json.loads(value)
+    except ValueError:
+        expected = None
+    assert get_top_level(b'{"a": [1, {"model": 0}], "model": ' + value + b"}", "model") == expected

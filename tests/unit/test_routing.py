@@ -95,6 +95,30 @@ def test_first_match_wins_with_globs() -> None:
     assert router.models() == ["claude-x"]
 
 
+def test_remembered_answers_are_the_same_answers_and_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matches are remembered per (host, path, model, protocol) for one config: asked again,
+    the same route (or none); past the bound the memo starts over instead of growing."""
+    import crosswire.routing as routing
+
+    monkeypatch.setattr(routing, "_MEMO_MAX", 8)
+    router = Router(config.parse(CFG, env={}))
+    asks = [
+        ("api.openai.com", "/v1/chat/completions", f"model-{i}", "openai-chat") for i in range(20)
+    ] + [("example.com", "/", None, "openai-chat"), ("API.OPENAI.COM", "/", "o3", "openai-chat")]
+    first = [router.match(*a) for a in asks]
+    again = [router.match(*a) for a in asks]
+    assert [r and r.index for r in first] == [r and r.index for r in again]
+    assert first[-2] is None and first[-1] is not None and first[-1].index == 2
+    assert len(router._matched) <= 8
+    assert [router.routes_host(h) for h in ("api.openai.com", "example.com") * 10] == [
+        True,
+        False,
+    ] * 10
+    assert len(router._hosts_seen) <= 8
+
+
 def test_allow_hosts_patterns_cover_only_routed_hosts() -> None:
     import re
 

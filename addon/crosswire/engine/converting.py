@@ -32,6 +32,7 @@ class Converting:
         self.converter: StreamConverter | None = None
         self.upstream_copy: bytearray | None = None
         self.client_copy: bytearray | None = None
+        self.usage: ir.Usage | None = None  # of a whole answer, once converted
 
     def stream(self, flow: http.HTTPFlow) -> StreamCallable | None:
         flight = self.flight
@@ -88,7 +89,7 @@ class Converting:
         self.flight.record.response_model = converter.model
         return converter.usage
 
-    def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
+    def whole(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
         assert resp is not None
         body = resp.content or b""
@@ -98,17 +99,20 @@ class Converting:
             out = exchange.response(body, resp.headers.get("content-type", "application/json"))
         except StreamFailed as exc:
             self._fail(flow, exc.error)
-            return None
+            return
         except ir.ConversionError as exc:
             self._fail(flow, exc.to_error())
-            return None
+            return
         resp.content = out
         resp.headers["content-type"] = self._content_type()
         self._dropped_header(resp)
         if exchange.last_finish is not None:
             self.flight.record.finish = exchange.last_finish.reason
         self.flight.record.response_model = exchange.last_model
-        return exchange.last_usage
+        self.usage = exchange.last_usage
+
+    def whole_usage(self, flow: http.HTTPFlow) -> ir.Usage | None:
+        return self.usage
 
     def error(self, flow: http.HTTPFlow) -> bytes:
         resp = flow.response

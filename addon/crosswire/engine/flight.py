@@ -55,8 +55,8 @@ class Flight:
         self.deadline: Deadline | None = None
         #: The candidate whose credentials are already out of the stored request.
         self._redacted: Candidate | None = None
-        #: A whole answer once made: (the upstream's error body, usage).
-        self._whole: tuple[int, bytes | None, ir.Usage | None] | None = None
+        #: A whole answer once made: (the upstream's status, its error body if it failed).
+        self._whole: tuple[int, bytes | None] | None = None
         self._use(first)
 
     # ---- request ------------------------------------------------------------------------
@@ -123,10 +123,11 @@ class Flight:
         self._redact(flow)
         status = resp.status_code  # the upstream's: the pool learns from it, not from ours
         if status >= 400:
-            self._whole = (status, self.handler.error(flow), None)
+            self._whole = (status, self.handler.error(flow))
             flow.marked = ":x:"
         else:
-            self._whole = (status, None, self.handler.whole(flow))
+            self.handler.whole(flow)
+            self._whole = (status, None)
 
     async def on_response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
@@ -142,7 +143,8 @@ class Flight:
             if self._whole is None:
                 self.prepare_whole(flow)
             assert self._whole is not None
-            status, error_body, usage = self._whole
+            status, error_body = self._whole
+            usage = self.handler.whole_usage(flow) if error_body is None else None
         if self.record.failures and not self.record.all_failed:
             flow.marked = ":arrows_counterclockwise:"
         self.runtime.keeper.release(

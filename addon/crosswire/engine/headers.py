@@ -15,7 +15,10 @@ def _text(raw: bytes) -> str:
 
 def pairs(headers: http.Headers) -> list[tuple[str, str]]:
     """Every field, in order, names as sent."""
-    return [(_text(k), _text(v)) for k, v in headers.fields]
+    return [
+        (k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
+        for k, v in headers.fields
+    ]
 
 
 def lowered(headers: http.Headers) -> dict[str, str]:

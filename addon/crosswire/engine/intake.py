@@ -91,10 +91,15 @@ class Routed:
     #: The app's own key (forwarded only to ``client_auth`` backends); None once the
     #: credential turned out to be a crosswire client token.
     credential: str | None
-    session: str
     stream: bool
     header_list: tuple[tuple[str, str], ...]
     client: str | None = None
+
+    @property
+    def session(self) -> str:
+        """The conversation, for sticky keys: computed when a pool with several sticky keys
+        asks (hashing the body's head is not free, and most requests never need it)."""
+        return session_of({k.lower(): v for k, v in self.header_list}, self.body)
 
 
 Intake = NotOurs | Refused | Generic | Upgrade | Routed
@@ -135,7 +140,6 @@ def classify(req: Incoming, router: Router, max_body_bytes: int) -> Intake:
         body=body,
         model=model,
         credential=client_credential(req.headers, req.query),
-        session=session_of(req.headers, body),
         stream=wants_stream(detected, body),
         header_list=req.header_list,
     )

@@ -69,6 +69,7 @@ class Passthrough:
         self.flight = flight
         self.tap: Tap | None = None
         self.copy: bytearray | None = None
+        self.good_whole: bytes | None = None
 
     def stream(self, flow: http.HTTPFlow) -> StreamCallable | None:
         flight = self.flight
@@ -114,15 +115,24 @@ class Passthrough:
         self.flight.record.response_model = model_in(bytes(self.tap.head))
         return self.tap.usage(cast(ProtocolName, self.flight.candidate.protocol))
 
-    def whole(self, flow: http.HTTPFlow) -> ir.Usage | None:
+    def whole(self, flow: http.HTTPFlow) -> None:
+        """Check a whole answer before the app gets it; its usage is read afterwards."""
         resp = flow.response
         assert resp is not None
         content = headers.body_of(resp)
         if not content:
-            return None
+            return
         failure = failure_in(content, headers.value(resp.headers, b"content-type"))
         if failure is not None:  # an SDK would read it as an (empty) success
             self._answer_error(flow, 502, failure)
+            return
+        self.good_whole = content
+
+    def whole_usage(self, flow: http.HTTPFlow) -> ir.Usage | None:
+        """The usage (and answering model) of a whole answer that passed ``whole`` — read after
+        the app has it (in the ``response`` hook), since nothing depends on it before."""
+        content, self.good_whole = self.good_whole, None
+        if content is None:
             return None
         self.flight.record.response_model = model_in(content[:WHOLE_SCAN_BYTES])
         scan = codec(self.flight.candidate.protocol).wire.scan_usage

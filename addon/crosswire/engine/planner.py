@@ -77,7 +77,7 @@ class Planner:
         self.body = routed.body
         self.model = routed.model
         self.credential = routed.credential
-        self.session = routed.session
+        self._session: str | None = None
         self.stream = routed.stream
         self.refusals: list[NoKey] = []
         self.skipped: list[str] = []
@@ -87,6 +87,12 @@ class Planner:
         self._keyless_done: set[str] = set()
         self._decoded: ir.Request | None = None
         self._decode_report = ir.Report()
+
+    @property
+    def session(self) -> str:
+        if self._session is None:
+            self._session = self.routed.session
+        return self._session
 
     @property
     def failover_possible(self) -> bool:
@@ -106,7 +112,9 @@ class Planner:
                 tried = self._tried.setdefault(backend.name, set())
                 got = await self.pool.acquire(
                     backend.name,
-                    session=self.session,
+                    session=self.session
+                    if backend.config.sticky and len(backend.keys) > 1
+                    else None,
                     est_tokens=len(self.body) // 4,
                     exclude=tried,
                 )
