@@ -118,9 +118,7 @@ class Flight:
         (``layer_early``), or from ``on_response`` when the layer did not."""
         resp = flow.response
         assert resp is not None
-        layer_retry.done_retrying(flow)
-        self._disarm()
-        self._redact(flow)
+        self._answered(flow)
         status = resp.status_code  # the upstream's: the pool learns from it, not from ours
         if status >= 400:
             self._whole = (status, self.handler.error(flow))
@@ -134,9 +132,7 @@ class Flight:
         assert resp is not None
         error_body: bytes | None = None
         if resp.stream:  # only answers below 400 are streamed (``on_headers``)
-            layer_retry.done_retrying(flow)
-            self._disarm()
-            self._redact(flow)
+            self._answered(flow)
             status = resp.status_code
             usage = self.handler.finish_stream(flow)
         else:
@@ -210,6 +206,13 @@ class Flight:
     def publish(self, flow: http.HTTPFlow) -> None:
         flow.comment = self.record.comment()
         flow.metadata[META] = self.record.to_dict()
+
+    def _answered(self, flow: http.HTTPFlow) -> None:
+        """The serving attempt's answer is all in: no more retries or timeouts for it, and its
+        key out of the stored request."""
+        layer_retry.done_retrying(flow)
+        self._disarm()
+        self._redact(flow)
 
     def _redact(self, flow: http.HTTPFlow) -> None:
         """The serving candidate's key out of the stored request, once."""

@@ -39,6 +39,8 @@ Prepare = Callable[[http.HTTPFlow], None]
 
 _EARLY: weakref.WeakKeyDictionary[http.HTTPFlow, Prepare] = weakref.WeakKeyDictionary()
 _installed = False
+#: Statuses whose answers carry no body, and so no ``content-length`` either.
+_NO_BODY = frozenset({204, 304})
 
 
 def early(flow: http.HTTPFlow, prepare: Prepare) -> None:
@@ -80,10 +82,8 @@ def install() -> bool:
             return
         resp = flow.response
         content = resp.raw_content or b""
-        if not resp.trailers and resp.status_code not in (
-            204,
-            304,
-        ):  # the app has it all at the last byte, not at the end message
+        if not resp.trailers and resp.status_code not in _NO_BODY:
+            # Framed by its length: the app has it all at the last byte, not at the end message.
             resp.headers.pop("transfer-encoding", None)
             resp.headers["content-length"] = str(len(content))
         yield SendHttp(_events.ResponseHeaders(self.stream_id, resp, False), self.context.client)

@@ -112,9 +112,7 @@ class Planner:
                 tried = self._tried.setdefault(backend.name, set())
                 got = await self.pool.acquire(
                     backend.name,
-                    session=self.session
-                    if backend.config.sticky and len(backend.keys) > 1
-                    else None,
+                    session=self.session if self.pool.sticky(backend.name) else None,
                     est_tokens=len(self.body) // 4,
                     exclude=tried,
                 )

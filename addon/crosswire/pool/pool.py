@@ -117,6 +117,12 @@ class Pool:
 
     # ---- leasing ------------------------------------------------------------------------
 
+    def sticky(self, backend: str) -> bool:
+        """Whether ``backend`` keeps a conversation on one key (it has several, stickily): the
+        only case where a request's session matters, so callers compute it only then."""
+        spec = self.backends.get(backend)
+        return spec is not None and spec.sticky and len(spec.keys) > 1
+
     async def acquire(
         self,
         backend: str,
@@ -135,7 +141,7 @@ class Pool:
                 tried = ", ".join(k.name for k in spec.keys)
                 return NoKey(backend, None, f"every key of {backend} was already tried ({tried})")
         lease_id = f"{self._instance}-{next(self._ids)}"
-        if not (spec.sticky and len(spec.keys) > 1):
+        if not self.sticky(backend):
             session = None
         deadline: float | None = None
         while True:
