@@ -42,15 +42,15 @@ def incoming(flow: http.HTTPFlow) -> Incoming:
         body: bytes | None = headers.body_of(req)
     except ValueError:  # a content-encoding that does not decode
         body = None
-    pairs = tuple(headers.pairs(req.headers))
+    fields = req.data.headers.fields
     path, query, _ = req.path.partition("?")
     return Incoming(
         method=req.method,
         host=headers.target_host(req),
         path=path,
         query={k: v for k, v in req.query.items()} if query else {},
-        headers={k.lower(): v for k, v in pairs},
-        header_list=pairs,
+        headers=headers.text_map(fields),
+        fields=fields,
         body=body,
     )
 

@@ -282,8 +282,8 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     if data.authority:
         data.authority = hostport
     body = candidate.body
-    data.headers = headers.build(
-        [("host", hostport.decode()), *candidate.headers, ("content-length", str(len(body)))]
+    data.headers = headers.from_fields(
+        ((b"host", hostport), *candidate.headers, (b"content-length", b"%d" % len(body)))
     )
     data.content = body
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+#: Header fields as mitmproxy holds them (names as sent, raw bytes): what the engine forwards.
+Fields = tuple[tuple[bytes, bytes], ...]
+
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
@@ -23,7 +26,22 @@ def pairs(headers: http.Headers) -> list[tuple[str, str]]:
 
 def lowered(headers: http.Headers) -> dict[str, str]:
     """Lower-case name → value (a repeated field keeps its last value)."""
-    return {_text(k).lower(): _text(v) for k, v in headers.fields}
+    return text_map(headers.fields)
+
+
+def text_map(fields: Fields) -> dict[str, str]:
+    """Lower-case name → value of raw fields (a repeated field keeps its last value)."""
+    return {k.decode("latin-1").lower(): _text(v) for k, v in fields}
+
+
+def text_pairs(fields: Fields | list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Raw fields as text, in order (for reading them, e.g. in tests)."""
+    return [(k.decode("latin-1"), _text(v)) for k, v in fields]
+
+
+def field(name: str, value: str) -> tuple[bytes, bytes]:
+    """One field from text, as it goes on the wire."""
+    return name.encode("latin-1"), value.encode("utf-8", "surrogateescape")
 
 
 def value(headers: http.Headers, name: bytes) -> str:
@@ -34,13 +52,10 @@ def value(headers: http.Headers, name: bytes) -> str:
     return ""
 
 
-def build(items: list[tuple[str, str]]) -> http.Headers:
-    """Headers from text pairs, without the type checks of ``Headers(...)`` (these are ours)."""
+def from_fields(fields: Fields) -> http.Headers:
+    """Headers from raw fields, without the type checks of ``Headers(...)`` (these are ours)."""
     built = http.Headers()
-    built.fields = tuple(
-        (k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
-        for k, v in items
-    )
+    built.fields = fields
     return built
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crosswire import ir
+from crosswire.engine.headers import Fields, text_map
 from crosswire.jsonpatch import get_top_level
 from crosswire.protocols.base import ClientCall, ProtocolName
 from crosswire.routing import Detected, Route, Router, detect, host_protocol, to_call
@@ -27,14 +28,15 @@ CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "ap
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Incoming:
     """A request as intake sees it. ``body`` is None when it could not be decoded (a bad
-    content-encoding); ``headers`` has lower-case names."""
+    content-encoding); ``headers`` has lower-case names, for reading; ``fields`` are the raw
+    fields as the app sent them, for forwarding (never decoded and encoded again)."""
 
     method: str
     host: str
     path: str
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
-    header_list: tuple[tuple[str, str], ...] = ()
+    fields: Fields = ()
     body: bytes | None = b""
 
     @property
@@ -92,14 +94,14 @@ class Routed:
     #: credential turned out to be a crosswire client token.
     credential: str | None
     stream: bool
-    header_list: tuple[tuple[str, str], ...]
+    fields: Fields
     client: str | None = None
 
     @property
     def session(self) -> str:
         """The conversation, for sticky keys: computed when a pool with several sticky keys
         asks (hashing the body's head is not free, and most requests never need it)."""
-        return session_of({k.lower(): v for k, v in self.header_list}, self.body)
+        return session_of(text_map(self.fields), self.body)
 
 
 Intake = NotOurs | Refused | Generic | Upgrade | Routed
@@ -141,7 +143,7 @@ def classify(req: Incoming, router: Router, max_body_bytes: int) -> Intake:
         model=model,
         credential=client_credential(req.headers, req.query),
         stream=wants_stream(detected, body),
-        header_list=req.header_list,
+        fields=req.fields,
     )
 
 

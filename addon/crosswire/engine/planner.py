@@ -15,17 +15,20 @@ from typing import cast
 from crosswire import ir, upstream
 from crosswire.config import Backend
 from crosswire.convert import Exchange, infer_dialect
+from crosswire.engine.headers import field as wire_field
 from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Routed
 from crosswire.jsonpatch import get_top_level, set_top_level
 from crosswire.pool import Lease, NoKey, Outcome, Pool
 from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName, Target
 
-#: Request headers of one protocol that must not reach a backend of another.
-PROTOCOL_HEADER_PREFIXES = ("openai-", "anthropic-", "x-goog-", "x-stainless-helper")
+#: Request headers of one protocol that must not reach a backend of another (lower-case names;
+#: the engine forwards the app's raw fields, so these are bytes).
+PROTOCOL_HEADER_PREFIXES = (b"openai-", b"anthropic-", b"x-goog-", b"x-stainless-helper")
 #: Never copied onto an upstream request: framing, hop-by-hop, the app's credentials.
 _DROP = frozenset(
-    {
+    name.encode()
+    for name in (
         "host",
         "content-length",
         "transfer-encoding",
@@ -38,8 +41,11 @@ _DROP = frozenset(
         "accept-encoding",
         "content-encoding",  # the body goes upstream decoded (identity)
         *CLIENT_CREDENTIAL_HEADERS,
-    }
+    )
 )
+#: Plain bytes: the stream callable sees the wire's encoding (docs/mitmproxy.md §5).
+_IDENTITY = (b"accept-encoding", b"identity")
+_JSON = (b"content-type", b"application/json")
 
 
 @dataclass(slots=True)
@@ -55,7 +61,8 @@ class Candidate:
     exchange: Exchange | None
     method: str
     url: str
-    headers: list[tuple[str, str]]
+    #: Raw fields, in order (the app's own, then crosswire's): what ``apply`` sends.
+    headers: list[tuple[bytes, bytes]]
     body: bytes
     stream: bool
     model_out: str
@@ -163,7 +170,7 @@ class Planner:
             key_name, secret = "(app's own key)", self.credential
         else:
             key_name, secret = None, None
-        headers = [(k, v) for k, v in self.routed.header_list if k.lower() not in _DROP]
+        headers = [(k, v) for k, v in self.routed.fields if k.lower() not in _DROP]
         exchange: Exchange | None = None
         stream = self.stream
         if protocol == detected.protocol:
@@ -218,12 +225,12 @@ class Planner:
             headers = [
                 (k, v)
                 for k, v in headers
-                if not k.lower().startswith(PROTOCOL_HEADER_PREFIXES)
-                and k.lower() != "content-type"
+                if not (name := k.lower()).startswith(PROTOCOL_HEADER_PREFIXES)
+                and name != b"content-type"
             ]
-            headers += list(up.headers.items())
-            if not any(k.lower() == "content-type" for k, _ in headers):
-                headers.append(("content-type", "application/json"))
+            headers += [wire_field(k, v) for k, v in up.headers.items()]
+            if not any(k.lower() == b"content-type" for k, _ in headers):
+                headers.append(_JSON)
             body = up.body
             method = up.method
         auth_name = None
@@ -233,10 +240,9 @@ class Planner:
                 # The app's own credential to its own protocol keeps its form: an OAuth token
                 # (Claude Code's sk-ant-oat…) is only accepted as a Bearer token.
                 auth_name, value = "authorization", f"Bearer {secret}"
-            headers.append((auth_name, value))
-        headers += list(backend.config.headers.items())
-        # Plain bytes: the stream callable sees the wire's encoding (docs/mitmproxy.md §5).
-        headers.append(("accept-encoding", "identity"))
+            headers.append(wire_field(auth_name, value))
+        headers += [wire_field(k, v) for k, v in backend.config.headers.items()]
+        headers.append(_IDENTITY)
         return Candidate(
             backend=backend,
             protocol=protocol,
@@ -257,8 +263,8 @@ class Planner:
 
     def _app_used_bearer(self) -> bool:
         return any(
-            k.lower() == "authorization" and v[:7].lower() == "bearer "
-            for k, v in self.routed.header_list
+            k.lower() == b"authorization" and v[:7].lower() == b"bearer "
+            for k, v in self.routed.fields
         )
 
     def decoded(self) -> ir.Request:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from crosswire import ir
+from crosswire.engine.headers import field
 from crosswire.engine.intake import (
     NOT_OURS,
     Generic,
@@ -57,7 +58,7 @@ def incoming(
         path=path,
         query=query or {},
         headers={k.lower(): v for k, v in hdrs.items()},
-        header_list=tuple(hdrs.items()),
+        fields=tuple(field(k, v) for k, v in hdrs.items()),
         body=raw,
     )
 
@@ -198,7 +199,7 @@ def test_routed_keeps_the_request_as_it_came() -> None:
     body = {"model": "gpt-4o", "messages": []}
     got = routed(incoming("POST", "api.openai.com", "/v1/chat/completions", body, headers))
     assert got.body == json.dumps(body).encode()
-    assert got.header_list == (("Authorization", "Bearer sk-app"), ("X-Session-Id", "s1"))
+    assert got.fields == ((b"Authorization", b"Bearer sk-app"), (b"X-Session-Id", b"s1"))
     assert got.credential == "sk-app"
     assert got.client is None
     assert (got.call.protocol, got.call.endpoint, got.call.method) == (

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from crosswire import config, ir
+from crosswire.engine.headers import field, text_pairs
 from crosswire.engine.intake import Incoming, Routed, classify
 from crosswire.engine.keeper import pool_specs
 from crosswire.engine.planner import Candidate, Planner
@@ -45,7 +46,7 @@ def planner_for(
             path=path,
             query=query or {},
             headers={k.lower(): v for k, v in pairs},
-            header_list=pairs,
+            fields=tuple(field(k, v) for k, v in pairs),
             body=raw,
         ),
         Router(cfg),
@@ -76,7 +77,7 @@ async def take(planner: Planner) -> Candidate:
 
 
 def header(candidate: Candidate, name: str) -> list[str]:
-    return [v for k, v in candidate.headers if k.lower() == name]
+    return [v for k, v in text_pairs(candidate.headers) if k.lower() == name]
 
 
 # ---- candidates ---------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ async def test_a_pooled_key_goes_where_the_backend_protocol_wants_it(
     name, value = expected
     assert (got.key_name, got.secret, got.auth_header) == ("k1", SECRETS["K1"], name)
     assert header(got, name) == [value]
-    assert APP_KEY not in json.dumps(got.headers)
+    assert APP_KEY not in json.dumps(text_pairs(got.headers))
 
 
 def inspect_cfg(protocol: str = "auto", client_auth: bool = True) -> config.Config:
@@ -372,7 +373,7 @@ async def test_without_keys_or_client_auth_no_credential_is_sent() -> None:
         inspect_cfg(client_auth=False), [("x-api-key", APP_KEY), ("Authorization", "Bearer x")]
     )
     assert (got.key_name, got.secret, got.auth_header) == (None, None, None)
-    names = {k.lower() for k, _ in got.headers}
+    names = {k.lower() for k, _ in text_pairs(got.headers)}
     assert not names & {"authorization", "x-api-key", "x-goog-api-key", "api-key"}
 
 
@@ -431,7 +432,11 @@ async def test_the_headers_sent_upstream(protocol: str, expected: list[tuple[str
         [{"match": {}, "backend": "b"}],
     )
     got = await take(chat_planner(cfg, [*DROPPED, *OWN]))
-    assert got.headers == [*expected, ("X-Team", "red"), ("accept-encoding", "identity")]
+    assert text_pairs(got.headers) == [
+        *expected,
+        ("X-Team", "red"),
+        ("accept-encoding", "identity"),
+    ]
 
 
 async def test_the_passthrough_url_maps_the_sdk_base_and_drops_a_query_key() -> None:
