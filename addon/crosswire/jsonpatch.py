@@ -22,43 +22,18 @@ _VALUE = re.compile(
 
 def set_top_level(body: bytes, key: str, value: Any) -> bytes | None:
     """``body`` with the top-level ``key`` set to ``value``; None when the key is absent."""
-    pattern = re.compile(b'"' + re.escape(key.encode()) + rb'"\s*:')
-    candidates = [m for m in pattern.finditer(body)]
-    if not candidates:
-        return None
-    match: re.Match[bytes] | None = candidates[0]
-    if len(candidates) > 1:
-        match = next((m for m in candidates if depth_at(body, m.start()) == 1), None)
-    if match is None:
-        return None
-    found = _VALUE.match(body, match.end())
+    found = _top_value(body, key)
     if found is None:
         return None
     new = json.dumps(value, ensure_ascii=False).encode()
     return body[: found.start(1)] + new + body[found.end(1) :]
 
 
-_TOP_VALUE_CACHE: dict[str, re.Pattern[bytes]] = {}
-
-
 def get_top_level(body: bytes, key: str) -> Any:
     """The value of a top-level scalar ``key`` (string, number, bool, null) without parsing
     the whole body; None when absent or not a scalar. Used on the request hot path to read
     ``model`` and ``stream`` of a passthrough body."""
-    pattern = _TOP_VALUE_CACHE.get(key)
-    if pattern is None:
-        pattern = _TOP_VALUE_CACHE[key] = re.compile(b'"' + re.escape(key.encode()) + rb'"\s*:')
-    candidates = list(pattern.finditer(body))
-    if not candidates:
-        return None
-    match = (
-        candidates[0]
-        if len(candidates) == 1
-        else next((m for m in candidates if depth_at(body, m.start()) == 1), None)
-    )
-    if match is None:
-        return None
-    found = _VALUE.match(body, match.end())
+    found = _top_value(body, key)
     if found is None:
         return None
     raw = found.group(1)
@@ -73,6 +48,25 @@ def get_top_level(body: bytes, key: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+_KEY_PATTERNS: dict[str, re.Pattern[bytes]] = {}
+
+
+def _top_value(body: bytes, key: str) -> re.Match[bytes] | None:
+    """Where the scalar value of the top-level ``key`` is (group 1); None when absent."""
+    pattern = _KEY_PATTERNS.get(key)
+    if pattern is None:
+        pattern = _KEY_PATTERNS[key] = re.compile(b'"' + re.escape(key.encode()) + rb'"\s*:')
+    candidates = list(pattern.finditer(body))
+    if not candidates:
+        return None
+    match = (
+        candidates[0]
+        if len(candidates) == 1
+        else next((m for m in candidates if depth_at(body, m.start()) == 1), None)
+    )
+    return None if match is None else _VALUE.match(body, match.end())
 
 
 #: A JSON string with no escape and no control character: its text is its bytes.

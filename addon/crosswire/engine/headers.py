@@ -16,14 +16,6 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def pairs(headers: http.Headers) -> list[tuple[str, str]]:
-    """Every field, in order, names as sent."""
-    return [
-        (k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-        for k, v in headers.fields
-    ]
-
-
 def lowered(headers: http.Headers) -> dict[str, str]:
     """Lower-case name → value (a repeated field keeps its last value)."""
     return text_map(headers.fields)
@@ -31,12 +23,12 @@ def lowered(headers: http.Headers) -> dict[str, str]:
 
 def text_map(fields: Fields) -> dict[str, str]:
     """Lower-case name → value of raw fields (a repeated field keeps its last value)."""
-    return {k.decode("latin-1").lower(): _text(v) for k, v in fields}
+    return {_text(k).lower(): _text(v) for k, v in fields}
 
 
 def text_pairs(fields: Fields | list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """Raw fields as text, in order (for reading them, e.g. in tests)."""
-    return [(k.decode("latin-1"), _text(v)) for k, v in fields]
+    """Raw fields as text, in order, names as sent."""
+    return [(_text(k), _text(v)) for k, v in fields]
 
 
 def field(name: str, value: str) -> tuple[bytes, bytes]:

@@ -49,7 +49,7 @@ def accept(flow: http.HTTPFlow, route: Any) -> bool:
         url=url,
         proxy=proxy,
         ca_file=ca_file,
-        headers=tuple(turn_headers(headers.pairs(req.headers))),
+        headers=tuple(turn_headers(headers.text_pairs(req.headers.fields))),
         timeout=float(backend.config.timeout or 600.0),
         label=route.label,
     )
