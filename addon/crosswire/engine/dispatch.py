@@ -38,18 +38,22 @@ class Flying(Protocol):
 def incoming(flow: http.HTTPFlow) -> Incoming:
     """The request as intake sees it (plain values, lower-case header names)."""
     req = flow.request
-    try:
-        body: bytes | None = headers.body_of(req)
-    except ValueError:  # a content-encoding that does not decode
-        body = None
-    fields = req.data.headers.fields
+    data = req.data
+    fields = data.headers.fields
+    text = headers.text_map(fields)
+    body: bytes | None = data.content or b""
+    if "content-encoding" in text:
+        try:
+            body = req.content or b""
+        except ValueError:  # a content-encoding that does not decode
+            body = None
     path, query, _ = req.path.partition("?")
     return Incoming(
         method=req.method,
-        host=headers.target_host(req),
+        host=headers.target_host(req, text.get("host", "")),
         path=path,
         query={k: v for k, v in req.query.items()} if query else {},
-        headers=headers.text_map(fields),
+        headers=text,
         fields=fields,
         body=body,
     )
@@ -129,18 +133,17 @@ class Engine:
             model_in=planner.model,
             attempts=[first.label],
         )
-        flow.metadata[ORIGINAL_URL] = (
-            f"{flow.request.method} {redact.url(headers.app_url(flow.request))}"
-        )
+        target = headers.app_target(flow.request, routed.host)
         if first.mode == "convert":
             flow.metadata[ORIGINAL_REQUEST] = routed.body[: rt.cfg.file.limits.store_stream_bytes]
             if call.endpoint != "generate":
+                flow.metadata[ORIGINAL_URL] = redact.request_line(target)
                 local.respond(flow, planner, rt.router.models(), route.label)
                 rt.keeper.release(first.lease, 0, route.label)
                 record.mode = "local"
                 flow.metadata[META] = record.to_dict()
                 return
-        flight = Flight(rt, planner, first, record)
+        flight = Flight(rt, planner, first, record, target)
         flight.send(flow)
         self.flights[flow.id] = flight
 

@@ -27,7 +27,7 @@ from crosswire.engine.deadline import Deadline
 from crosswire.engine.failover import Failover
 from crosswire.engine.passthrough import Passthrough
 from crosswire.engine.planner import Candidate, Planner
-from crosswire.engine.record import META, Record
+from crosswire.engine.record import META, ORIGINAL_URL, Record
 from crosswire.protocols.base import ClientCall, ProtocolName
 
 if TYPE_CHECKING:
@@ -38,9 +38,17 @@ Handler = Passthrough | Converting
 
 class Flight:
     def __init__(
-        self, runtime: Runtime, planner: Planner, first: Candidate, record: Record
+        self,
+        runtime: Runtime,
+        planner: Planner,
+        first: Candidate,
+        record: Record,
+        app_target: headers.AppTarget,
     ) -> None:
         self.runtime = runtime
+        #: What the app asked for: the view's "original URL", made when a record is published
+        #: (not on the request's way out).
+        self.app_target = app_target
         self.planner = planner
         self.record = record
         self.call: ClientCall = planner.call
@@ -55,6 +63,8 @@ class Flight:
         self.deadline: Deadline | None = None
         #: The candidate whose credentials are already out of the stored request.
         self._redacted: Candidate | None = None
+        #: The request's header fields as ``apply`` set them.
+        self._sent: headers.Fields = ()
         #: A whole answer once made: (the upstream's status, its error body if it failed).
         self._whole: tuple[int, bytes | None] | None = None
         self._use(first)
@@ -63,7 +73,7 @@ class Flight:
 
     def send(self, flow: http.HTTPFlow) -> None:
         """Point the flow at its first candidate; mitmproxy sends it."""
-        apply(flow, self.candidate)
+        self._sent = apply(flow, self.candidate)
         self._arm(flow)
         layer_patch.expect_answer(flow)
         if self.runtime.cfg.file.failover != "off" and self.planner.failover_possible:
@@ -206,6 +216,8 @@ class Flight:
     def publish(self, flow: http.HTTPFlow) -> None:
         flow.comment = self.record.comment()
         flow.metadata[META] = self.record.to_dict()
+        if ORIGINAL_URL not in flow.metadata:
+            flow.metadata[ORIGINAL_URL] = redact.request_line(self.app_target)
 
     def _answered(self, flow: http.HTTPFlow) -> None:
         """The serving attempt's answer is all in: no more retries or timeouts for it, and its
@@ -217,7 +229,8 @@ class Flight:
     def _redact(self, flow: http.HTTPFlow) -> None:
         """The serving candidate's key out of the stored request, once."""
         if self._redacted is not self.candidate:
-            redact.stored_request(flow, self.candidate.auth_header, self.candidate.key_name)
+            c = self.candidate
+            redact.stored_request(flow, c.auth_header, c.key_name, self._sent, c.secrets)
             self._redacted = self.candidate
 
     # ---- candidates ---------------------------------------------------------------------
@@ -244,7 +257,7 @@ class Flight:
             self.candidate = candidate
             self.handler = self._handler_for(candidate)
             self._use(candidate)
-        apply(flow, candidate)
+        self._sent = apply(flow, candidate)
 
     def _use(self, candidate: Candidate) -> None:
         record = self.record
@@ -268,10 +281,11 @@ class Flight:
         flow.response = answer.error_response(self.client_protocol, self.call, err)
 
 
-def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
+def apply(flow: http.HTTPFlow, candidate: Candidate) -> headers.Fields:
     """Point the flow at the candidate's upstream with its headers and body (built in one pass:
     the planner already dropped framing headers and the app's credentials). Host and authority
-    follow the target, as the ``url`` setter would do (docs/mitmproxy.md §1)."""
+    follow the target, as the ``url`` setter would do (docs/mitmproxy.md §1). Returns the
+    header fields set."""
     data = flow.request.data
     scheme, rest = candidate.url.split("://", 1)
     authority, slash, path = rest.partition("/")
@@ -282,10 +296,10 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> None:
     if data.authority:
         data.authority = hostport
     body = candidate.body
-    data.headers = headers.from_fields(
-        ((b"host", hostport), *candidate.headers, (b"content-length", b"%d" % len(body)))
-    )
+    fields = ((b"host", hostport), *candidate.headers, (b"content-length", b"%d" % len(body)))
+    data.headers = headers.from_fields(fields)
     data.content = body
+    return fields
 
 
 @functools.lru_cache(maxsize=256)

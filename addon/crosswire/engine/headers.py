@@ -22,8 +22,14 @@ def lowered(headers: http.Headers) -> dict[str, str]:
 
 
 def text_map(fields: Fields) -> dict[str, str]:
-    """Lower-case name → value of raw fields (a repeated field keeps its last value)."""
-    return {_text(k).lower(): _text(v) for k, v in fields}
+    """Lower-case name → value of raw fields (a repeated field keeps its last value).
+
+    Strict UTF-8 first: ``decode()`` without arguments takes CPython's fast path (about half
+    the cost per request); only a field that is not UTF-8 falls back to surrogate escapes."""
+    try:
+        return {k.decode().lower(): v.decode() for k, v in fields}
+    except UnicodeDecodeError:
+        return {_text(k).lower(): _text(v) for k, v in fields}
 
 
 def text_pairs(fields: Fields | list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -45,25 +51,27 @@ def value(headers: http.Headers, name: bytes) -> str:
 
 
 def from_fields(fields: Fields) -> http.Headers:
-    """Headers from raw fields, without the type checks of ``Headers(...)`` (these are ours)."""
-    built = http.Headers()
+    """Headers from raw fields, without ``Headers(...)``'s constructor: it copies every field
+    and checks its types (these are ours, already bytes), 1.6 µs per request. ``fields`` is
+    the only state a ``Headers`` has."""
+    built = http.Headers.__new__(http.Headers)
     built.fields = fields
     return built
 
 
-def target_host(req: http.Request) -> str:
+def target_host(req: http.Request, host_field: str | None = None) -> str:
     """The host the app asked for, lower-case — mitmproxy's ``pretty_host`` (Host header or
-    HTTP/2 authority, else the CONNECT target) without its IDNA round trip on every request."""
+    HTTP/2 authority, else the CONNECT target) without its IDNA round trip on every request.
+    ``host_field``: the Host header's value, when the caller has read the fields already."""
     data = req.data
-    raw = data.authority
-    if not raw:
-        for name, value in data.headers.fields:
-            if name.lower() == b"host":
-                raw = value
-                break
-    if not raw:
-        return data.host
-    text = raw.decode("utf-8", "surrogateescape").lower()
+    if data.authority:
+        text = _text(data.authority).lower()
+    else:
+        if host_field is None:
+            host_field = value(data.headers, b"host")
+        if not host_field:
+            return data.host
+        text = host_field.lower()
     if text.startswith("["):  # [IPv6]:port
         return text[1 : text.find("]")]
     host, sep, port = text.rpartition(":")
@@ -79,14 +87,23 @@ def body_of(message: http.Message) -> bytes:
     return message.raw_content or b""
 
 
-def app_url(req: http.Request) -> str:
-    """The URL the app asked for, as mitmproxy's ``pretty_url`` shows it (the app's host, its
-    port when not the scheme's default) without the IDNA round trip that costs ~0.1 ms."""
+#: The app's request before the flow is retargeted: (method, scheme, host, port, path as sent)
+#: — plain values taken at once; the URL text is made later, when a record is published.
+AppTarget = tuple[str, bytes, str, int, bytes]
+
+
+def app_target(req: http.Request, host: str | None = None) -> AppTarget:
     data = req.data
-    scheme = data.scheme.decode("ascii", "replace")
-    host = target_host(req)
+    return (req.method, data.scheme, host or target_host(req), data.port, data.path)
+
+
+def url_of(target: AppTarget) -> str:
+    """The URL the app asked for, as mitmproxy's ``pretty_url`` shows it: the app's host, its port when not the scheme's default, without
+    the IDNA round trip of mitmproxy's ``pretty_url`` (~0.1 ms)."""
+    _, raw_scheme, host, port, path = target
+    scheme = raw_scheme.decode("ascii", "replace")
     if ":" in host:
         host = f"[{host}]"
-    default = (scheme == "https" and data.port == 443) or (scheme == "http" and data.port == 80)
-    origin = f"{scheme}://{host}" if default else f"{scheme}://{host}:{data.port}"
-    return origin + data.path.decode("utf-8", "surrogateescape")
+    default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
+    origin = f"{scheme}://{host}" if default else f"{scheme}://{host}:{port}"
+    return origin + path.decode("utf-8", "surrogateescape")

@@ -18,6 +18,7 @@ from crosswire.engine.headers import Fields, text_map
 from crosswire.jsonpatch import get_top_level
 from crosswire.protocols.base import ClientCall, ProtocolName
 from crosswire.routing import Detected, Route, Router, detect, host_protocol, to_call
+from crosswire.values import value
 
 #: Headers apps use to name their conversation; a session keeps one key (prompt-cache reuse).
 SESSION_HEADERS = ("x-claude-code-session-id", "x-session-id", "session_id", "x-conversation-id")
@@ -25,7 +26,7 @@ SESSION_HEADERS = ("x-claude-code-session-id", "x-session-id", "session_id", "x-
 CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class Incoming:
     """A request as intake sees it. ``body`` is None when it could not be decoded (a bad
     content-encoding); ``headers`` has lower-case names, for reading; ``fields`` are the raw
@@ -81,13 +82,15 @@ class Upgrade:
     query: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class Routed:
     """A request of a known protocol on a route: the engine plans and sends it."""
 
     call: ClientCall
     detected: Detected
     route: Route
+    #: The host the app called (its request is retargeted later).
+    host: str
     body: bytes
     model: str | None
     #: The app's own key (forwarded only to ``client_auth`` backends); None once the
@@ -139,6 +142,7 @@ def classify(req: Incoming, router: Router, max_body_bytes: int) -> Intake:
         call=call,
         detected=detected,
         route=route,
+        host=req.host,
         body=body,
         model=model,
         credential=client_credential(req.headers, req.query),

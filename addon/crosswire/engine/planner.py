@@ -15,6 +15,7 @@ from typing import cast
 from crosswire import ir, upstream
 from crosswire.config import Backend
 from crosswire.convert import Exchange, infer_dialect
+from crosswire.engine import redact
 from crosswire.engine.headers import field as wire_field
 from crosswire.engine.intake import CLIENT_CREDENTIAL_HEADERS, Routed
 from crosswire.jsonpatch import get_top_level, set_top_level
@@ -67,6 +68,8 @@ class Candidate:
     stream: bool
     model_out: str
     auth_header: str | None
+    #: The fields above that hold a secret, with what the stored request shows instead.
+    secrets: redact.Secrets
     report: ir.Report
 
     @property
@@ -234,14 +237,20 @@ class Planner:
             body = up.body
             method = up.method
         auth_name = None
+        own = [wire_field(k, v) for k, v in backend.config.headers.items()]
         if secret:
             auth_name, value = codec(protocol).wire.credential(secret, dialect)
             if lease is None and protocol == detected.protocol and self._app_used_bearer():
                 # The app's own credential to its own protocol keeps its form: an OAuth token
                 # (Claude Code's sk-ant-oat…) is only accepted as a Bearer token.
                 auth_name, value = "authorization", f"Bearer {secret}"
-            headers.append(wire_field(auth_name, value))
-        headers += [wire_field(k, v) for k, v in backend.config.headers.items()]
+            own.insert(0, wire_field(auth_name, value))
+        # The app's credentials are dropped above: only crosswire's own fields can hold one.
+        auth = auth_name.lower().encode() if auth_name else None
+        secrets = tuple(
+            (f, shown) for f in own if (shown := redact.marker(f[0], auth, key_name)) is not None
+        )
+        headers += own
         headers.append(_IDENTITY)
         return Candidate(
             backend=backend,
@@ -258,6 +267,7 @@ class Planner:
             stream=stream,
             model_out=model_out,
             auth_header=auth_name,
+            secrets=secrets,
             report=report,
         )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from crosswire.ir import Error, Event, Report, Request, Response, Usage
+from crosswire.values import value
 
 ProtocolName = Literal[
     "openai-chat",
@@ -36,7 +37,7 @@ PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)
 Endpoint = Literal["generate", "count_tokens", "models"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class ClientCall:
     """What routing learned from the app's request line, before the body is read.
 

@@ -44,7 +44,8 @@ def accept(flow: http.HTTPFlow, route: Any) -> bool:
         return False
     backend = route.backends[0]
     req = flow.request
-    url = headers.app_url(req)
+    target = headers.app_target(req)
+    url = headers.url_of(target)
     ticket = Ticket(
         url=url,
         proxy=proxy,
@@ -53,7 +54,7 @@ def accept(flow: http.HTTPFlow, route: Any) -> bool:
         timeout=float(backend.config.timeout or 600.0),
         label=route.label,
     )
-    flow.metadata[ORIGINAL_URL] = f"{req.method} {redact.url(url)}"
+    flow.metadata[ORIGINAL_URL] = redact.request_line(target)
     # The turns carry the app's credential (from the ticket); the socket's stored flow does not.
     redact.stored_request(flow, None, None)
     req.url = server().submit(ticket)

@@ -364,3 +364,43 @@ async def test_an_unreadable_whole_answer_is_a_502_in_the_apps_shape(
     assert flow.marked == ":x:"
     assert record(flow, "error")["error"]["type"] == "api_error"
     assert await in_flight(engine.runtime) == {"claude/k1": 0, "chat/k2": 0}
+
+
+# ---- the stored request ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changed_by_another_addon", [False, True])
+async def test_the_stored_request_keeps_no_secret(
+    engines: EngineFactory, changed_by_another_addon: bool
+) -> None:
+    """The key crosswire added and a configured credential header are hidden once the request
+    is out, in place and in order; the other fields stay as sent — whether the fields are still
+    the ones the engine set (found by identity) or another addon rebuilt them (one full pass)."""
+    cfg = make_config(
+        {"b": backend("openai-chat", "K1", headers={"api-key": "${K2}", "x-team": "blue"})},
+        [{"match": {}, "backend": "b"}],
+    )
+    engine = engines(cfg)
+    flow = make_flow(
+        "POST",
+        "api.openai.com",
+        "/v1/chat/completions",
+        chat_body(),
+        [("Authorization", f"Bearer {APP_KEY}"), ("X-Trace", "t1")],
+    )
+    await engine.request(flow)
+    sent = flow.request.headers.fields
+    assert (b"authorization", f"Bearer {SECRETS['K1']}".encode()) in sent
+    if changed_by_another_addon:
+        flow.request.headers["x-other"] = "added"
+    respond(flow, 200, chat_completion())
+    engine.responseheaders(flow)
+    stored = flow.request.headers.fields
+    assert [k for k, _ in stored] == [k for k, _ in sent] + (
+        [b"x-other"] if changed_by_another_addon else []
+    )
+    shown = dict(stored)
+    assert shown[b"authorization"] == b"<redacted: k1>"
+    assert shown[b"api-key"] == b"<redacted>"
+    assert shown[b"x-team"] == b"blue" and shown[b"X-Trace"] == b"t1"
+    assert not any(s.encode() in v for _, v in stored for s in (*SECRETS.values(), APP_KEY))
