@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 from crosswire import ir
@@ -280,8 +281,10 @@ class StreamConverter:
         return b"".join(chunks)
 
 
+@functools.lru_cache(maxsize=256)
 def infer_dialect(protocol: str, base_url: str, configured: str | None) -> str:
-    """The OpenAI-compatible server's dialect from its URL, unless the config says."""
+    """The OpenAI-compatible server's dialect from its URL, unless the config says (remembered
+    per backend URL: it is asked on every request)."""
     if configured:
         return configured
     host = base_url.split("://", 1)[-1].split("/", 1)[0].lower()

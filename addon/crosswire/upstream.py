@@ -5,6 +5,7 @@ Pure functions over plain values (no mitmproxy), so the rules are unit-tested di
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
@@ -15,9 +16,11 @@ from crosswire.protocols.base import ProtocolName
 CLIENT_CREDENTIAL_QUERY = ("key",)
 
 
+@functools.lru_cache(maxsize=1024)
 def passthrough_path(client_protocol: ProtocolName, path: str, base_url: str) -> str:
     """The upstream URL for a same-protocol request: the app's path relative to its SDK's
-    default base, appended to the backend's ``base_url`` path."""
+    default base, appended to the backend's ``base_url`` path (remembered: an app calls a
+    handful of paths, one per request)."""
     prefix = codec(client_protocol).wire.sdk_base_prefix
     if prefix and (path == prefix or path.startswith(prefix + "/")):
         path = path[len(prefix) :]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from crosswire.jsonpatch import get_top_level, set_top_level
+from crosswire.jsonpatch import get_top_level, get_top_levels, set_top_level
 
 
 def test_sets_only_the_top_level_key_and_keeps_every_other_byte() -> None:
@@ -23,6 +23,21 @@ def test_get_top_level_scalars() -> None:
     assert get_top_level(body, "stream") is True
     assert get_top_level(body, "model") == "mé"
     assert get_top_level(body, "absent") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"meta":{"stream":false},"stream": true, "model":"m\\u00e9"}',
+        b'{"model":"a","messages":[{"model":"inner","stream":1}],"stream":false}',
+        b'{"messages":[{"stream":true}],"model":"only"}',  # stream only nested: taken as found
+        b'{"n":1}',
+        b"",
+    ],
+)
+def test_several_keys_in_one_scan_read_as_one_at_a_time(body: bytes) -> None:
+    keys = ("model", "stream", "absent")
+    assert get_top_levels(body, keys) == [get_top_level(body, k) for k in keys]
 
 
 @pytest.mark.parametrize(

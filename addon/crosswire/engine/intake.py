@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from crosswire import ir
 from crosswire.engine.headers import Fields, text_map
-from crosswire.jsonpatch import get_top_level
+from crosswire.jsonpatch import get_top_levels
 from crosswire.protocols.base import ClientCall, ProtocolName
 from crosswire.routing import Detected, Route, Router, detect, host_protocol, to_call
 from crosswire.values import value
@@ -132,9 +133,11 @@ def classify(req: Incoming, router: Router, max_body_bytes: int) -> Intake:
             ),
         )
     model = detected.model
-    if model is None and body:
-        found = get_top_level(body, "model")
-        model = found if isinstance(found, str) else None
+    asked_stream: Any = None
+    if body and (model is None or detected.stream is None):
+        found, asked_stream = get_top_levels(body, ("model", "stream"))  # one scan
+        if model is None and isinstance(found, str):
+            model = found
     route = router.match(req.host, req.path, model, detected.protocol)
     if route is None:
         return NOT_OURS
@@ -146,7 +149,7 @@ def classify(req: Incoming, router: Router, max_body_bytes: int) -> Intake:
         body=body,
         model=model,
         credential=client_credential(req.headers, req.query),
-        stream=wants_stream(detected, body),
+        stream=wants_stream(detected, asked_stream),
         fields=req.fields,
     )
 
@@ -200,10 +203,11 @@ def session_of(headers: Mapping[str, str], body: bytes) -> str:
     return hashlib.sha1(body[:2048]).hexdigest()[:16]
 
 
-def wants_stream(detected: Detected, body: bytes) -> bool:
+def wants_stream(detected: Detected, asked: Any) -> bool:
+    """Whether the app asked for a stream: its endpoint says, else the body's ``stream``
+    (``asked``, its top-level value)."""
     if detected.stream is not None:
         return detected.stream
-    value = get_top_level(body, "stream") if body else None
     if detected.protocol == "ollama":
-        return value is not False  # Ollama streams unless told not to
-    return value is True
+        return asked is not False  # Ollama streams unless told not to
+    return asked is True

@@ -166,7 +166,8 @@ class Planner:
         dialect = infer_dialect(protocol, base, backend.config.dialect)
         model_out = self.route.config.model or self.model or ""
         default_max, ceiling = backend.limits_for(model_out)
-        report = ir.Report(notes=list(self._decode_report.notes))
+        notes = self._decode_report.notes
+        report = ir.Report(notes=list(notes)) if notes else ir.Report()
         if lease is not None:
             key_name, secret = lease.key_name, lease.secret
         elif backend.config.client_auth and self.credential:
@@ -181,10 +182,9 @@ class Planner:
             path = self.call.path
             if detected.protocol == "gemini" and detected.model and model_out != detected.model:
                 path = path.replace(f"/{detected.model}:", f"/{model_out}:", 1)
-            url = upstream.with_query(
-                upstream.passthrough_path(detected.protocol, path, base),
-                upstream.clean_query(self.call.query),
-            )
+            url = upstream.passthrough_path(detected.protocol, path, base)
+            if self.call.query:
+                url = upstream.with_query(url, upstream.clean_query(self.call.query))
             body = self.body
             if self.model and model_out != self.model and detected.protocol != "gemini":
                 body = set_top_level(body, "model", model_out) or body
@@ -247,9 +247,11 @@ class Planner:
             own.insert(0, wire_field(auth_name, value))
         # The app's credentials are dropped above: only crosswire's own fields can hold one.
         auth = auth_name.lower().encode() if auth_name else None
-        secrets = tuple(
-            (f, shown) for f in own if (shown := redact.marker(f[0], auth, key_name)) is not None
-        )
+        secrets = []
+        for f in own:
+            shown = redact.marker(f[0], auth, key_name)
+            if shown is not None:
+                secrets.append((f, shown))
         headers += own
         headers.append(_IDENTITY)
         return Candidate(
@@ -267,7 +269,7 @@ class Planner:
             stream=stream,
             model_out=model_out,
             auth_header=auth_name,
-            secrets=secrets,
+            secrets=tuple(secrets),
             report=report,
         )
 
