@@ -7,9 +7,11 @@ connection without a word. This gives every attempt the backend's options: ``con
 and TLS) is up, then ``read_timeout`` of silence before the headers, between two chunks of a
 stream, and for a whole body to arrive after its headers.
 
-How: one timer per flight on the event loop (``call_at``, no task; a stream re-arms it lazily,
-so a chunk costs a clock read). When it expires, the task that serves the flow's upstream
-connection is cancelled — mitmproxy's own way to drop a connection — so mitmproxy reports an
+How: one sweep for all flights (``Deadlines``: a timer every ``TICK`` while any attempt is in
+the air, so a timeout fires at most that much late). An attempt only joins and leaves a dict —
+an event-loop timer of its own (``call_at`` and ``cancel``) cost more than the rest of the
+request's timing (the handle copies the task's context); a streamed chunk costs a clock read.
+When a timeout expires, the task that serves the flow's upstream connection is cancelled — mitmproxy's own way to drop a connection — so mitmproxy reports an
 upstream failure and the engine's ``error`` hook answers in the app's protocol (a whole error,
 or the stream's error event). Limits: an upstream connection multiplexed over HTTP/2 is shared
 by several requests, so it is never cancelled (those flows keep mitmproxy's behaviour); and
@@ -32,20 +34,60 @@ log = logging.getLogger("crosswire")
 _warned = False
 
 
+#: How often the sweep looks at the attempts in the air (seconds): a timeout's precision.
+TICK = 0.05
+
+
+class Deadlines:
+    """The attempts in the air, and the one timer that checks them (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.active: dict[Deadline, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, flow: http.HTTPFlow, connect: float, read: float) -> Deadline:
+        """Time one attempt: ``connect`` seconds to be connected, then ``read`` of silence."""
+        deadline = Deadline(self, flow, connect, read)
+        self.active[deadline] = None
+        if self._timer is None or self._loop is not asyncio.get_running_loop():
+            self._schedule()
+        return deadline
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _schedule(self) -> None:
+        self.close()
+        loop = self._loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(TICK, self._sweep)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        for deadline in [d for d in self.active if d.due <= now]:
+            deadline.check(now)
+        if self.active:
+            self._schedule()
+
+
 class Deadline:
     """The timeouts of one direct request. ``expired`` says which one fired, for the record."""
 
-    __slots__ = ("_timer", "connect", "expired", "flow", "last", "phase", "read")
+    __slots__ = ("connect", "due", "expired", "flow", "last", "owner", "phase", "read")
 
-    def __init__(self, flow: http.HTTPFlow, connect: float, read: float) -> None:
+    def __init__(self, owner: Deadlines, flow: http.HTTPFlow, connect: float, read: float) -> None:
+        self.owner = owner
         self.flow = flow
         self.connect = connect
         self.read = read
         self.phase = "connect"
         self.last = time.monotonic()
+        #: When the sweep looks next (a stream's chunks move ``last``, not this).
+        self.due = self.last + connect
         self.expired: str | None = None
-        loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = loop.call_at(loop.time() + connect, self._check)
 
     def headers(self, streamed: bool) -> None:
         """The answer's headers arrived: from now on, its body must keep coming."""
@@ -68,23 +110,21 @@ class Deadline:
         return self.expired is not None and self.phase == "connect"
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.owner.active.pop(self, None)
 
-    def _check(self) -> None:
-        self._timer = None
-        now = time.monotonic()
+    def check(self, now: float) -> None:
+        """From the sweep, once ``due`` has passed."""
         if self.phase == "connect":
             if not _connected(self.flow):
+                self.stop()
                 self._expire(f"no connection within connect_timeout ({self.connect:g} s)")
                 return
             self.phase, self.last = "headers", now
         waited = now - self.last
         if waited < self.read:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(loop.time() + self.read - waited, self._check)
+            self.due = self.last + self.read
             return
+        self.stop()
         what = {
             "headers": "no answer within",
             "body": "the answer's body did not arrive within",

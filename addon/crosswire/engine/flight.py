@@ -239,7 +239,7 @@ class Flight:
         """Start the serving attempt's connect and read timeouts (mitmproxy has none)."""
         self._disarm()
         connect, read = self.candidate.backend.config.timeouts()
-        self.deadline = Deadline(flow, connect, read)
+        self.deadline = self.runtime.deadlines.start(flow, connect, read)
 
     def _disarm(self) -> tuple[str | None, bool]:
         """Stop the timeouts: (which one expired, if one did; whether it was the connect — which

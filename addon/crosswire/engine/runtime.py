@@ -13,6 +13,7 @@ from typing import Protocol
 import httpx
 
 from crosswire.config import Config
+from crosswire.engine.deadline import Deadlines
 from crosswire.engine.intake import Incoming, Intake, classify
 from crosswire.engine.keeper import Keeper
 from crosswire.pool import Pool, make_store
@@ -40,6 +41,8 @@ class Runtime:
         self.keeper = Keeper(self.pool, self.client)
         self.keeper.configure(cfg)
         self.quotas = Quotas(cfg.file.state)
+        #: The connect and read timeouts of every attempt in the air, swept by one timer.
+        self.deadlines = Deadlines()
         #: Keep bounded copies of streamed bodies for the content view (mitmweb, saved flows);
         #: a plain mitmdump keeps none.
         self.keep_copies = True
@@ -73,6 +76,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Close what holds sockets: the upstream client, the quota counters, the store."""
+        self.deadlines.close()
         try:
             await self.client.aclose()
             await self.quotas.close()
