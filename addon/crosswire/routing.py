@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from crosswire.config import Backend, Config, RouteConfig
@@ -151,6 +151,12 @@ class Route:
     index: int
     config: RouteConfig
     backends: tuple[Backend, ...]
+    #: Whether an attempt can fail over (more than one key or keyless backend in all).
+    failover_possible: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        attempts = sum(max(1, len(b.keys)) for b in self.backends)
+        object.__setattr__(self, "failover_possible", attempts > 1)
 
     @property
     def label(self) -> str:

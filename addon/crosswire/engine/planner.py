@@ -106,8 +106,7 @@ class Planner:
 
     @property
     def failover_possible(self) -> bool:
-        keys = sum(max(1, len(b.keys)) for b in self.route.backends)
-        return keys > 1
+        return self.route.failover_possible
 
     async def next(self) -> Candidate | None:
         """The next candidate, with its key leased; None when nothing is left.
