@@ -50,6 +50,26 @@ def value(headers: http.Headers, name: bytes) -> str:
     return ""
 
 
+def framed_by_length(fields: Fields, length: int) -> Fields:
+    """``fields`` of a message whose body is now ``length`` bytes, framed by its length: one
+    pass, the ``content-length`` field kept in its place, ``transfer-encoding`` dropped (the
+    mapping API's ``pop`` and ``[]=`` lower every field, each)."""
+    value = b"%d" % length
+    out = []
+    found = False
+    for name, v in fields:
+        lname = name.lower()
+        if lname == b"content-length":
+            if not found:
+                out.append((name, value))
+                found = True
+        elif lname != b"transfer-encoding":
+            out.append((name, v))
+    if not found:
+        out.append((b"content-length", value))
+    return tuple(out)
+
+
 def from_fields(fields: Fields) -> http.Headers:
     """Headers from raw fields, without ``Headers(...)``'s constructor: it copies every field
     and checks its types (these are ours, already bytes), 1.6 µs per request. ``fields`` is

@@ -33,6 +33,8 @@ from typing import Any
 
 from mitmproxy import http
 
+from crosswire.engine import headers
+
 log = logging.getLogger("crosswire")
 
 Prepare = Callable[[http.HTTPFlow], None]
@@ -84,8 +86,7 @@ def install() -> bool:
         content = resp.raw_content or b""
         if not resp.trailers and resp.status_code not in _NO_BODY:
             # Framed by its length: the app has it all at the last byte, not at the end message.
-            resp.headers.pop("transfer-encoding", None)
-            resp.headers["content-length"] = str(len(content))
+            resp.headers.fields = headers.framed_by_length(resp.headers.fields, len(content))
         yield SendHttp(_events.ResponseHeaders(self.stream_id, resp, False), self.context.client)
         if content:
             yield SendHttp(_events.ResponseData(self.stream_id, content), self.context.client)

@@ -186,8 +186,17 @@ def failure_in(body: bytes, content_type: str) -> bytes | None:
 def _looks_whole(body: bytes) -> bool:
     """A JSON object from its first to its last byte — without parsing it: a same-protocol answer
     is passed on as it is, and parsing every one would cost what passthrough saves."""
-    stripped = body.strip()
-    return stripped[:1] == b"{" and stripped[-1:] == b"}"
+    first = _FIRST_BYTE.match(body)
+    if first is None or first.group(1) != b"{":
+        return False
+    end = len(body) - 1
+    while end > 0 and body[end] in _SPACE:  # from the end, without copying the body
+        end -= 1
+    return body[end] == 0x7D  # }
+
+
+_FIRST_BYTE = re.compile(rb"\s*(\S)")
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.strip() strips
 
 
 _TITLE = re.compile(rb"<title>\s*([^<]{1,200}?)\s*</title>", re.IGNORECASE)

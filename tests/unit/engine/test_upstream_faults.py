@@ -34,6 +34,15 @@ def test_good_answers_are_not_failures(body: bytes) -> None:
     assert failure_in(body, "application/json") is None
 
 
+@pytest.mark.parametrize(
+    "body", [b' \n{"a": 1}\r\n\x0c', b"{", b"}", b"{}", b"  ", b"", b'{"a": [1}', b'\t{"a":1} x']
+)
+def test_a_whole_object_is_told_by_its_first_and_last_bytes(body: bytes) -> None:
+    stripped = body.strip()
+    whole = stripped[:1] == b"{" and stripped[-1:] == b"}"
+    assert (failure_in(body, "application/json") is None) is whole
+
+
 def test_non_json_content_types_are_left_alone() -> None:
     assert failure_in(b"plain text", "text/plain") is None
 
