@@ -15,18 +15,21 @@ from typing import Any
 
 from crosswire.jsonscan import depth_at
 
-_VALUE = re.compile(
-    rb'\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)', re.S
+#: A top-level scalar's value after its key: ``plain`` is the text of a string without escapes
+#: or control characters (its bytes are its text); ``value`` is any scalar, as written.
+_SCALAR = (
+    rb'(?P<value>"(?P<plain>[^"\\\x00-\x1f]*)"|"(?:[^"\\]|\\.)*"'
+    rb"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)?"
 )
 
 
 def set_top_level(body: bytes, key: str, value: Any) -> bytes | None:
     """``body`` with the top-level ``key`` set to ``value``; None when the key is absent."""
-    found = _top_value(body, key)
-    if found is None:
+    found = _top_values(body, (key,))[0]
+    if found is None or found.group("value") is None:
         return None
-    new = json.dumps(value, ensure_ascii=False).encode()
-    return body[: found.start(1)] + new + body[found.end(1) :]
+    start, end = found.span("value")
+    return body[:start] + json.dumps(value, ensure_ascii=False).encode() + body[end:]
 
 
 def get_top_level(body: bytes, key: str) -> Any:
@@ -44,12 +47,15 @@ def get_top_levels(body: bytes, keys: tuple[str, ...]) -> list[Any]:
 def _scalar(found: re.Match[bytes] | None) -> Any:
     if found is None:
         return None
-    raw = found.group(1)
-    if _PLAIN_STRING.fullmatch(raw):  # no escapes: what json.loads would return, for less
+    plain = found.group("plain")
+    if plain is not None:  # what json.loads would return, for less
         try:
-            return raw[1:-1].decode()
+            return plain.decode()
         except UnicodeDecodeError:
             return None
+    raw = found.group("value")
+    if raw is None:
+        return None
     if raw in _LITERALS:
         return _LITERALS[raw]
     try:
@@ -58,38 +64,37 @@ def _scalar(found: re.Match[bytes] | None) -> Any:
         return None
 
 
-_KEY_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
-
-
-def _top_value(body: bytes, key: str) -> re.Match[bytes] | None:
-    """Where the scalar value of the top-level ``key`` is (group 1); None when absent."""
-    return _top_values(body, (key,))[0]
+_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
 
 
 def _top_values(body: bytes, keys: tuple[str, ...]) -> list[re.Match[bytes] | None]:
-    """For each key, where its top-level scalar value is; one scan for all keys. A key found
-    once is taken as it is; one found several times is the occurrence at depth 1."""
-    pattern = _KEY_PATTERNS.get(keys)
+    """For each key, its top-level occurrence (the value in group ``value``, None when it is
+    not a scalar), all found in one scan. A key found once is taken as it is; one found
+    several times is the occurrence at depth 1."""
+    pattern = _PATTERNS.get(keys)
     if pattern is None:
         names = b"|".join(re.escape(k.encode()) for k in keys)
-        pattern = _KEY_PATTERNS[keys] = re.compile(b'"(' + names + rb')"\s*:')
-    found: dict[bytes, list[re.Match[bytes]]] = {}
+        pattern = _PATTERNS[keys] = re.compile(b'"(' + names + rb')"\s*:\s*' + _SCALAR, re.S)
+    first: dict[bytes, re.Match[bytes]] = {}
+    again: list[bytes] = []
     for m in pattern.finditer(body):
-        found.setdefault(m.group(1), []).append(m)
-    out: list[re.Match[bytes] | None] = []
-    for key in keys:
-        candidates = found.get(key.encode())
-        match = (
-            None
-            if not candidates
-            else candidates[0]
-            if len(candidates) == 1
-            else next((m for m in candidates if depth_at(body, m.start()) == 1), None)
+        name = m.group(1)
+        if name in first:
+            again.append(name)
+        else:
+            first[name] = m
+    out = [first.get(k.encode()) for k in keys]
+    for name in set(again):  # rare: the key also occurs inside (a tool schema, a message)
+        at_top = next(
+            (
+                m
+                for m in pattern.finditer(body)
+                if m.group(1) == name and depth_at(body, m.start()) == 1
+            ),
+            None,
         )
-        out.append(None if match is None else _VALUE.match(body, match.end()))
+        out[keys.index(name.decode())] = at_top
     return out
 
 
-#: A JSON string with no escape and no control character: its text is its bytes.
-_PLAIN_STRING = re.compile(rb'"[^"\\\x00-\x1f]*"')
 _LITERALS: dict[bytes, Any] = {b"true": True, b"false": False, b"null": None}
