@@ -55,9 +55,7 @@ class Flight:
         self.client_protocol: ProtocolName = planner.call.protocol
         self.keep_copies = runtime.keep_copies
         self.copy_limit = runtime.cfg.file.limits.store_stream_bytes
-        self.failover = Failover(
-            planner, record, runtime.keeper, runtime.cfg.file.failover_attempts
-        )
+        self._failover: Failover | None = None
         self.candidate = first
         self.handler: Handler = self._handler_for(first)
         self.deadline: Deadline | None = None
@@ -68,6 +66,16 @@ class Flight:
         #: A whole answer once made: (the upstream's status, its error body if it failed).
         self._whole: tuple[int, bytes | None] | None = None
         self._use(first)
+
+    @property
+    def failover(self) -> Failover:
+        """The account of failed attempts — made at the first failure (most flights have none)."""
+        if self._failover is None:
+            rt = self.runtime
+            self._failover = Failover(
+                self.planner, self.record, rt.keeper, rt.cfg.file.failover_attempts
+            )
+        return self._failover
 
     # ---- request ------------------------------------------------------------------------
 
