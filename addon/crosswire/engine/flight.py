@@ -295,12 +295,10 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> headers.Fields:
     follow the target, as the ``url`` setter would do (docs/mitmproxy.md §1). Returns the
     header fields set."""
     data = flow.request.data
-    scheme, rest = candidate.url.split("://", 1)
-    authority, slash, path = rest.partition("/")
-    parsed_scheme, host, port, hostport = _origin(scheme, authority)
+    scheme, host, port, hostport, path = _target(candidate.url)
     data.method = candidate.method.encode()
-    data.scheme, data.host, data.port = parsed_scheme, host, port
-    data.path = (slash + path).encode("utf-8", "surrogateescape") or b"/"
+    data.scheme, data.host, data.port = scheme, host, port
+    data.path = path
     if data.authority:
         data.authority = hostport
     body = candidate.body
@@ -310,12 +308,20 @@ def apply(flow: http.HTTPFlow, candidate: Candidate) -> headers.Fields:
     return fields
 
 
-@functools.lru_cache(maxsize=256)
-def _origin(scheme: str, authority: str) -> tuple[bytes, str, int, bytes]:
-    """A backend's (scheme, host, port, Host header) — parsed once per base URL, not per
-    request (mitmproxy's URL parsing does an IDNA round trip)."""
+@functools.lru_cache(maxsize=1024)
+def _target(upstream_url: str) -> tuple[bytes, str, int, bytes, bytes]:
+    """An upstream URL as the request's fields: (scheme, host, port, Host header, path) —
+    parsed once per URL, not per request (mitmproxy's URL parsing does an IDNA round trip)."""
+    scheme, rest = upstream_url.split("://", 1)
+    authority, slash, path = rest.partition("/")
     parsed_scheme, host, port, _ = url.parse(f"{scheme}://{authority}/")
-    return parsed_scheme, host.decode("idna"), port, url.hostport(parsed_scheme, host, port)
+    return (
+        parsed_scheme,
+        host.decode("idna"),
+        port,
+        url.hostport(parsed_scheme, host, port),
+        (slash + path).encode("utf-8", "surrogateescape") or b"/",
+    )
 
 
 def _app_left(flow: http.HTTPFlow) -> bool:
