@@ -91,12 +91,15 @@ class Planner:
         self.stream = routed.stream
         self.refusals: list[NoKey] = []
         self.skipped: list[str] = []
-        self.built: dict[str, Candidate] = {}
+        #: Whether a candidate was built (a later backend that cannot take the request is
+        #: skipped; the first one's refusal is the app's error).
+        self._built_any = False
         self._index = 0
         self._tried: dict[str, set[str]] = {}
         self._keyless_done: set[str] = set()
         self._decoded: ir.Request | None = None
-        self._decode_report = ir.Report()
+        #: What decoding the app's request noted (made when it is decoded: passthrough never is).
+        self._decode_report: ir.Report | None = None
 
     @property
     def session(self) -> str:
@@ -141,12 +144,12 @@ class Planner:
             except ir.ClientRequestError as exc:
                 if lease is not None:
                     await self.pool.release(lease, _outcome_unused())
-                if self._index == 0 and not self.built:
+                if self._index == 0 and not self._built_any:
                     raise
                 self.skipped.append(f"{backend.name}: {exc}")
                 self._index += 1
                 continue
-            self.built[candidate.label] = candidate
+            self._built_any = True
             return candidate
         return None
 
@@ -165,8 +168,8 @@ class Planner:
         dialect = infer_dialect(protocol, base, backend.config.dialect)
         model_out = self.route.config.model or self.model or ""
         default_max, ceiling = backend.limits_for(model_out)
-        notes = self._decode_report.notes
-        report = ir.Report(notes=list(notes)) if notes else ir.Report()
+        decoding = self._decode_report
+        report = ir.Report(notes=list(decoding.notes)) if decoding is not None else ir.Report()
         if lease is not None:
             key_name, secret = lease.key_name, lease.secret
         elif backend.config.client_auth and self.credential:
@@ -281,6 +284,8 @@ class Planner:
     def decoded(self) -> ir.Request:
         """The app's request in the IR (decoded on demand, once)."""
         if self._decoded is None:
+            if self._decode_report is None:
+                self._decode_report = ir.Report()
             self._decoded = codec(self.call.protocol).decode_request(
                 self.call, self.body, self._decode_report
             )

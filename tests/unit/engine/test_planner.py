@@ -123,7 +123,6 @@ async def test_candidates_follow_the_route_every_key_once_then_none() -> None:
         ("chat", "every key of chat was already tried (k1, k2)"),
         ("claude", "every key of claude was already tried (k3)"),
     ]
-    assert list(planner.built) == [c.label for c in got]
     assert await in_flight(planner.pool) == {"chat/k1": 1, "chat/k2": 1, "claude/k3": 1}
 
 
