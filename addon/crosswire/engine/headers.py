@@ -98,13 +98,21 @@ def target_host(req: http.Request, host_field: str | None = None) -> str:
     return host if sep and port.isdigit() else text
 
 
-def body_of(message: http.Message) -> bytes:
-    """The body, decoded only when it carries a content-encoding (raises ValueError when that
-    does not decode, as ``content`` does): ``content`` looks the header up on every read."""
-    for name, _ in message.data.headers.fields:
-        if name.lower() == b"content-encoding":
-            return message.content or b""
-    return message.raw_content or b""
+def body_and_type(message: http.Message) -> tuple[bytes, str]:
+    """The body — decoded only when it carries a content-encoding (raises ValueError when that
+    does not decode, as ``content`` does) — and its content type, in one pass over the fields
+    (``content`` and the mapping API each look the fields up again on every read)."""
+    encoded = False
+    content_type: bytes | None = None
+    for name, v in message.data.headers.fields:
+        lname = name.lower()
+        if lname == b"content-type":
+            if content_type is None:
+                content_type = v
+        elif lname == b"content-encoding":
+            encoded = True
+    body = (message.content if encoded else message.raw_content) or b""
+    return body, _text(content_type) if content_type is not None else ""
 
 
 #: The app's request before the flow is retargeted: (method, scheme, host, port, path as sent)

@@ -119,10 +119,10 @@ class Passthrough:
         """Check a whole answer before the app gets it; its usage is read afterwards."""
         resp = flow.response
         assert resp is not None
-        content = headers.body_of(resp)
+        content, content_type = headers.body_and_type(resp)
         if not content:
             return
-        failure = failure_in(content, headers.value(resp.headers, b"content-type"))
+        failure = failure_in(content, content_type)
         if failure is not None:  # an SDK would read it as an (empty) success
             self._answer_error(flow, 502, failure)
             return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
+from mitmproxy import http
 
 from crosswire.engine import headers
 
@@ -34,3 +37,15 @@ def test_the_text_map_reads_fields_that_are_not_utf8() -> None:
     fields = ((b"X-Name", "é".encode()), (b"X-Raw", b"\xff\xfe"), (b"x-name", b"last"))
     assert headers.text_map(fields) == {"x-name": "last", "x-raw": "\udcff\udcfe"}
     assert headers.text_map(fields[:1]) == {"x-name": "é"}
+
+
+def test_the_body_and_its_type_in_one_pass() -> None:
+    plain = http.Response.make(200, b'{"a":1}', {"Content-Type": "application/json"})
+    assert headers.body_and_type(plain) == (b'{"a":1}', "application/json")
+    packed = http.Response.make(200, b"", {"content-encoding": "gzip"})
+    packed.raw_content = gzip.compress(b"hello")  # as it came off the wire
+    assert headers.body_and_type(packed) == (b"hello", "")
+    broken = http.Response.make(200, b"", {"content-encoding": "gzip"})
+    broken.raw_content = b"not gzip"
+    with pytest.raises(ValueError):
+        headers.body_and_type(broken)
