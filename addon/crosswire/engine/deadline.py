@@ -3,20 +3,21 @@
 Why: mitmproxy has no upstream timeouts of its own — a connect waits for the OS (minutes for a
 blackholed address), a TLS handshake or an answer's headers forever, and its ``tcp_timeout``
 (default 600 s of silence on the *whole* client connection) ends by closing the app's
-connection without a word. This gives every attempt the backend's options: ``connect_timeout`` until the connection (TCP
-and TLS) is up, then ``read_timeout`` of silence before the headers, between two chunks of a
-stream, and for a whole body to arrive after its headers.
+connection without a word. This gives every attempt the backend's options: ``connect_timeout``
+until the connection (TCP and TLS) is up, then ``read_timeout`` of silence before the headers,
+between two chunks of a stream, and for a whole body to arrive after its headers.
 
 How: one sweep for all flights (``Deadlines``: a timer every ``TICK`` while any attempt is in
 the air, so a timeout fires at most that much late). An attempt only joins and leaves a dict —
 an event-loop timer of its own (``call_at`` and ``cancel``) cost more than the rest of the
 request's timing (the handle copies the task's context); a streamed chunk costs a clock read.
-When a timeout expires, the task that serves the flow's upstream connection is cancelled — mitmproxy's own way to drop a connection — so mitmproxy reports an
-upstream failure and the engine's ``error`` hook answers in the app's protocol (a whole error,
-or the stream's error event). Limits: an upstream connection multiplexed over HTTP/2 is shared
-by several requests, so it is never cancelled (those flows keep mitmproxy's behaviour); and
-this reaches into mitmproxy's connection handler, so if that changes the timer logs once and
-does nothing (the end-to-end fault tests then fail).
+When a timeout expires, the task that serves the flow's upstream connection is cancelled —
+mitmproxy's own way to drop a connection — so mitmproxy reports an upstream failure and the
+engine's ``error`` hook answers in the app's protocol (a whole error, or the stream's error
+event). Limits: an upstream connection multiplexed over HTTP/2 is shared by several requests,
+so it is never cancelled (those flows keep mitmproxy's behaviour); and this reaches into
+mitmproxy's connection handler, so if that changes the timer logs once and does nothing (the
+end-to-end fault tests then fail).
 """
 
 from __future__ import annotations

@@ -41,12 +41,10 @@ def incoming(flow: http.HTTPFlow) -> Incoming:
     data = req.data
     fields = data.headers.fields
     text = headers.text_map(fields)
-    body: bytes | None = data.content or b""
-    if "content-encoding" in text:
-        try:
-            body = req.content or b""
-        except ValueError:  # a content-encoding that does not decode
-            body = None
+    try:
+        body: bytes | None = headers.body(req, "content-encoding" in text)
+    except ValueError:  # a content-encoding that does not decode
+        body = None
     path, query, _ = req.path.partition("?")
     return Incoming(
         method=req.method,
