@@ -19,6 +19,7 @@ import base64
 import binascii
 import hmac
 import logging
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
@@ -65,10 +66,15 @@ class ClientAccess:
     def client_disconnected(self, client: Any) -> None:
         self._proxy_tokens.pop(client.id, None)
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Not async itself: without clients configured (the common case) there is nothing to
+        await; mitmproxy awaits what a hook returns only when it is awaitable."""
         rt = self.hub.runtime
-        if rt is None or not self.clients or flow.response or flow.error or not flow.live:
-            return
+        if rt is None or not rt.cfg.file.clients or flow.response or flow.error or not flow.live:
+            return None
+        return self._admit_request(flow, rt)
+
+    async def _admit_request(self, flow: http.HTTPFlow, rt: Runtime) -> None:
         request = incoming(flow)
         intake = rt.classify(request)
         rt.keep_intake(flow.id, intake)  # the engine goes on from it
@@ -173,20 +179,22 @@ class ClientQuota:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def response(self, flow: http.HTTPFlow) -> None:
-        await self._count(flow)
+    def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        return self._count(flow)
 
-    async def error(self, flow: http.HTTPFlow) -> None:
-        await self._count(flow)
+    def error(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        return self._count(flow)
 
-    async def _count(self, flow: http.HTTPFlow) -> None:
+    def _count(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Only an exchange of a known client is counted (an awaitable for mitmproxy to
+        await); the rest cost no coroutine."""
         rt = self.hub.runtime
         record = flow.metadata.get(META)
         if rt is None or not isinstance(record, dict) or not record.get("client"):
-            return
+            return None
         usage = record.get("usage") or {}
         tokens = (usage.get("input") or 0) + (usage.get("output") or 0)
-        await rt.quotas.add_tokens(str(record["client"]), tokens)
+        return rt.quotas.add_tokens(str(record["client"]), tokens)
 
 
 def _proxy_token(value: str) -> str | None:

@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from mitmproxy import http
 
 from crosswire.engine import headers
-from crosswire.engine.runtime import Hub
+from crosswire.engine.runtime import Hub, Runtime
 
 
 class MetricsEndpoint:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Not async itself: every request passes here and almost none is for this endpoint;
+        mitmproxy awaits what a hook returns only when it is awaitable."""
         rt = self.hub.runtime
         if rt is None or flow.response or flow.error or not flow.live:
-            return
+            return None
         if headers.target_host(flow.request) != rt.cfg.file.metrics_host:
-            return
+            return None
+        return self._serve(flow, rt)
+
+    async def _serve(self, flow: http.HTTPFlow, rt: Runtime) -> None:
         path = flow.request.path.split("?", 1)[0]
         states = await rt.pool.snapshot()
         if path == "/metrics":

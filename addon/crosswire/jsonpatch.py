@@ -64,36 +64,42 @@ def _scalar(found: re.Match[bytes] | None) -> Any:
         return None
 
 
-_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+#: Per set of keys: the pattern that finds any of them, and the keys as bytes.
+_PATTERNS: dict[tuple[str, ...], tuple[re.Pattern[bytes], tuple[bytes, ...]]] = {}
 
 
 def _top_values(body: bytes, keys: tuple[str, ...]) -> list[re.Match[bytes] | None]:
     """For each key, its top-level occurrence (the value in group ``value``, None when it is
     not a scalar), all found in one scan. A key found once is taken as it is; one found
     several times is the occurrence at depth 1."""
-    pattern = _PATTERNS.get(keys)
-    if pattern is None:
-        names = b"|".join(re.escape(k.encode()) for k in keys)
-        pattern = _PATTERNS[keys] = re.compile(b'"(' + names + rb')"\s*:\s*' + _SCALAR, re.S)
+    known = _PATTERNS.get(keys)
+    if known is None:
+        names = tuple(k.encode() for k in keys)
+        alternatives = b"|".join(re.escape(name) for name in names)
+        pattern = re.compile(b'"(' + alternatives + rb')"\s*:\s*' + _SCALAR, re.S)
+        known = _PATTERNS[keys] = (pattern, names)
+    pattern, names = known
     first: dict[bytes, re.Match[bytes]] = {}
-    again: list[bytes] = []
+    again: set[bytes] | None = None
     for m in pattern.finditer(body):
         name = m.group(1)
-        if name in first:
-            again.append(name)
-        else:
+        if name not in first:
             first[name] = m
-    out = [first.get(k.encode()) for k in keys]
-    for name in set(again):  # rare: the key also occurs inside (a tool schema, a message)
-        at_top = next(
-            (
-                m
-                for m in pattern.finditer(body)
-                if m.group(1) == name and depth_at(body, m.start()) == 1
-            ),
-            None,
-        )
-        out[keys.index(name.decode())] = at_top
+        elif again is None:
+            again = {name}
+        else:
+            again.add(name)
+    out = [first.get(name) for name in names]
+    if again is not None:  # rare: the key also occurs inside (a tool schema, a message)
+        for name in again:
+            out[names.index(name)] = next(
+                (
+                    m
+                    for m in pattern.finditer(body)
+                    if m.group(1) == name and depth_at(body, m.start()) == 1
+                ),
+                None,
+            )
     return out
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 from crosswire.config.models import BackendConfig, FileConfig, RouteConfig
 from crosswire.pool.model import KeySpec
@@ -20,6 +21,10 @@ class Backend:
     name: str
     config: BackendConfig
     keys: tuple[ResolvedKey, ...]
+    #: What the engine derives from this backend's config once instead of per request (its
+    #: own header fields per key and protocol); it goes with the backend when the config
+    #: reloads.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def protocol(self) -> str:

@@ -8,6 +8,7 @@ converts, leases or retries itself: those jobs live in the modules the flights c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol
 
@@ -15,10 +16,10 @@ from mitmproxy import http
 
 from crosswire import ir
 from crosswire.engine import answer, headers, local, redact, websocket
-from crosswire.engine.flight import Flight
+from crosswire.engine.flight import Flight, send
 from crosswire.engine.generic import GenericFlight
 from crosswire.engine.intake import Generic, Incoming, Refused, Routed, Upgrade
-from crosswire.engine.planner import Planner
+from crosswire.engine.planner import Candidate, Planner
 from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, Record
 from crosswire.engine.runtime import Runtime
 
@@ -57,10 +58,29 @@ def incoming(flow: http.HTTPFlow) -> Incoming:
     )
 
 
+#: A request already pointed at its first candidate, whose flight is not made yet.
+Boarding = tuple[http.HTTPFlow, Routed, Planner, Candidate, headers.AppTarget, headers.Fields]
+
+
+def _record(routed: Routed, planner: Planner, first: Candidate) -> Record:
+    return Record(
+        mode=first.mode,
+        client_protocol=routed.call.protocol,
+        backend_protocol=first.protocol,
+        route=routed.route.label,
+        client=routed.client,
+        model_in=planner.model,
+        attempts=[first.label],
+    )
+
+
 class Engine:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.flights: dict[str, Flying] = {}
+        #: Requests on their way whose flight is made just after mitmproxy has sent them
+        #: (``_board``), or sooner if a later hook of the flow comes first.
+        self._boarding: dict[str, Boarding] = {}
 
     async def request(self, flow: http.HTTPFlow) -> None:
         rt = self.runtime
@@ -122,15 +142,6 @@ class Engine:
                 f"{call.protocol} (refused) · {route.label} · {reason}",
             )
             return
-        record = Record(
-            mode=first.mode,
-            client_protocol=call.protocol,
-            backend_protocol=first.protocol,
-            route=route.label,
-            client=routed.client,
-            model_in=planner.model,
-            attempts=[first.label],
-        )
         target = headers.app_target(flow.request, routed.host)
         if first.mode == "convert":
             flow.metadata[ORIGINAL_REQUEST] = routed.body[: rt.cfg.file.limits.store_stream_bytes]
@@ -138,37 +149,74 @@ class Engine:
                 flow.metadata[ORIGINAL_URL] = redact.request_line(target)
                 local.respond(flow, planner, rt.router.models(), route.label)
                 rt.keeper.release(first.lease, 0, route.label)
+                record = _record(routed, planner, first)
                 record.mode = "local"
                 flow.metadata[META] = record.to_dict()
                 return
-        flight = Flight(rt, planner, first, record, target)
-        flight.send(flow)
-        self.flights[flow.id] = flight
+        may_fail_over = rt.cfg.file.failover != "off" and planner.failover_possible
+        sent = send(flow, first, may_fail_over)
+        # The flight only follows the answer: made once mitmproxy has sent the request (the
+        # next turn of the event loop), its cost is not on the request's way out.
+        self._boarding[flow.id] = (flow, routed, planner, first, target, sent)
+        asyncio.get_running_loop().call_soon(self._board, flow.id)
+
+    def _board(self, flow_id: str) -> Flying | None:
+        """The flight of a request on its way: its record, its timeouts, the later hooks' way to
+        it. Runs after the ``request`` hook — before any answer can arrive — or from the first
+        later hook of the flow, whichever comes first."""
+        boarding = self._boarding.pop(flow_id, None)
+        if boarding is None:
+            return self.flights.get(flow_id)
+        flow, routed, planner, first, target, sent = boarding
+        try:
+            flight = Flight(self.runtime, planner, first, _record(routed, planner, first), target)
+            flight.took_off(flow, sent)
+        except Exception:  # a crosswire bug: the answer passes as it is, the key is not kept
+            log.exception("crosswire: following %s failed", flow.request.pretty_url)
+            redact.stored_request(flow, first.auth_header, first.key_name, sent, first.secrets)
+            lease, first.lease = first.lease, None
+            self.runtime.keeper.release(lease, 0, routed.route.label)
+            return None
+        self.flights[flow_id] = flight
+        return flight
+
+    def _flight(self, flow_id: str) -> Flying | None:
+        flight = self.flights.get(flow_id)
+        if flight is None and self._boarding:
+            flight = self._board(flow_id)
+        return flight
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        flight = self.flights.get(flow.id)
+        flight = self._flight(flow.id)
         if flight is not None:
             flight.on_headers(flow)
 
     async def response(self, flow: http.HTTPFlow) -> None:
-        flight = self.flights.pop(flow.id, None)
+        flight = self._flight(flow.id)
         if flight is not None:
+            del self.flights[flow.id]
             await flight.on_response(flow)
 
     async def retry(self, flow: http.HTTPFlow) -> None:
-        flight = self.flights.get(flow.id)
+        flight = self._flight(flow.id)
         if isinstance(flight, Flight):
             await flight.retry(flow)
 
     async def error(self, flow: http.HTTPFlow) -> None:
-        flight = self.flights.pop(flow.id, None)
+        flight = self._flight(flow.id)
         if flight is not None:
+            del self.flights[flow.id]
             await flight.on_error(flow)
 
     def fail_closed(self, flow: http.HTTPFlow) -> None:
         """After an internal error: answer the app (in its protocol when known) and send
         nothing anywhere — above all not to the original host."""
         flight = self.flights.pop(flow.id, None)
+        boarding = self._boarding.pop(flow.id, None)
+        if boarding is not None:  # pointed at its upstream already: the key goes back
+            first = boarding[3]
+            lease, first.lease = first.lease, None
+            self.runtime.keeper.release(lease, 0, boarding[1].route.label)
         self.runtime.take_intake(flow.id)
         protocol = answer.protocol_of(flow.request)
         err = ir.Error.of(

@@ -79,13 +79,11 @@ class Flight:
 
     # ---- request ------------------------------------------------------------------------
 
-    def send(self, flow: http.HTTPFlow) -> None:
-        """Point the flow at its first candidate; mitmproxy sends it."""
-        self._sent = apply(flow, self.candidate)
+    def took_off(self, flow: http.HTTPFlow, sent: headers.Fields) -> None:
+        """The first candidate's request is on its way (``send`` made it, with these fields):
+        its timeouts run from now."""
+        self._sent = sent
         self._arm(flow)
-        layer_patch.expect_answer(flow)
-        if self.runtime.cfg.file.failover != "off" and self.planner.failover_possible:
-            layer_retry.may_retry(flow)
         if self.keep_copies:  # a flow list is watching: show the flight while it is in the air
             self.publish(flow)
 
@@ -287,6 +285,17 @@ class Flight:
         )
         self.record.error = err
         flow.response = answer.error_response(self.client_protocol, self.call, err)
+
+
+def send(flow: http.HTTPFlow, candidate: Candidate, may_fail_over: bool) -> headers.Fields:
+    """Point the flow at its first candidate — mitmproxy sends it when the ``request`` hooks are
+    done — and have mitmproxy's HTTP layer hand its failures to the engine (``layer_patch``,
+    and ``layer_retry`` when another attempt is possible). Returns the header fields set."""
+    fields = apply(flow, candidate)
+    layer_patch.expect_answer(flow)
+    if may_fail_over:
+        layer_retry.may_retry(flow)
+    return fields
 
 
 def apply(flow: http.HTTPFlow, candidate: Candidate) -> headers.Fields:

@@ -238,24 +238,14 @@ class Planner:
                 headers.append(_JSON)
             body = up.body
             method = up.method
-        auth_name = None
-        own = [wire_field(k, v) for k, v in backend.config.headers.items()]
-        if secret:
-            auth_name, value = codec(protocol).wire.credential(secret, dialect)
-            if lease is None and protocol == detected.protocol and self._app_used_bearer():
-                # The app's own credential to its own protocol keeps its form: an OAuth token
-                # (Claude Code's sk-ant-oat…) is only accepted as a Bearer token.
-                auth_name, value = "authorization", f"Bearer {secret}"
-            own.insert(0, wire_field(auth_name, value))
-        # The app's credentials are dropped above: only crosswire's own fields can hold one.
-        auth = auth_name.lower().encode() if auth_name else None
-        secrets = []
-        for f in own:
-            shown = redact.marker(f[0], auth, key_name)
-            if shown is not None:
-                secrets.append((f, shown))
-        headers += own
-        headers.append(_IDENTITY)
+        bearer = (
+            lease is None
+            and secret is not None
+            and protocol == detected.protocol
+            and self._app_used_bearer()
+        )
+        own = own_fields(backend, protocol, dialect, key_name, secret, bearer, lease is not None)
+        headers += own.fields
         return Candidate(
             backend=backend,
             protocol=protocol,
@@ -270,8 +260,8 @@ class Planner:
             body=body,
             stream=stream,
             model_out=model_out,
-            auth_header=auth_name,
-            secrets=tuple(secrets),
+            auth_header=own.auth_name,
+            secrets=own.secrets,
             report=report,
         )
 
@@ -292,6 +282,58 @@ class Planner:
             if self.call.model and not self._decoded.model:
                 self._decoded = dataclasses.replace(self._decoded, model=self.call.model)
         return self._decoded
+
+
+@dataclass(frozen=True, slots=True)
+class OwnFields:
+    """crosswire's own fields on an upstream request, after the app's: the credential, the
+    backend's configured headers, ``accept-encoding: identity``."""
+
+    fields: tuple[tuple[bytes, bytes], ...]
+    #: The field that carries the key (None: no key).
+    auth_name: str | None
+    #: The fields above that hold a secret, with what the stored request shows instead.
+    secrets: redact.Secrets
+
+
+def own_fields(
+    backend: Backend,
+    protocol: str,
+    dialect: str,
+    key_name: str | None,
+    secret: str | None,
+    bearer: bool,
+    pooled: bool,
+) -> OwnFields:
+    """The same for every request a pooled key sends in one protocol, so made once per (key,
+    protocol) and kept with the backend; an app's own key (``client_auth``) is not kept.
+    ``bearer``: the app's own key keeps the Bearer form it came in (Claude Code's OAuth token
+    ``sk-ant-oat…`` is only accepted that way)."""
+    memo_key = (protocol, dialect, key_name, secret)
+    if pooled:
+        found: OwnFields | None = backend.memo.get(memo_key)
+        if found is not None:
+            return found
+    auth_name = None
+    own = [wire_field(k, v) for k, v in backend.config.headers.items()]
+    if secret:
+        if bearer:
+            auth_name, value = "authorization", f"Bearer {secret}"
+        else:
+            auth_name, value = codec(cast(ProtocolName, protocol)).wire.credential(secret, dialect)
+        own.insert(0, wire_field(auth_name, value))
+    # The app's credentials are dropped before these are added: only these can hold one.
+    auth = auth_name.lower().encode() if auth_name else None
+    secrets = []
+    for f in own:
+        shown = redact.marker(f[0], auth, key_name)
+        if shown is not None:
+            secrets.append((f, shown))
+    own.append(_IDENTITY)
+    made = OwnFields(tuple(own), auth_name, tuple(secrets))
+    if pooled:
+        backend.memo[memo_key] = made
+    return made
 
 
 def _outcome_unused() -> Outcome:

@@ -8,7 +8,7 @@ the in-process failover client, an ``httpx.MockTransport`` that records every re
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,13 @@ SECRETS = {
 }
 APP_KEY = "sk-app-own-key-0123456789"
 UP = "http://up.test"
+
+
+async def run_hook(result: Awaitable[None] | None) -> None:
+    """What mitmproxy does with a hook's return value: awaits it when it is awaitable (the
+    addons' hooks that rarely wait return a coroutine only then)."""
+    if result is not None:
+        await result
 
 
 def backend(protocol: str, *keys: str, base: str = UP, **kw: Any) -> dict[str, Any]:

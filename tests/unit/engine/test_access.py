@@ -3,6 +3,7 @@ shape, the token as API key or as proxy credentials, quotas counted in memory.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -27,6 +28,7 @@ from tests.unit.engine.helpers import (
     make_config,
     make_flow,
     respond,
+    run_hook,
 )
 
 CI, DEV = SECRETS["TOKEN_CI"], SECRETS["TOKEN_DEV"]
@@ -52,15 +54,16 @@ class Chain:
         self.quota = ClientQuota(engine)
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        await self.access.request(flow)
+        await run_hook(self.access.request(flow))
         if flow.response is None:
             await self.engine.request(flow)
+            await asyncio.sleep(0)  # mitmproxy sends it; the engine makes the flight
 
     async def answer(self, flow: http.HTTPFlow, body: dict[str, Any]) -> None:
         respond(flow, 200, body)
         self.engine.responseheaders(flow)
         await self.engine.response(flow)
-        await self.quota.response(flow)
+        await run_hook(self.quota.response(flow))
 
 
 def messages(*headers: tuple[str, str], **kw: Any) -> http.HTTPFlow:
@@ -228,7 +231,7 @@ async def test_without_clients_in_the_config_everyone_is_admitted(engines: Engin
     access.http_connect(connect)
     assert connect.request.headers["proxy-authorization"] == basic("x", "y")
     flow = messages()
-    await access.request(flow)
+    await run_hook(access.request(flow))
     assert flow.response is None
 
 
@@ -272,7 +275,7 @@ async def test_client_quota_ignores_flows_without_a_client(engines: EngineFactor
     quota = ClientQuota(engine)
     flow = messages()
     flow.metadata[META] = {"client": None, "usage": {"input": 9, "output": 9}}
-    await quota.response(flow)
+    await run_hook(quota.response(flow))
     flow.metadata[META] = {"client": "dev", "usage": None}
-    await quota.error(flow)
+    await run_hook(quota.error(flow))
     assert await engine.runtime.quotas.usage(["dev"]) == {"dev": {"requests": 0, "tokens": 0}}

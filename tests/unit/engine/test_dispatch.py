@@ -157,6 +157,8 @@ async def test_a_converted_request_is_retargeted_with_its_headers_and_body(
         "accept-encoding": "identity",
         "content-length": str(len(body)),
     }
+    assert flow.id not in engine.flights  # made once mitmproxy has sent the request:
+    await asyncio.sleep(0)  # the next turn of the event loop
     assert flow.metadata[ORIGINAL_URL] == "POST https://api.openai.com/v1/chat/completions"
     assert flow.metadata[ORIGINAL_REQUEST] == json.dumps(chat_body()).encode()
     record = flow.metadata[META]
@@ -197,6 +199,7 @@ async def test_a_passthrough_request_keeps_its_body_bytes(engines: EngineFactory
     headers = lowered(flow.request.headers)
     assert (headers["x-api-key"], headers["anthropic-beta"]) == (SECRETS["K1"], "b1")
     assert ORIGINAL_REQUEST not in flow.metadata  # the sent body is the app's
+    await asyncio.sleep(0)  # the flight is made once mitmproxy has sent the request
     assert flow.metadata[META]["mode"] == "passthrough"
 
 
@@ -284,6 +287,46 @@ async def test_a_websocket_upgrade_to_a_keyless_responses_backend_is_retargeted(
     assert flow.request.url == f"{UP}/v1/responses"
     assert flow.response is None
     assert flow.comment == "openai-responses websocket (passthrough) · route 1 · backend r"
+
+
+# ---- the flight, made once the request is on its way ----------------------------------------------
+
+
+async def test_an_answer_before_the_flight_is_made_makes_it_first(engines: EngineFactory) -> None:
+    engine = engines(CONVERT)
+    flow = make_flow("POST", "api.anthropic.com", "/v1/messages", anthropic_body())
+    await engine.request(flow)  # no turn of the event loop before the answer's hooks
+    respond(flow, 200, {"error": {"message": "in a 200"}})
+    engine.responseheaders(flow)
+    assert flow.id in engine.flights
+    assert SECRETS["K1"] not in json.dumps(lowered(flow.request.headers))  # redacted at once
+    await engine.response(flow)
+    assert flow.response is not None and flow.response.status_code == 502  # checked as always
+    assert engine.flights == {}
+    await asyncio.sleep(0)  # the call made for the next turn finds nothing left to do
+    assert engine.flights == {} and await in_flight(engine.runtime) == {
+        "claude/k1": 0,
+        "inspect/k2": 0,
+    }
+
+
+async def test_a_flight_that_cannot_be_made_frees_its_key_and_hides_it(
+    engines: EngineFactory, monkeypatch: Any
+) -> None:
+    engine = engines(CONVERT)
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("crosswire.engine.flight.Flight.took_off", broken)
+    flow = make_flow("POST", "api.anthropic.com", "/v1/messages", anthropic_body())
+    await engine.request(flow)
+    assert lowered(flow.request.headers)["x-api-key"] == SECRETS["K1"]  # as it goes out
+    await asyncio.sleep(0)
+    assert engine.flights == {}
+    assert lowered(flow.request.headers)["x-api-key"] == "<redacted: k1>"  # as it is kept
+    await asyncio.sleep(0)  # the lease goes back in a task
+    assert await in_flight(engine.runtime) == {"claude/k1": 0, "inspect/k2": 0}
 
 
 # ---- failing closed -------------------------------------------------------------------------------

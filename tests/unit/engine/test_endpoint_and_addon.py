@@ -25,6 +25,7 @@ from tests.unit.engine.helpers import (
     make_config,
     make_flow,
     respond,
+    run_hook,
 )
 
 CFG = make_config(
@@ -53,7 +54,7 @@ async def served(engines: EngineFactory) -> MetricsEndpoint:
 async def test_metrics_are_prometheus_text_by_key_name(engines: EngineFactory) -> None:
     endpoint = await served(engines)
     flow = make_flow("GET", "crosswire.local", "/metrics?x=1")
-    await endpoint.request(flow)
+    await run_hook(endpoint.request(flow))
     assert flow.response is not None and flow.response.status_code == 200
     assert flow.response.headers["content-type"] == "text/plain; version=0.0.4"
     text = (flow.response.content or b"").decode()
@@ -69,7 +70,7 @@ async def test_metrics_are_prometheus_text_by_key_name(engines: EngineFactory) -
 async def test_keys_are_json_without_secrets(engines: EngineFactory, path: str) -> None:
     endpoint = await served(engines)
     flow = make_flow("GET", "crosswire.local", path)
-    await endpoint.request(flow)
+    await run_hook(endpoint.request(flow))
     assert flow.response is not None and flow.response.status_code == 200
     assert flow.response.headers["content-type"] == "application/json"
     text = (flow.response.content or b"").decode()
@@ -86,11 +87,11 @@ async def test_keys_are_json_without_secrets(engines: EngineFactory, path: str) 
 async def test_other_paths_and_hosts(engines: EngineFactory) -> None:
     endpoint = MetricsEndpoint(engines(CFG))
     flow = make_flow("GET", "crosswire.local", "/nope")
-    await endpoint.request(flow)
+    await run_hook(endpoint.request(flow))
     assert flow.response is not None and flow.response.status_code == 404
     assert flow.response.content == b"crosswire: /metrics or /keys\n"
     elsewhere = make_flow("GET", "example.com", "/metrics")
-    await endpoint.request(elsewhere)
+    await run_hook(endpoint.request(elsewhere))
     assert elsewhere.response is None
 
 
