@@ -211,19 +211,22 @@ def timed(path: Path_, fn: Callable[[], Any]) -> tuple[float, float]:
 
 def small_round(paths: list[Path_], small_n: int, rng: random.Random) -> None:
     """Small requests, one path after another request by request (in a shuffled order each
-    time): every path meets the machine's passing load alike, at the scale of one request."""
+    time): every path meets the machine's passing load alike, at the scale of one request.
+    Each proxy's CPU is read once around the round (an idle proxy spends next to nothing while
+    the others serve): reading ``/proc`` for every thread of a proxy around each request would
+    put that work between the requests being compared."""
     times: dict[str, list[float]] = {p.label: [] for p in paths}
-    cpus: dict[str, float] = dict.fromkeys(times, 0.0)
+    cpu_before = {p.label: p.proxy.cpu_ns() for p in paths}
     order = list(paths)
     for _ in range(small_n):
         rng.shuffle(order)
         for p in order:
-            wall, cpu = timed(p, lambda p=p: ask(p.client))  # type: ignore[misc]
-            times[p.label].append(wall)
-            cpus[p.label] += cpu
+            t = time.perf_counter()
+            ask(p.client)
+            times[p.label].append(time.perf_counter() - t)
     for p in paths:
         p.small.append(statistics.median(times[p.label]))
-        p.small_cpu.append(cpus[p.label] / small_n)
+        p.small_cpu.append((p.proxy.cpu_ns() - cpu_before[p.label]) / 1e9 / small_n)
 
 
 def stream_round(path: Path_, burst_events: int) -> None:

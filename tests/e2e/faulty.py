@@ -50,6 +50,8 @@ FAULTS = {
     "html": "a load balancer's 502 HTML page",
     "error200": "a 200 whose body is an error object",
     "slow": "a good stream, one event every 50 ms, padded to last ~10 s",
+    "stale": "a good answer on a new connection; on a kept-alive one, reads the request and "
+    "closes without a byte (its idle timeout racing the request)",
 }
 HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
@@ -79,6 +81,8 @@ class Request:
     body: bytes
     #: How a played answer ended: "complete", or "cancelled" when the proxy hung up first.
     ended: str = ""
+    #: How many requests its connection carried before this one.
+    kept_alive: int = 0
 
     @property
     def protocol(self) -> str:
@@ -151,6 +155,7 @@ class Faulty:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.open += 1
+        served = 0
         try:
             while True:
                 try:
@@ -160,6 +165,7 @@ class Faulty:
                     return
                 if req is None:
                     return
+                req.kept_alive, served = served, served + 1
                 self.requests.append(req)
                 if not await PLAYS.get(req.fault, _ok)(req, reader, writer):
                     return
@@ -262,6 +268,13 @@ async def _close(req: Request, reader: asyncio.StreamReader, writer: asyncio.Str
     return False
 
 
+async def _stale(req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    if not req.kept_alive:
+        return bool(await _ok(req, reader, writer))
+    writer.close()
+    return False
+
+
 async def _malformed(
     req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> bool:
@@ -306,6 +319,7 @@ PLAYS: dict[str, Play] = {
     "malformed": _malformed,
     "html": _html,
     "error200": _error200,
+    "stale": _stale,
 }
 
 

@@ -86,6 +86,7 @@ def backend_name(fault: str, keys: int, client: str = "", stream: bool = False) 
 
 def config(faulty: Faulty) -> str:
     names = [backend_name("ok", 1), backend_name("slow", 1), backend_name("slow", 2), BUSY]
+    names += [backend_name("stale", keys) for keys in (1, 2)]
     names += [backend_name(f, k, c, s) for f, c, s, k in CASES]
     backends, routes = [], []
     for name in names:
@@ -290,6 +291,26 @@ def test_fault(rig: tuple[Proxy, Faulty], fault: str, client: str, stream: bool,
     if fault == "connect":  # may be our own busy event loop: the keys are not cooled
         assert all(k["cooling_until"] is None for k in keys_state(proxy) if k["backend"] == name)
     assert drive(proxy, client, backend_name("ok", 1), stream).ok
+
+
+@pytest.mark.parametrize("keys", [1, 2], ids=["one-key", "failover"])
+def test_a_kept_alive_connection_closed_under_a_request_is_not_a_failure(
+    rig: tuple[Proxy, Faulty], keys: int
+) -> None:
+    """The upstream closes a kept-alive connection just as the next request goes out on it (an
+    idle timeout racing the request): the request goes again, once, on a new connection — the
+    app sees a normal answer, even with a single key, and the key is not cooled. (Whole answers:
+    the openai SDK closes its connection after every stream, so a stream never reuses one.)"""
+    proxy, faulty = rig
+    name = backend_name("stale", keys)
+    client = openai_client(proxy, timeout=20)  # one client: its connection to the proxy, and
+    for _ in range(2):  # so the proxy's to the upstream, is kept for the second request
+        assert client.chat.completions.create(model=name, messages=MESSAGES).choices  # type: ignore[arg-type]
+    seen = [r for r in faulty.requests if r.model == name]
+    assert [r.kept_alive for r in seen] == [0, 1, 0]  # answered; closed under; sent again
+    wait_released(proxy, name)
+    assert all(k["cooling_until"] is None for k in keys_state(proxy) if k["backend"] == name)
+    assert "closed a kept-alive connection under a request" in proxy.log()
 
 
 # ---- the app hangs up; more requests than keys allow ------------------------------------------

@@ -92,6 +92,11 @@ def expect_answer(flow: http.HTTPFlow) -> None:
     _EXPECTING[flow] = None
 
 
+def expects_answer(flow: http.HTTPFlow) -> bool:
+    """Whether the flow is a routed one (``expect_answer``)."""
+    return flow in _EXPECTING
+
+
 def answer(flow: http.HTTPFlow, result: Answer) -> None:
     """Called from the ``error`` hook: what to send the app for this flow."""
     if flow in _EXPECTING:

@@ -17,6 +17,12 @@ with ``may_retry``:
 * a connection failure before the answer's headers: the same hook; with no candidate left the
   existing error path answers in the app's shape (``layer_patch``).
 
+One failure is not the key's or the host's and needs no engine: the upstream closing a kept-alive
+connection just as a request went out on it (its idle timeout racing the request; mitmproxy's
+HTTP/1 client reports "server closed connection", not a byte of an answer received). Every
+routed flow, pooled or not, is then sent again once, on a new connection, as HTTP clients do
+with a reused connection that was closed under them.
+
 So a pooled request costs what a single-key request costs; the attempts show in the flow's
 comment and record, and the flow shows the request that was finally served.
 Checked against mitmproxy 12.2 (``uv.lock`` pins it); ``install`` refuses a layer of another
@@ -54,6 +60,10 @@ class CrosswireRetryHook(commands.StartHook):
 
 _MAY_RETRY: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
 _AGAIN: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
+#: Flows already sent again after their kept-alive connection was closed under them.
+_RESENT: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
+#: mitmproxy's HTTP/1 client, when the server closed before a byte of the answer (``_http1.py``).
+CLOSED_BEFORE_ANSWER = "server closed connection"
 _installed = False
 
 
@@ -158,8 +168,37 @@ def install() -> bool:
             return
         yield from wait_headers(self, event)
 
+    def closed_under_request(self: Any, flow: http.HTTPFlow, event: Any) -> bool:
+        """The upstream closed a connection that was already open before this request (kept
+        alive from an earlier one), before answering it — once per flow."""
+        setup = getattr(self.context.server, "timestamp_tcp_setup", None)
+        started = flow.request.timestamp_start
+        return (
+            event.message == CLOSED_BEFORE_ANSWER
+            and flow not in _RESENT
+            and setup is not None
+            and started is not None
+            and setup < started
+            and layer_patch.expects_answer(flow)
+        )
+
     def handle_protocol_error(self: Any, event: Any) -> Generator[Any, Any, None]:
         flow = getattr(self, "flow", None)
+        if (
+            isinstance(event, _events.ResponseProtocolError)
+            and flow is not None
+            and self.client_state != self.state_errored
+            and self.server_state == self.state_wait_for_response_headers
+            and closed_under_request(self, flow, event)
+        ):
+            _RESENT.add(flow)
+            log.info(
+                "crosswire: %s closed a kept-alive connection under a request; "
+                "sending it again on a new connection",
+                flow.request.host,
+            )
+            yield from resend(self)
+            return
         if (
             isinstance(event, _events.ResponseProtocolError)
             and flow is not None
