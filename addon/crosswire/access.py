@@ -70,7 +70,7 @@ class ClientAccess:
         """Not async itself: without clients configured (the common case) there is nothing to
         await; mitmproxy awaits what a hook returns only when it is awaitable."""
         rt = self.hub.runtime
-        if rt is None or not rt.cfg.file.clients or flow.response or flow.error or not flow.live:
+        if rt is None or not self.clients or flow.response or flow.error or not flow.live:
             return None
         return self._admit_request(flow, rt)
 

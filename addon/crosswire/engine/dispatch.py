@@ -165,8 +165,8 @@ class Engine:
         it. Runs after the ``request`` hook — before any answer can arrive — or from the first
         later hook of the flow, whichever comes first."""
         boarding = self._boarding.pop(flow_id, None)
-        if boarding is None:
-            return self.flights.get(flow_id)
+        if boarding is None:  # made already (or the flow failed closed)
+            return None
         flow, routed, planner, first, target, sent = boarding
         try:
             flight = Flight(self.runtime, planner, first, _record(routed, planner, first), target)
@@ -174,8 +174,7 @@ class Engine:
         except Exception:  # a crosswire bug: the answer passes as it is, the key is not kept
             log.exception("crosswire: following %s failed", flow.request.pretty_url)
             redact.stored_request(flow, first.auth_header, first.key_name, sent, first.secrets)
-            lease, first.lease = first.lease, None
-            self.runtime.keeper.release(lease, 0, routed.route.label)
+            self._give_back(first, routed.route.label)
             return None
         self.flights[flow_id] = flight
         return flight
@@ -214,9 +213,7 @@ class Engine:
         flight = self.flights.pop(flow.id, None)
         boarding = self._boarding.pop(flow.id, None)
         if boarding is not None:  # pointed at its upstream already: the key goes back
-            first = boarding[3]
-            lease, first.lease = first.lease, None
-            self.runtime.keeper.release(lease, 0, boarding[1].route.label)
+            self._give_back(boarding[3], boarding[1].route.label)
         self.runtime.take_intake(flow.id)
         protocol = answer.protocol_of(flow.request)
         err = ir.Error.of(
@@ -225,8 +222,11 @@ class Engine:
         answer.refuse(flow, protocol, None, err, f"{protocol} (crosswire internal error)")
         flow.marked = ":x:"
         if isinstance(flight, Flight):
-            lease, flight.candidate.lease = flight.candidate.lease, None
-            self.runtime.keeper.release(lease, 0, flight.record.route)
+            self._give_back(flight.candidate, flight.record.route)
         elif isinstance(flight, GenericFlight):
-            lease, flight.lease = flight.lease, None
-            self.runtime.keeper.release(lease, 0, flight.record.route)
+            self._give_back(flight, flight.record.route)
+
+    def _give_back(self, holder: Candidate | GenericFlight, route: str) -> None:
+        """A lease that served nothing goes back to the pool (nothing learnt), once."""
+        lease, holder.lease = holder.lease, None
+        self.runtime.keeper.release(lease, 0, route)
