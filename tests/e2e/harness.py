@@ -151,7 +151,12 @@ class Upstream:
 
             do_POST = do_GET = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            #: A provider's listen backlog, not socketserver's 5: tests open 50+ connections at
+            #: once, and an overflowing accept queue is not what they test.
+            request_queue_size = 1024
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
