@@ -20,14 +20,14 @@ from crosswire.engine.record import UPSTREAM_BODY
 from crosswire.engine.streaming import StreamCallable
 
 if TYPE_CHECKING:
-    from crosswire.engine.flight import Flight
+    from crosswire.engine.serving import Serving
 
 log = logging.getLogger("crosswire")
 
 
 class Converting:
-    def __init__(self, flight: Flight, exchange: Exchange) -> None:
-        self.flight = flight
+    def __init__(self, serving: Serving, exchange: Exchange) -> None:
+        self.serving = serving
         self.exchange = exchange
         self.converter: StreamConverter | None = None
         self.upstream_copy: bytearray | None = None
@@ -35,19 +35,21 @@ class Converting:
         self.usage: ir.Usage | None = None  # of a whole answer, once converted
 
     def stream(self, flow: http.HTTPFlow) -> StreamCallable | None:
-        flight = self.flight
+        serving = self.serving
         assert flow.response is not None
-        if not streaming.is_stream(flow.response, flight.candidate.protocol, flight.candidate.url):
+        if not streaming.is_stream(
+            flow.response, serving.candidate.protocol, serving.candidate.url
+        ):
             return None  # a whole answer to a stream request: converted (and replayed) later
         converter = self.converter = self.exchange.stream()
         streaming.reframe(flow, converter.content_type)
-        streaming.keepalive(flow, flight.client_protocol, flight.runtime.cfg.file.keepalive)
-        dropped = flight.record.report.header_value()
+        streaming.keepalive(flow, serving.client_protocol, serving.keepalive)
+        dropped = serving.record.report.header_value()
         if dropped:
             flow.response.headers["x-crosswire-dropped"] = dropped
-        up = self.upstream_copy = bytearray() if flight.keep_copies else None
-        down = self.client_copy = bytearray() if flight.keep_copies else None
-        limit = flight.copy_limit
+        up = self.upstream_copy = bytearray() if serving.keep_copies else None
+        down = self.client_copy = bytearray() if serving.keep_copies else None
+        limit = serving.copy_limit
 
         def stream(data: bytes) -> bytes | list[bytes]:
             try:
@@ -83,17 +85,17 @@ class Converting:
             flow.metadata[UPSTREAM_BODY] = bytes(self.upstream_copy)
         if converter.error is not None:
             flow.marked = ":warning:"
-            self.flight.record.error = converter.error
+            self.serving.record.error = converter.error
         if converter.finish is not None:
-            self.flight.record.finish = converter.finish.reason
-        self.flight.record.response_model = converter.model
+            self.serving.record.finish = converter.finish.reason
+        self.serving.record.response_model = converter.model
         return converter.usage
 
     def whole(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
         assert resp is not None
         body = resp.content or b""
-        flow.metadata[UPSTREAM_BODY] = body[: self.flight.copy_limit]
+        flow.metadata[UPSTREAM_BODY] = body[: self.serving.copy_limit]
         exchange = self.exchange
         try:
             out = exchange.response(body, resp.headers.get("content-type", "application/json"))
@@ -107,8 +109,8 @@ class Converting:
         resp.headers["content-type"] = self._content_type()
         self._dropped_header(resp)
         if exchange.last_finish is not None:
-            self.flight.record.finish = exchange.last_finish.reason
-        self.flight.record.response_model = exchange.last_model
+            self.serving.record.finish = exchange.last_finish.reason
+        self.serving.record.response_model = exchange.last_model
         self.usage = exchange.last_usage
 
     def whole_usage(self, flow: http.HTTPFlow) -> ir.Usage | None:
@@ -118,20 +120,20 @@ class Converting:
         resp = flow.response
         assert resp is not None
         body = resp.content or b""
-        flow.metadata[UPSTREAM_BODY] = body[: self.flight.copy_limit]
+        flow.metadata[UPSTREAM_BODY] = body[: self.serving.copy_limit]
         err = self.exchange.backend.decode_error(
             resp.status_code,
             headers.lowered(resp.headers),
-            redact.scrub(body, self.flight.candidate.secret),
+            redact.scrub(body, self.serving.candidate.secret),
         )
-        self.flight.record.error = err
+        self.serving.record.error = err
         answer.replace_with_error(resp, self.exchange.client.encode_error(self.exchange.call, err))
         self._dropped_header(resp)
         return body
 
     def _fail(self, flow: http.HTTPFlow, err: ir.Error) -> None:
         assert flow.response is not None
-        self.flight.record.error = err
+        self.serving.record.error = err
         answer.replace_with_error(
             flow.response, self.exchange.client.encode_error(self.exchange.call, err)
         )
@@ -144,6 +146,6 @@ class Converting:
         return "application/json"
 
     def _dropped_header(self, resp: http.Response) -> None:
-        dropped = self.flight.record.report.header_value()
+        dropped = self.serving.record.report.header_value()
         if dropped:
             resp.headers["x-crosswire-dropped"] = dropped

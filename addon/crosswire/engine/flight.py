@@ -28,6 +28,7 @@ from crosswire.engine.failover import Failover
 from crosswire.engine.passthrough import Passthrough
 from crosswire.engine.planner import Candidate, Planner
 from crosswire.engine.record import META, ORIGINAL_URL, Record
+from crosswire.engine.serving import Serving
 from crosswire.protocols.base import ClientCall, ProtocolName
 
 if TYPE_CHECKING:
@@ -275,9 +276,17 @@ class Flight:
         record.stream = candidate.stream
 
     def _handler_for(self, candidate: Candidate) -> Handler:
+        serving = Serving(
+            candidate,
+            self.record,
+            self.call,
+            self.keep_copies,
+            self.copy_limit,
+            self.runtime.cfg.file.keepalive,
+        )
         if candidate.exchange is None:
-            return Passthrough(self)
-        return Converting(self, candidate.exchange)
+            return Passthrough(serving)
+        return Converting(serving, candidate.exchange)
 
     def _unreachable(self, flow: http.HTTPFlow, reason: str) -> None:
         err = ir.Error(

@@ -21,7 +21,7 @@ from crosswire.protocols import codec
 from crosswire.protocols.base import ProtocolName
 
 if TYPE_CHECKING:
-    from crosswire.engine.flight import Flight
+    from crosswire.engine.serving import Serving
 
 #: How much of a whole same-protocol body is scanned for usage (it sits at the end).
 WHOLE_SCAN_BYTES = 65536
@@ -65,22 +65,24 @@ class Tap:
 
 
 class Passthrough:
-    def __init__(self, flight: Flight) -> None:
-        self.flight = flight
+    def __init__(self, serving: Serving) -> None:
+        self.serving = serving
         self.tap: Tap | None = None
         self.copy: bytearray | None = None
         self.good_whole: bytes | None = None
 
     def stream(self, flow: http.HTTPFlow) -> StreamCallable | None:
-        flight = self.flight
+        serving = self.serving
         assert flow.response is not None
-        if not streaming.is_stream(flow.response, flight.candidate.protocol, flight.candidate.url):
+        if not streaming.is_stream(
+            flow.response, serving.candidate.protocol, serving.candidate.url
+        ):
             return None  # a whole answer (an error object in a 200, say): checked in ``whole``
         tap = self.tap = Tap()
-        copy = self.copy = bytearray() if flight.keep_copies else None
-        limit = flight.copy_limit
-        terminators = codec(flight.client_protocol).wire.stream_terminators
-        streaming.keepalive(flow, flight.client_protocol, flight.runtime.cfg.file.keepalive)
+        copy = self.copy = bytearray() if serving.keep_copies else None
+        limit = serving.copy_limit
+        terminators = codec(serving.client_protocol).wire.stream_terminators
+        streaming.keepalive(flow, serving.client_protocol, serving.keepalive)
 
         def stream(data: bytes) -> bytes | list[bytes]:
             if data:
@@ -89,7 +91,7 @@ class Passthrough:
                     copy.extend(data[: limit - len(copy)])
                 return data
             if terminators and not any(t in tap.seen() for t in terminators):
-                flight.record.cut_short = True
+                serving.record.cut_short = True
                 return self.closing(
                     ir.Error.of(
                         "api_error", "crosswire: the upstream stream ended before it was complete"
@@ -101,9 +103,9 @@ class Passthrough:
 
     def closing(self, error: ir.Error) -> bytes:
         """The app protocol's error event that ends a broken stream."""
-        flight = self.flight
-        encoder = codec(flight.client_protocol).stream_encoder(
-            flight.call, ir.Request(model=flight.record.model_out or ""), flight.record.report
+        serving = self.serving
+        encoder = codec(serving.client_protocol).stream_encoder(
+            serving.call, ir.Request(model=serving.record.model_out or ""), serving.record.report
         )
         return encoder.encode(ir.StreamError(error=error)) + encoder.close()
 
@@ -112,8 +114,8 @@ class Passthrough:
             flow.response.raw_content = bytes(self.copy)  # the bytes as the app received them
         if self.tap is None:
             return None
-        self.flight.record.response_model = model_in(bytes(self.tap.head))
-        return self.tap.usage(cast(ProtocolName, self.flight.candidate.protocol))
+        self.serving.record.response_model = model_in(bytes(self.tap.head))
+        return self.tap.usage(cast(ProtocolName, self.serving.candidate.protocol))
 
     def whole(self, flow: http.HTTPFlow) -> None:
         """Check a whole answer before the app gets it; its usage is read afterwards."""
@@ -134,8 +136,8 @@ class Passthrough:
         content, self.good_whole = self.good_whole, None
         if content is None:
             return None
-        self.flight.record.response_model = model_in(content[:WHOLE_SCAN_BYTES])
-        scan = codec(self.flight.candidate.protocol).wire.scan_usage
+        self.serving.record.response_model = model_in(content[:WHOLE_SCAN_BYTES])
+        scan = codec(self.serving.candidate.protocol).wire.scan_usage
         return scan(content[-WHOLE_SCAN_BYTES:])
 
     def error(self, flow: http.HTTPFlow) -> bytes:
@@ -146,7 +148,7 @@ class Passthrough:
         if not _is_json_object(body):  # a load balancer's HTML page, an empty or text body
             self._answer_error(flow, resp.status_code, body)
             return body
-        scrubbed = redact.scrub(body, self.flight.candidate.secret)
+        scrubbed = redact.scrub(body, self.serving.candidate.secret)
         if scrubbed is not body:
             resp.content = scrubbed
         return body
@@ -155,15 +157,15 @@ class Passthrough:
         """Answer in the app's error shape instead (status kept; retry-after kept)."""
         resp = flow.response
         assert resp is not None
-        flight = self.flight
+        serving = self.serving
         if not _is_json_object(body):
             body = _as_error_json(status, body)
-        err = codec(flight.candidate.protocol).decode_error(
-            status, headers.lowered(resp.headers), redact.scrub(body, flight.candidate.secret)
+        err = codec(serving.candidate.protocol).decode_error(
+            status, headers.lowered(resp.headers), redact.scrub(body, serving.candidate.secret)
         )
-        flight.record.error = err
+        serving.record.error = err
         answer.replace_with_error(
-            resp, codec(flight.client_protocol).encode_error(flight.call, err)
+            resp, codec(serving.client_protocol).encode_error(serving.call, err)
         )
         flow.marked = ":x:"
 

@@ -176,7 +176,8 @@ class Planner:
             key_name, secret = "(app's own key)", self.credential
         else:
             key_name, secret = None, None
-        headers = [(k, v) for k, v in self.routed.fields if k.lower() not in _DROP]
+        # The app's own field tuples, not copies: they live as long as the flow anyway.
+        headers = [f for f in self.routed.fields if f[0].lower() not in _DROP]
         exchange: Exchange | None = None
         stream = self.stream
         if protocol == detected.protocol:
@@ -228,9 +229,9 @@ class Planner:
             stream = up.stream
             url = upstream.with_query(upstream.join(base, up.path), dict(up.query))
             headers = [
-                (k, v)
-                for k, v in headers
-                if not (name := k.lower()).startswith(PROTOCOL_HEADER_PREFIXES)
+                f
+                for f in headers
+                if not (name := f[0].lower()).startswith(PROTOCOL_HEADER_PREFIXES)
                 and name != b"content-type"
             ]
             headers += [wire_field(k, v) for k, v in up.headers.items()]

@@ -3,7 +3,10 @@ whole answers and errors converted, the lease released, the record and comment w
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import weakref
 from typing import Any
 
 import pytest
@@ -404,3 +407,42 @@ async def test_the_stored_request_keeps_no_secret(
     assert shown[b"api-key"] == b"<redacted>"
     assert shown[b"x-team"] == b"blue" and shown[b"X-Trace"] == b"t1"
     assert not any(s.encode() in v for _, v in stored for s in (*SECRETS.values(), APP_KEY))
+
+
+# ---- a finished flight is freed at once ----------------------------------------------------------
+
+
+async def _flight_of(engine: Engine, flow: http.HTTPFlow) -> weakref.ref[Any]:
+    await asyncio.sleep(0)  # the flight is made on the turn after the request hook
+    return weakref.ref(engine.flights[flow.id])
+
+
+@pytest.mark.parametrize("case", ["whole passthrough", "whole converted", "streamed passthrough"])
+async def test_a_finished_flight_is_freed_without_the_garbage_collector(
+    engines: EngineFactory, case: str
+) -> None:
+    """Nothing of a flight points back at it (the handler holds a ``Serving``, not the flight):
+    a cycle would leave every object of the exchange to the collector, which on a busy proxy
+    means more and longer collections on its only thread."""
+    if case == "whole converted":
+        engine, flow = await chat_to_claude(engines)
+        respond(flow, 200, anthropic_message())
+    elif case == "whole passthrough":
+        engine = engines(CFG)
+        flow = make_flow("POST", "api.mistral.ai", "/v1/chat/completions", chat_body())
+        await engine.request(flow)
+        respond(flow, 200, chat_completion())
+    else:
+        engine, flow = await anthropic_stream(engines)
+    flight = await _flight_of(engine, flow)
+    gc.disable()
+    try:
+        if case == "streamed passthrough":  # its headers went through already
+            feed(flow, anthropic_sse())
+        else:
+            engine.responseheaders(flow)
+        await engine.response(flow)
+        assert flow.response is not None and flow.response.status_code == 200
+        assert flight() is None
+    finally:
+        gc.enable()
