@@ -20,7 +20,7 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http
 
 from crosswire import config as configmod
-from crosswire import ir, lifecycle
+from crosswire import heap, ir, lifecycle
 from crosswire.engine import answer, layer_early, layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
 from crosswire.engine.runtime import Runtime
@@ -131,6 +131,7 @@ class Crosswire:
             lifecycle.warn_if_exposed(
                 proxyserver.listen_addrs(), ctx.options.proxyauth or "", len(rt.cfg.file.clients)
             )
+        heap.settle()  # the start's objects out of the collector's way (crosswire/heap.py)
 
     async def _background(self, rt: Runtime) -> None:
         probes = asyncio.create_task(rt.keeper.probe_loop())
@@ -165,6 +166,7 @@ class Crosswire:
                 )
                 continue
             self._apply(cfg)
+            heap.release()  # the replaced config must be freeable
             log.info("crosswire: config reloaded from %s", path)
 
     # ---- hooks --------------------------------------------------------------------------
