@@ -287,7 +287,7 @@ def test_anthropic_app_on_openai_whole_tool_call(start_proxy, upstream: Upstream
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     client = anthropic_client(proxy)
     msg = client.messages.create(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         max_tokens=32000,
         system="sys",
         timeout=30,
@@ -316,7 +316,7 @@ def test_anthropic_app_on_openai_stream_parallel_tools(start_proxy, upstream: Up
     upstream.queue(reply_from_fixture("openai_chat/stream_parallel_tool_calls.json"))
     client = anthropic_client(proxy)
     with client.messages.stream(
-        model="claude-sonnet-4-5", max_tokens=1000, messages=[{"role": "user", "content": "x"}]
+        model="claude-sonnet-4-6", max_tokens=1000, messages=[{"role": "user", "content": "x"}]
     ) as stream:
         events = list(stream)
         final = stream.get_final_message()
@@ -354,7 +354,7 @@ def test_count_tokens_and_models_answered_locally(start_proxy, upstream: Upstrea
     proxy = start_proxy(to_openai(upstream), env=ENV)
     client = anthropic_client(proxy)
     count = client.messages.count_tokens(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         system="You are terse." * 50,
         messages=[{"role": "user", "content": "hello world " * 100}],
     )
@@ -372,7 +372,7 @@ def test_claude_code_style_max_tokens_is_clamped(start_proxy, upstream: Upstream
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     client = anthropic_client(proxy)
     client.messages.create(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         max_tokens=32000,
         timeout=30,
         messages=[{"role": "user", "content": "x"}],

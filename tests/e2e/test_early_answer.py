@@ -80,7 +80,7 @@ def test_whole_answers_do_not_wait_for_the_response_hooks(
     # previous message, which follows the hooks (as for any streamed answer).
     client = openai_client(slow_proxy, timeout=20)
     converted, took = timed(
-        lambda: client.chat.completions.create(model="claude-sonnet-4-5", messages=messages)
+        lambda: client.chat.completions.create(model="claude-sonnet-4-6", messages=messages)
     )
     assert converted.choices[0].message.content and took < SLOW_HOOK * 0.5, took
     time.sleep(SLOW_HOOK + 0.5)  # the hooks end; then the flows are saved
@@ -105,7 +105,7 @@ def test_an_error_in_the_apps_shape_does_not_wait_either(
     started = time.monotonic()
     with pytest.raises(Exception) as caught:
         client.chat.completions.create(
-            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}]
+            model="claude-sonnet-4-6", messages=[{"role": "user", "content": "hi"}]
         )
     assert time.monotonic() - started < SLOW_HOOK * 0.5
     assert getattr(caught.value, "status_code", None) == 400
@@ -151,8 +151,8 @@ def test_a_chunked_whole_answer_goes_to_the_app_with_its_length(
     ("model", "reply", "status"),
     [
         ("gpt-4o", "openai_chat/nonstream_tool_call.json", 200),
-        ("claude-sonnet-4-5", "anthropic/nonstream_text_basic.json", 200),
-        ("claude-sonnet-4-5", None, 400),
+        ("claude-sonnet-4-6", "anthropic/nonstream_text_basic.json", 200),
+        ("claude-sonnet-4-6", None, 400),
     ],
 )
 def test_an_http2_app_gets_the_early_answer_whole(
