@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from crosswire import ir
 from crosswire.ir.accumulate import Accumulator, replay
@@ -27,6 +28,8 @@ from crosswire.protocols.base import (
     Target,
     UpstreamCall,
 )
+from crosswire.protocols.event_encoder import EventEncoder
+from crosswire.streams import SSEEventDecoder
 
 #: Content types of streamed answers (SSE, Ollama's NDJSON).
 STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
@@ -165,6 +168,7 @@ class StreamConverter:
         "_decoder",
         "_encoder",
         "_estimate",
+        "_literal",
         "_model",
         "_transforms",
         "done",
@@ -188,6 +192,17 @@ class StreamConverter:
         self._encoder = encoder
         self._transforms = transforms
         self._estimate = estimate
+        #: The decoder when text deltas may skip decoding and encoding (``protocols/literal``):
+        #: both ends can, and no pipeline filter needs to see the events.
+        self._literal: SSEEventDecoder | None = (
+            decoder
+            if isinstance(decoder, SSEEventDecoder)
+            and decoder.gives_literal_text
+            and isinstance(encoder, EventEncoder)
+            and encoder.takes_literal_text
+            and not transforms
+            else None
+        )
         self.done = False
         self.started = False
         self.finish: ir.Finish | None = None
@@ -201,6 +216,33 @@ class StreamConverter:
         return self._encoder.content_type
 
     def feed(self, data: bytes) -> bytes:
+        if self.done:
+            return b""
+        literal = self._literal
+        if literal is not None and self.started and literal.idle():
+            return self._feed_frames(literal, data)
+        return self._feed(data)
+
+    def _feed_frames(self, decoder: SSEEventDecoder, data: bytes) -> bytes:
+        """``data`` event by event: a plain text delta straight from its literal, anything else
+        (and a partial event at the end) through ``_feed`` — the same bytes either way."""
+        frames = data.split(b"\n\n")
+        rest = frames.pop()
+        encoder = cast(EventEncoder, self._encoder)
+        out = []
+        for frame in frames:
+            frame += b"\n\n"
+            written = None
+            if not self.done and decoder.idle():
+                found = decoder.literal_text(frame)
+                if found is not None:
+                    written = encoder.text_literal(*found)
+            out.append(self._feed(frame) if written is None else written)
+        if rest:
+            out.append(self._feed(rest))
+        return b"".join(out)
+
+    def _feed(self, data: bytes) -> bytes:
         if self.done:
             return b""
         try:

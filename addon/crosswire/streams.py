@@ -54,6 +54,10 @@ class SSEDecoder:
             self._line(line, frames)
         return frames
 
+    def idle(self) -> bool:
+        """Nothing held back: the next bytes start a new line of a new event."""
+        return not self._buf and not self._pending_cr and self._data is None and self._event is None
+
     def flush(self) -> list[SSEFrame]:
         frames: list[SSEFrame] = []
         if self._buf:
@@ -172,9 +176,24 @@ class SSEEventDecoder:
     (``ir.builder``); once it is done, later events are ignored.
     """
 
+    #: Whether ``literal_text`` recognises this wire's text deltas (``protocols/literal.py``).
+    gives_literal_text = False
+
     def __init__(self) -> None:
         self._sse = SSEDecoder()
         self._stream = StreamBuilder()
+
+    def idle(self) -> bool:
+        """No partial event held: bytes fed next start a new event."""
+        return self._sse.idle()
+
+    def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
+        """For ``frame``, one complete event (blank line included) fed while ``idle``: the IR
+        part index and the JSON string literal of its text when it is a text delta that
+        ``feed`` would turn into exactly one text ``PartDelta`` and nothing else (such a delta
+        changes no decoder state, so nothing is recorded). None otherwise: the frame then
+        goes to ``feed``."""
+        return None
 
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []

@@ -15,6 +15,9 @@ class EventEncoder:
     __slots__ = ("_done", "_usage")
 
     content_type = "text/event-stream; charset=utf-8"
+    #: Whether ``text_literal`` writes text deltas from their JSON literal
+    #: (``protocols/literal.py``).
+    takes_literal_text = False
 
     def __init__(self) -> None:
         self._done = False
@@ -42,6 +45,12 @@ class EventEncoder:
                 self._done = True
                 return self._fail(event.error)
         return b""
+
+    def text_literal(self, index: int, literal: bytes) -> bytes | None:
+        """What ``encode`` would write for a text ``PartDelta`` of part ``index`` whose text is
+        the JSON string ``literal`` (given as it came; re-encoding it would not change it).
+        None when this encoder cannot say so now: the event then goes to ``encode``."""
+        return None
 
     def close(self) -> bytes:
         """At end of stream: nothing, unless the wire must still say something."""

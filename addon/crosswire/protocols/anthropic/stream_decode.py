@@ -22,6 +22,7 @@ servers) gets it as one arguments delta.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +31,16 @@ from crosswire.protocols.anthropic import errors
 from crosswire.protocols.anthropic.mapping import NAME
 from crosswire.protocols.anthropic.usage import WireUsage, finish_in, stop_details_text
 from crosswire.protocols.common import as_dict, dumps_str
+from crosswire.protocols.literal import TEXT_LITERAL, carries
 from crosswire.streams import SSEEventDecoder
 
 _TEXT_KEYS = frozenset({"type", "text"})
+#: A text delta exactly as Anthropic writes it (its JSON is padded with spaces before the last
+#: brace); any other spelling is decoded the slow way.
+_TEXT_FRAME = re.compile(
+    rb'event: content_block_delta\ndata: \{"type":"content_block_delta","index":(0|[1-9]\d{0,5}),'
+    rb'"delta":\{"type":"text_delta","text":(' + TEXT_LITERAL + rb")\} *\}\n\n"
+)
 
 
 @dataclass(slots=True)
@@ -47,6 +55,8 @@ class _Block:
 
 
 class MessagesStreamDecoder(SSEEventDecoder):
+    gives_literal_text = True
+
     def __init__(self, report: ir.Report) -> None:
         super().__init__()
         self._report = report
@@ -57,6 +67,16 @@ class MessagesStreamDecoder(SSEEventDecoder):
         self._any_tool = False
 
     # ---- frames ----------------------------------------------------------------------------
+
+    def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
+        found = _TEXT_FRAME.fullmatch(frame)
+        if found is None or self._stream.done:
+            return None
+        block = self._blocks.get(int(found[1]))
+        literal = found[2]
+        if block is None or block.kind != "text" or block.index is None or literal == b'""':
+            return None
+        return (self._stream.next - 1, literal) if carries(literal) else None
 
     def _invalid(self, exc: ValueError, out: list[ir.Event]) -> None:
         self._fail(out, f"invalid JSON in an Anthropic stream event: {exc}")

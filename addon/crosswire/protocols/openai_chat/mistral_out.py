@@ -107,8 +107,8 @@ class MistralStreamEncoder(ChatStreamEncoder):
         self._pending = None
         return out
 
-    def _field(self, name: bytes, text: str) -> bytes:
-        return super()._field(b"content" if name == b"refusal" else name, text)
+    def _literal_field(self, name: bytes, literal: bytes) -> bytes:
+        return super()._literal_field(b"content" if name == b"refusal" else name, literal)
 
     def _reasoning_delta(self, text: str) -> bytes:
         return self._delta({"content": [reasoning.thinking_chunk(text)]})

@@ -43,6 +43,7 @@ def _str(text: str) -> bytes:
 class ChatStreamEncoder(EventEncoder):
     #: The app's flavour of the wire (``ClientCall.dialect``); subclasses set their own.
     dialect = "openai"
+    takes_literal_text = True
 
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
         super().__init__()
@@ -92,7 +93,10 @@ class ChatStreamEncoder(EventEncoder):
         return b"" if self._started else self._start("", "", None)
 
     def _field(self, name: bytes, text: str) -> bytes:
-        return self._emit(b'{"' + name + b'":' + _str(text) + b"}")
+        return self._literal_field(name, _str(text))
+
+    def _literal_field(self, name: bytes, literal: bytes) -> bytes:
+        return self._emit(b'{"' + name + b'":' + literal + b"}")
 
     def _arguments(self, wire: int, text: str) -> bytes:
         return self._emit(
@@ -152,6 +156,11 @@ class ChatStreamEncoder(EventEncoder):
                 label = part.data.get("type", "block") if isinstance(part, ir.Opaque) else part.type
                 self._report.dropped(str(label), "a Chat Completions stream has no place for it")
                 return b""
+
+    def text_literal(self, index: int, literal: bytes) -> bytes | None:
+        if self._done or not self._started:
+            return None
+        return self._literal_field(self._kinds.get(index, "content").encode(), literal)
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
         if event.kind == "text":
