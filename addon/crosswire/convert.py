@@ -219,9 +219,15 @@ class StreamConverter:
         if self.done:
             return b""
         literal = self._literal
-        if literal is not None and self.started and literal.idle():
-            return self._feed_frames(literal, data)
-        return self._feed(data)
+        if literal is None:
+            return self._feed(data)
+        head = b""
+        if not literal.idle():  # the end of an event that began in an earlier chunk
+            end = data.find(b"\n\n") + 2
+            if end < 2:
+                return self._feed(data)
+            head, data = self._feed(data[:end]), data[end:]
+        return head + self._feed_frames(literal, data) if data else head
 
     def _feed_frames(self, decoder: SSEEventDecoder, data: bytes) -> bytes:
         """``data`` event by event: a plain text delta straight from its literal, anything else
@@ -233,7 +239,7 @@ class StreamConverter:
         for frame in frames:
             frame += b"\n\n"
             written = None
-            if not self.done and decoder.idle():
+            if self.started and not self.done and decoder.idle():
                 found = decoder.literal_text(frame)
                 if found is not None:
                     written = encoder.text_literal(*found)
