@@ -1,11 +1,16 @@
 """The SSE events the benches' loopback upstreams send: one text stream, OpenAI Chat or
 Anthropic Messages, whose text deltas are given. Shared so that every bench measures the
-proxy against the same bytes."""
+proxy against the same bytes. Spelled as the providers spell them: compact JSON, and
+Anthropic's data padded with spaces before its last brace (as in the recorded streams)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def openai_events(texts: list[str]) -> list[bytes]:
@@ -19,7 +24,7 @@ def openai_events(texts: list[str]) -> list[bytes]:
             "model": "m",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
-        return b"data: " + json.dumps(c).encode() + b"\n\n"
+        return b"data: " + _compact(c).encode() + b"\n\n"
 
     return [
         chunk({"role": "assistant", "content": ""}, None),
@@ -34,7 +39,10 @@ def anthropic_events(texts: list[str]) -> list[bytes]:
     three tail events."""
 
     def ev(kind: str, data: dict[str, Any]) -> bytes:
-        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+        body = _compact({"type": kind, **data})
+        if kind == "content_block_delta":
+            body = body[:-1] + "       }"
+        return f"event: {kind}\ndata: {body}\n\n".encode()
 
     msg = {
         "id": "msg_b",

@@ -157,6 +157,10 @@ class StreamFailed(Exception):
         self.error = error
 
 
+#: Text deltas a stream's decoder may fail to carry as literals before a stream stops trying.
+LITERAL_MISSES = 8
+
+
 class StreamConverter:
     """Upstream stream bytes in, client stream bytes out, one network chunk at a time.
 
@@ -236,14 +240,19 @@ class StreamConverter:
         rest = frames.pop()
         encoder = cast(EventEncoder, self._encoder)
         out = []
-        for frame in frames:
-            frame += b"\n\n"
+        for i, frame in enumerate(frames):
             written = None
             if self.started and not self.done and decoder.idle():
-                found = decoder.literal_text(frame)
+                found = decoder.literal_text(frame + b"\n\n")
                 if found is not None:
                     written = encoder.text_literal(*found)
-            out.append(self._feed(frame) if written is None else written)
+                elif decoder.literal_misses >= LITERAL_MISSES:
+                    # This upstream spells its text deltas otherwise: the full path from here
+                    # on, at its own cost only.
+                    self._literal = None
+                    out.append(self._feed(b"\n\n".join([*frames[i:], rest])))
+                    return b"".join(out)
+            out.append(self._feed(frame + b"\n\n") if written is None else written)
         if rest:
             out.append(self._feed(rest))
         return b"".join(out)

@@ -182,6 +182,8 @@ class SSEEventDecoder:
     def __init__(self) -> None:
         self._sse = SSEDecoder()
         self._stream = StreamBuilder()
+        #: Text deltas ``literal_text`` could not carry (another spelling of the wire, say).
+        self.literal_misses = 0
 
     def idle(self) -> bool:
         """No partial event held: bytes fed next start a new event."""

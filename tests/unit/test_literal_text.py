@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from crosswire import ir
-from crosswire.convert import Exchange, StreamConverter
+from crosswire.convert import LITERAL_MISSES, Exchange, StreamConverter
 from crosswire.protocols import codec
 from crosswire.protocols.anthropic.stream_decode import MessagesStreamDecoder
 from crosswire.protocols.base import ClientCall, Target
@@ -185,3 +185,15 @@ def test_the_pattern_matches_only_whole_literals() -> None:
     assert not whole.fullmatch(b'"open')
     assert not whole.fullmatch(b'"raw\ncontrol"')
     assert carries(b'"ascii"') and carries('"\u00e9"'.encode()) and not carries(b'"\xc3"')
+
+
+def test_an_upstream_spelling_text_deltas_otherwise_stops_being_tried() -> None:
+    """An Anthropic-compatible server writing ``"index": 0`` with spaces: the same bytes out,
+    and after ``LITERAL_MISSES`` such deltas the stream stops matching them at all."""
+    texts = [b'"t%d "' % i for i in range(LITERAL_MISSES + 5)]
+    data = anthropic_stream(texts).replace(b'","index":0,"delta"', b'", "index": 0, "delta"')
+    expected = run(converter(literal=False), [data])
+    conv = converter()
+    assert run(conv, by_event(data)) == expected
+    assert conv._literal is None
+    assert run(converter(), [data]) == expected

@@ -70,13 +70,18 @@ class MessagesStreamDecoder(SSEEventDecoder):
 
     def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
         found = _TEXT_FRAME.fullmatch(frame)
-        if found is None or self._stream.done:
+        if found is None:
+            if b'"text_delta"' in frame:
+                self.literal_misses += 1
             return None
         block = self._blocks.get(int(found[1]))
         literal = found[2]
         if block is None or block.kind != "text" or block.index is None or literal == b'""':
             return None
-        return (self._stream.next - 1, literal) if carries(literal) else None
+        if not carries(literal):
+            self.literal_misses += 1
+            return None
+        return self._stream.next - 1, literal
 
     def _invalid(self, exc: ValueError, out: list[ir.Event]) -> None:
         self._fail(out, f"invalid JSON in an Anthropic stream event: {exc}")
