@@ -1,7 +1,8 @@
 """Text deltas carried as their JSON literal (``protocols/literal.py``) give the very bytes the
-full decode → IR → encode path gives: on every recorded Anthropic stream, under any split of
-the bytes, for both chat encoders (OpenAI's and Mistral's), and for the literals that must not
-be carried (other escapes, bad UTF-8) — which then take the full path."""
+full decode → IR → encode path gives: on every recorded Anthropic stream to both chat encoders
+(OpenAI's and Mistral's) and every recorded OpenAI / Mistral chat stream to the Anthropic
+encoder, under any split of the bytes, and for the literals that must not be carried (other
+escapes, bad UTF-8) — which then take the full path."""
 
 from __future__ import annotations
 
@@ -17,12 +18,17 @@ from crosswire import ir
 from crosswire.convert import LITERAL_MISSES, Exchange, StreamConverter
 from crosswire.protocols import codec
 from crosswire.protocols.anthropic.stream_decode import MessagesStreamDecoder
+from crosswire.protocols.anthropic.stream_encode import MessagesStreamEncoder
 from crosswire.protocols.base import ClientCall, Target
 from crosswire.protocols.literal import TEXT_LITERAL, carries
 from crosswire.protocols.openai_chat import stream_encode
+from crosswire.protocols.openai_chat.stream_decode import ChatStreamDecoder
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
-STREAMS = sorted(p for p in FIXTURES.glob("stream_*.json"))
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+STREAMS = sorted(FIXTURES.glob("anthropic/stream_*.json"))
+CHAT_STREAMS = sorted(
+    [*FIXTURES.glob("openai_chat/stream_*.json"), *FIXTURES.glob("mistral/chat_stream_*.json")]
+)
 
 
 @pytest.fixture(autouse=True)
@@ -36,18 +42,32 @@ def recorded(path: Path) -> bytes:
     return ("".join(body) if isinstance(body, list) else body).encode()
 
 
-def converter(dialect: str = "openai", *, literal: bool = True) -> StreamConverter:
+def converter(
+    dialect: str = "openai", *, literal: bool = True, backend: str = "anthropic"
+) -> StreamConverter:
+    """Anthropic → a chat app of ``dialect``; or, with ``backend="openai-chat"``, a chat
+    upstream of ``dialect`` → an Anthropic app."""
+    client = "anthropic" if backend == "openai-chat" else "openai-chat"
     ex = Exchange(
-        call=ClientCall(protocol="openai-chat", endpoint="generate", dialect=dialect),  # type: ignore[arg-type]
-        client=codec("openai-chat"),
-        backend=codec("anthropic"),
-        target=Target(protocol="anthropic", model="m"),
+        call=ClientCall(protocol=client, endpoint="generate", dialect=dialect),  # type: ignore[arg-type]
+        client=codec(client),
+        backend=codec(backend),  # type: ignore[arg-type]
+        target=Target(protocol=backend, model="m", dialect=dialect),  # type: ignore[arg-type]
     )  # type: ignore[arg-type]
     ex.request = ir.Request(model="m", stream=True, include_usage=True)
     conv = ex.stream()
     if not literal:
         conv._literal = None  # the full path, as every other pair takes
     return conv
+
+
+def splits(data: bytes) -> list[list[bytes]]:
+    return [
+        [data],
+        by_event(data),
+        [data[i : i + 1] for i in range(len(data))],
+        *(random_splits(data, seed) for seed in range(5)),
+    ]
 
 
 def run(conv: StreamConverter, chunks: list[bytes]) -> bytes:
@@ -69,13 +89,17 @@ def random_splits(data: bytes, seed: int) -> list[bytes]:
 def test_recorded_streams_convert_to_the_same_bytes(path: Path, dialect: str) -> None:
     data = recorded(path)
     expected = run(converter(dialect, literal=False), [data])
-    for chunks in (
-        [data],
-        by_event(data),
-        [data[i : i + 1] for i in range(len(data))],
-        *(random_splits(data, seed) for seed in range(5)),
-    ):
+    for chunks in splits(data):
         assert run(converter(dialect), chunks) == expected
+
+
+@pytest.mark.parametrize("path", CHAT_STREAMS, ids=lambda p: p.stem)
+def test_recorded_chat_streams_convert_to_the_same_anthropic_bytes(path: Path) -> None:
+    data = recorded(path)
+    dialect = "mistral" if path.parent.name == "mistral" else "openai"
+    expected = run(converter(dialect, literal=False, backend="openai-chat"), [data])
+    for chunks in splits(data):
+        assert run(converter(dialect, backend="openai-chat"), chunks) == expected
 
 
 def anthropic_stream(texts: list[bytes], *, crlf: bool = False) -> bytes:
@@ -197,3 +221,59 @@ def test_an_upstream_spelling_text_deltas_otherwise_stops_being_tried() -> None:
     assert run(conv, by_event(data)) == expected
     assert conv._literal is None
     assert run(converter(), [data]) == expected
+
+
+def chat_stream(texts: list[bytes]) -> bytes:
+    """An OpenAI chat stream (include_usage) whose content deltas carry the given literals."""
+    head = (
+        b'"id":"chatcmpl-1","object":"chat.completion.chunk","created":1782955818,'
+        b'"model":"gpt-x","service_tier":"default","system_fingerprint":"fp_1"'
+    )
+    chunks = [
+        b'{%s,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},'
+        b'"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"ab"}' % head,
+        *(
+            b'{%s,"choices":[{"index":0,"delta":{"content":%s},"logprobs":null,'
+            b'"finish_reason":null}],"usage":null,"obfuscation":"x1"}' % (head, t)
+            for t in texts
+        ),
+        b'{%s,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],'
+        b'"usage":null}' % head,
+        b'{%s,"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,'
+        b'"total_tokens":8}}' % head,
+    ]
+    return b"".join(b"data: " + c + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+def test_chat_literals_give_what_the_full_path_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = chat_stream(CARRIED + NOT_CARRIED + CARRIED)
+    expected = run(converter(literal=False, backend="openai-chat"), [data])
+    carried: list[bytes] = []
+    text_literal = MessagesStreamEncoder.text_literal
+
+    def counted(self: MessagesStreamEncoder, index: int, literal: bytes) -> Any:
+        carried.append(literal)
+        return text_literal(self, index, literal)
+
+    monkeypatch.setattr(MessagesStreamEncoder, "text_literal", counted)
+    assert run(converter(backend="openai-chat"), by_event(data)) == expected
+    # The first text delta opens the text part (the full path); the rest are carried.
+    assert carried == CARRIED[1:] + CARRIED
+    for chunks in splits(data):
+        assert run(converter(backend="openai-chat"), chunks) == expected
+
+
+def test_a_chat_delta_that_is_not_only_text_is_not_carried() -> None:
+    decoder = ChatStreamDecoder(ir.Report())
+    frames = by_event(chat_stream([b'"a"', b'"b"']))
+    decoder.feed(b"".join(frames[:2]))  # the role chunk, then the text part opens
+    assert decoder.literal_text(frames[2]) == (0, b'"b"')
+    for other in (
+        frames[2].replace(b'"delta":{', b'"delta":{"role":"assistant",'),
+        frames[2].replace(b'"finish_reason":null', b'"finish_reason":"stop"'),
+        frames[2].replace(b'"usage":null', b'"usage":{"prompt_tokens":1}'),
+        frames[2].replace(b'"index":0,"delta"', b'"index":1,"delta"'),
+        frames[2].replace(b'}],"usage"', b'},{"index":1,"delta":{}}],"usage"'),
+        frames[2].replace(b'"usage":null', b'"usage":null,"choices":null'),
+    ):
+        assert decoder.literal_text(other) is None, other

@@ -81,6 +81,8 @@ class _Open:
 
 
 class MessagesStreamEncoder(EventEncoder):
+    takes_literal_text = True
+
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
         super().__init__()
         self._request = request
@@ -200,6 +202,12 @@ class MessagesStreamEncoder(EventEncoder):
         if not text or opened.closed:
             return b""
         return opened.prefix + _str(text) + _TAIL
+
+    def text_literal(self, index: int, literal: bytes) -> bytes | None:
+        opened = self._parts.get(index)
+        if self._done or opened is None or opened.kind != "text" or opened.closed:
+            return None
+        return opened.prefix + literal + _TAIL
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
         opened = self._parts.get(event.index)

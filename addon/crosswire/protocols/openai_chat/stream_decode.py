@@ -25,6 +25,7 @@ a finish is a ``StreamError`` too (edge 11).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from crosswire import ir
 from crosswire.ir import ids
 from crosswire.protocols import openai_errors
 from crosswire.protocols.common import as_dict, unix_time
+from crosswire.protocols.literal import TEXT_LITERAL, carries
 from crosswire.protocols.openai_chat import reasoning
 from crosswire.protocols.openai_chat.mapping import NAME
 from crosswire.protocols.openai_chat.request_decode import arguments_text
@@ -40,6 +42,16 @@ from crosswire.streams import SSEEventDecoder
 
 ContentKind = Literal["text", "reasoning", "refusal"]
 _REFUSAL_NATIVE = {NAME: {"refusal": True}}
+#: A top-level field with a plain value (id, object, created, model, service_tier,
+#: system_fingerprint, ``"usage":null``, ``obfuscation``, Mistral's ``p``…); never ``choices``.
+_PLAIN_FIELD = rb'"(?!choices")[a-z_]+":(?:"[^"\\]*"|-?\d+|null)'
+#: A chunk whose only content is a text delta for choice 0, in OpenAI's (and Mistral's) field
+#: order; any other spelling is decoded the slow way.
+_TEXT_CHUNK = re.compile(
+    rb"data: ?\{(?:" + _PLAIN_FIELD + rb",)*"
+    rb'"choices":\[\{"index":0,"delta":\{"content":(' + TEXT_LITERAL + rb")\}"
+    rb'(?:,"logprobs":null)?,"finish_reason":null\}\](?:,' + _PLAIN_FIELD + rb")*\}\n\n"
+)
 
 
 @dataclass(slots=True)
@@ -56,6 +68,8 @@ class _Call:
 
 
 class ChatStreamDecoder(SSEEventDecoder):
+    gives_literal_text = True
+
     def __init__(self, report: ir.Report | None = None) -> None:
         super().__init__()
         self._report = report if report is not None else ir.Report()
@@ -68,6 +82,21 @@ class ChatStreamDecoder(SSEEventDecoder):
         self._usage = ir.Usage()
 
     # ---- frames -----------------------------------------------------------------------------
+
+    def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
+        found = _TEXT_CHUNK.fullmatch(frame)
+        if found is None:
+            if b'"content":"' in frame:
+                self.literal_misses += 1
+            return None
+        stream = self._stream
+        literal = found[1]
+        # Only where the slow path forwards the text into the open text part at once.
+        if not stream.started or stream.done or self._queue or stream.tag != "text":
+            return None
+        if literal == b'""' or not carries(literal):
+            return None
+        return stream.next - 1, literal
 
     def _done(self, out: list[ir.Event]) -> None:
         self._finish(out)
