@@ -9,6 +9,7 @@ always decodes cleanly. Each decoder has the same two methods (as httpx's decode
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +189,16 @@ class SSEEventDecoder:
     def idle(self) -> bool:
         """No partial event held: bytes fed next start a new event."""
         return self._sse.idle()
+
+    def _literal_match(
+        self, pattern: re.Pattern[bytes], frame: bytes, marker: bytes
+    ) -> re.Match[bytes] | None:
+        """``pattern``'s match of the whole ``frame``; a frame that has ``marker`` (looks like
+        a text delta) but does not match counts as a miss."""
+        found = pattern.fullmatch(frame)
+        if found is None and marker in frame:
+            self.literal_misses += 1
+        return found
 
     def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
         """For ``frame``, one complete event (blank line included) fed while ``idle``: the IR

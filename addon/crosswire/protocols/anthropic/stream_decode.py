@@ -69,10 +69,8 @@ class MessagesStreamDecoder(SSEEventDecoder):
     # ---- frames ----------------------------------------------------------------------------
 
     def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
-        found = _TEXT_FRAME.fullmatch(frame)
+        found = self._literal_match(_TEXT_FRAME, frame, b'"text_delta"')
         if found is None:
-            if b'"text_delta"' in frame:
-                self.literal_misses += 1
             return None
         block = self._blocks.get(int(found[1]))
         literal = found[2]

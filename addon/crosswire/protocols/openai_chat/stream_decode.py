@@ -84,10 +84,8 @@ class ChatStreamDecoder(SSEEventDecoder):
     # ---- frames -----------------------------------------------------------------------------
 
     def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
-        found = _TEXT_CHUNK.fullmatch(frame)
+        found = self._literal_match(_TEXT_CHUNK, frame, b'"content":"')
         if found is None:
-            if b'"content":"' in frame:
-                self.literal_misses += 1
             return None
         stream = self._stream
         literal = found[1]
