@@ -6,8 +6,10 @@ The app is the official openai SDK (a raw HTTP client is several times faster th
 and hides where the time goes). Paths, all through TLS interception of api.openai.com:
 bare mitmdump (a two-line script retargets to the upstream and streams every answer), crosswire
 passthrough with one key and with two pooled keys, crosswire converting (OpenAI app → Anthropic
-backend) with one key and with two pooled keys. The upstream is an asyncio server in its own
-process, so the app, the proxy and the upstream never share an interpreter.
+backend) with one key and with two pooled keys; and, with the official anthropic SDK as the
+app (Claude Code's case), bare mitmdump on api.anthropic.com against crosswire converting to an
+OpenAI Chat backend — those rows' ratios are against that bare row. The upstream is an asyncio
+server in its own process, so the app, the proxy and the upstream never share an interpreter.
 
 Paths are interleaved so that load that comes and goes on the machine hits every path alike:
 small requests request by request (each time in a shuffled order; a round's figure is the
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import openai
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +55,7 @@ from mitmdump_procs import (  # noqa: E402
 from upstream_events import sse_events  # noqa: E402
 
 HOST = "api.openai.com"
+ANTHROPIC_HOST = "api.anthropic.com"
 MITM_SCRIPT = ROOT / "addon" / "crosswire" / "mitm.py"
 
 # ---- the upstream (its own process) ------------------------------------------------------
@@ -157,7 +161,7 @@ def serve_upstream() -> None:
 class Path_:
     label: str
     proxy: Running
-    client: openai.OpenAI
+    client: openai.OpenAI | anthropic.Anthropic
     small: list[float] = field(default_factory=list)
     small_cpu: list[float] = field(default_factory=list)
     burst: list[float] = field(default_factory=list)
@@ -178,7 +182,13 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
             else "True"
         )
         script = retarget_script(work, upstream, stream)
-        running = start_mitmdump(["-s", str(script), "--allow-hosts", HOST], work, confdir)
+        host = ANTHROPIC_HOST if "anthropic app" in label else HOST
+        running = start_mitmdump(["-s", str(script), "--allow-hosts", host], work, confdir)
+    elif "anthropic app" in label:  # Claude Code's case: an Anthropic app on a chat backend
+        config = crosswire_config(work, upstream, "openai-chat", 1, ANTHROPIC_HOST)
+        running = start_mitmdump(
+            ["-s", str(MITM_SCRIPT), "--set", f"crosswire_config={config}"], work, confdir
+        )
     else:
         protocol = "anthropic" if "convert" in label else "openai-chat"
         keys = 2 if "2 keys" in label else 1
@@ -187,18 +197,36 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
             ["-s", str(MITM_SCRIPT), "--set", f"crosswire_config={config}"], work, confdir
         )
     ctx = ssl.create_default_context(cafile=str(running.ca))
-    client = openai.OpenAI(
-        api_key="sk-app",
-        max_retries=0,
-        http_client=openai.DefaultHttpxClient(proxy=running.url, verify=ctx, timeout=60),
-    )
+    client: openai.OpenAI | anthropic.Anthropic
+    if "anthropic app" in label:
+        client = anthropic.Anthropic(
+            api_key="sk-ant-app",
+            max_retries=0,
+            http_client=anthropic.DefaultHttpxClient(proxy=running.url, verify=ctx, timeout=60),
+        )
+    else:
+        client = openai.OpenAI(
+            api_key="sk-app",
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(proxy=running.url, verify=ctx, timeout=60),
+        )
     return Path_(label, running, client)
 
 
-def ask(client: openai.OpenAI, text: str = "hi", stream: bool = False) -> Any:
-    return client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": text}], stream=stream
-    )
+def ask(client: openai.OpenAI | anthropic.Anthropic, text: str = "hi", stream: bool = False) -> Any:
+    messages: Any = [{"role": "user", "content": text}]
+    if isinstance(client, anthropic.Anthropic):
+        return client.messages.create(model="m", max_tokens=64, messages=messages, stream=stream)
+    return client.chat.completions.create(model="m", messages=messages, stream=stream)
+
+
+def texts(events: Any) -> Any:
+    """The text pieces of a streamed answer, whichever SDK streamed it."""
+    for event in events:
+        if getattr(event, "type", None) == "content_block_delta":
+            yield getattr(event.delta, "text", None)
+        elif getattr(event, "choices", None):
+            yield event.choices[0].delta.content
 
 
 def timed(path: Path_, fn: Callable[[], Any]) -> tuple[float, float]:
@@ -238,8 +266,7 @@ def stream_round(path: Path_, burst_events: int) -> None:
     path.burst.append(wall)
     path.burst_cpu.append(cpu / burst_events)
     delays = []
-    for chunk in ask(path.client, "spaced 25 0.02", stream=True):
-        text = chunk.choices[0].delta.content if chunk.choices else None
+    for text in texts(ask(path.client, "spaced 25 0.02", stream=True)):
         if text and text.strip():
             delays.append(time.time() - float(text))
     path.latency.append(statistics.median(delays))
@@ -270,6 +297,8 @@ def main() -> None:
         "passthrough, 2 keys",
         "convert to anthropic, 1 key",
         "convert to anthropic, 2 keys",
+        "bare mitmdump, anthropic app",
+        "anthropic app → openai-chat, 1 key",
     ]
     if args.only:
         words = args.only.split(",")
@@ -302,14 +331,22 @@ def main() -> None:
 
 
 def report(paths: list[Path_], events: int) -> None:
-    bare = paths[0]
+    """Each ratio is against the bare mitmdump serving the same app (the openai SDK's, or the
+    anthropic SDK's for the rows that say so)."""
     med = statistics.median
 
+    def bare_for(p: Path_) -> Path_:
+        app = "anthropic app" in p.label
+        return next(
+            b for b in paths if b.label.startswith("bare") and ("anthropic app" in b.label) == app
+        )
+
     def ratio(p: Path_, attr: str) -> float:
+        bare = bare_for(p)
         return med([a / b for a, b in zip(getattr(p, attr), getattr(bare, attr), strict=True)])
 
     print(
-        f"\n{'path':<30} {'small req':>10} {'ratio':>6} {'CPU/req':>9} │ "
+        f"\n{'path':<36} {'small req':>10} {'ratio':>6} {'CPU/req':>9} │ "
         f"{'1000-ev burst':>13} {'ratio':>6} {'CPU/event':>9} │ {'event latency':>13} {'ratio':>6}"
     )
     rows = []
@@ -327,7 +364,7 @@ def report(paths: list[Path_], events: int) -> None:
         }
         rows.append(row)
         print(
-            f"{p.label:<30} {row['small_ms']:8.2f}ms {row['small_ratio']:5.2f}× "
+            f"{p.label:<36} {row['small_ms']:8.2f}ms {row['small_ratio']:5.2f}× "
             f"{row['small_cpu_us']:7.0f}µs │ {row['burst_ms']:11.1f}ms {row['burst_ratio']:5.2f}× "
             f"{row['event_cpu_us']:7.1f}µs │ {row['latency_ms']:11.2f}ms {row['latency_ratio']:5.2f}×"
         )
