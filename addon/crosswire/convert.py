@@ -240,19 +240,23 @@ class StreamConverter:
         rest = frames.pop()
         encoder = cast(EventEncoder, self._encoder)
         out = []
+        idle = True  # the caller checked; a carried frame changes no decoder state
         for i, frame in enumerate(frames):
-            written = None
-            if self.started and not self.done and decoder.idle():
-                found = decoder.literal_text(frame + b"\n\n")
+            if idle and self.started and not self.done:
+                found = decoder.literal_text(frame)
                 if found is not None:
                     written = encoder.text_literal(*found)
+                    if written is not None:
+                        out.append(written)
+                        continue
                 elif decoder.literal_misses >= LITERAL_MISSES:
                     # This upstream spells its text deltas otherwise: the full path from here
                     # on, at its own cost only.
                     self._literal = None
                     out.append(self._feed(b"\n\n".join([*frames[i:], rest])))
                     return b"".join(out)
-            out.append(self._feed(frame + b"\n\n") if written is None else written)
+            out.append(self._feed(frame + b"\n\n"))
+            idle = decoder.idle()
         if rest:
             out.append(self._feed(rest))
         return b"".join(out)

@@ -201,7 +201,8 @@ class SSEEventDecoder:
         return found
 
     def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
-        """For ``frame``, one complete event (blank line included) fed while ``idle``: the IR
+        """For ``frame``, one complete event (without the blank line that ends it, which
+        follows it in the stream) about to be fed while ``idle``: the IR
         part index and the JSON string literal of its text when it is a text delta that
         ``feed`` would turn into exactly one text ``PartDelta`` and nothing else (such a delta
         changes no decoder state, so nothing is recorded). None otherwise: the frame then

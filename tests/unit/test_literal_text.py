@@ -78,6 +78,11 @@ def by_event(data: bytes) -> list[bytes]:
     return [e + b"\n\n" for e in data.split(b"\n\n") if e]
 
 
+def event(data: bytes, n: int) -> bytes:
+    """The ``n``th event of ``data`` as ``literal_text`` is given it (no blank line)."""
+    return data.split(b"\n\n")[n]
+
+
 def random_splits(data: bytes, seed: int) -> list[bytes]:
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, 12)))
@@ -177,15 +182,13 @@ def test_only_the_carried_literals_skip_decoding() -> None:
     decoder.feed(anthropic_stream([])[: anthropic_stream([]).index(b"event: content_block_stop")])
     assert decoder.idle()
     for literal in CARRIED:
-        frame = by_event(anthropic_stream([literal]))[2]
+        frame = event(anthropic_stream([literal]), 2)
         assert decoder.literal_text(frame) == (0, literal)
     for literal in NOT_CARRIED:
-        frame = by_event(anthropic_stream([literal]))[2]
+        frame = event(anthropic_stream([literal]), 2)
         assert decoder.literal_text(frame) is None
     # Not Anthropic's exact spelling: the full path decides.
-    assert (
-        decoder.literal_text(by_event(anthropic_stream([b'"x"']))[2].replace(b": ", b":")) is None
-    )
+    assert decoder.literal_text(event(anthropic_stream([b'"x"']), 2).replace(b": ", b":")) is None
 
 
 def test_a_text_delta_for_a_block_that_is_not_text_is_not_carried() -> None:
@@ -195,7 +198,7 @@ def test_a_text_delta_for_a_block_that_is_not_text_is_not_carried() -> None:
         head + b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
         b'"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}\n\n'
     )
-    frame = by_event(anthropic_stream([b'"x"']))[2]
+    frame = event(anthropic_stream([b'"x"']), 2)
     assert decoder.literal_text(frame) is None
     frame_other_index = frame.replace(b'"index":0', b'"index":3')
     assert decoder.literal_text(frame_other_index) is None
@@ -267,13 +270,14 @@ def test_a_chat_delta_that_is_not_only_text_is_not_carried() -> None:
     decoder = ChatStreamDecoder(ir.Report())
     frames = by_event(chat_stream([b'"a"', b'"b"']))
     decoder.feed(b"".join(frames[:2]))  # the role chunk, then the text part opens
-    assert decoder.literal_text(frames[2]) == (0, b'"b"')
+    text = frames[2].removesuffix(b"\n\n")
+    assert decoder.literal_text(text) == (0, b'"b"')
     for other in (
-        frames[2].replace(b'"delta":{', b'"delta":{"role":"assistant",'),
-        frames[2].replace(b'"finish_reason":null', b'"finish_reason":"stop"'),
-        frames[2].replace(b'"usage":null', b'"usage":{"prompt_tokens":1}'),
-        frames[2].replace(b'"index":0,"delta"', b'"index":1,"delta"'),
-        frames[2].replace(b'}],"usage"', b'},{"index":1,"delta":{}}],"usage"'),
-        frames[2].replace(b'"usage":null', b'"usage":null,"choices":null'),
+        text.replace(b'"delta":{', b'"delta":{"role":"assistant",'),
+        text.replace(b'"finish_reason":null', b'"finish_reason":"stop"'),
+        text.replace(b'"usage":null', b'"usage":{"prompt_tokens":1}'),
+        text.replace(b'"index":0,"delta"', b'"index":1,"delta"'),
+        text.replace(b'}],"usage"', b'},{"index":1,"delta":{}}],"usage"'),
+        text.replace(b'"usage":null', b'"usage":null,"choices":null'),
     ):
         assert decoder.literal_text(other) is None, other

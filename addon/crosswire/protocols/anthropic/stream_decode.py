@@ -39,7 +39,7 @@ _TEXT_KEYS = frozenset({"type", "text"})
 #: brace); any other spelling is decoded the slow way.
 _TEXT_FRAME = re.compile(
     rb'event: content_block_delta\ndata: \{"type":"content_block_delta","index":(0|[1-9]\d{0,5}),'
-    rb'"delta":\{"type":"text_delta","text":(' + TEXT_LITERAL + rb")\} *\}\n\n"
+    rb'"delta":\{"type":"text_delta","text":(' + TEXT_LITERAL + rb")\} *+\}"
 )
 
 

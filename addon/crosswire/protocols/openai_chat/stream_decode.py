@@ -44,13 +44,13 @@ ContentKind = Literal["text", "reasoning", "refusal"]
 _REFUSAL_NATIVE = {NAME: {"refusal": True}}
 #: A top-level field with a plain value (id, object, created, model, service_tier,
 #: system_fingerprint, ``"usage":null``, ``obfuscation``, Mistral's ``p``…); never ``choices``.
-_PLAIN_FIELD = rb'"(?!choices")[a-z_]+":(?:"[^"\\]*"|-?\d+|null)'
+_PLAIN_FIELD = rb'"(?!choices")[a-z_]++":(?:"[^"\\]*+"|-?\d++|null)'
 #: A chunk whose only content is a text delta for choice 0, in OpenAI's (and Mistral's) field
 #: order; any other spelling is decoded the slow way.
 _TEXT_CHUNK = re.compile(
-    rb"data: ?\{(?:" + _PLAIN_FIELD + rb",)*"
+    rb"data: ?\{(?:" + _PLAIN_FIELD + rb",)*+"
     rb'"choices":\[\{"index":0,"delta":\{"content":(' + TEXT_LITERAL + rb")\}"
-    rb'(?:,"logprobs":null)?,"finish_reason":null\}\](?:,' + _PLAIN_FIELD + rb")*\}\n\n"
+    rb'(?:,"logprobs":null)?,"finish_reason":null\}\](?:,' + _PLAIN_FIELD + rb")*+\}"
 )
 
 
