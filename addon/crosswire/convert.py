@@ -240,7 +240,7 @@ class StreamConverter:
         rest = frames.pop()
         encoder = cast(EventEncoder, self._encoder)
         out = []
-        idle = True  # the caller checked; a carried frame changes no decoder state
+        idle = decoder.idle()  # and after a carried frame still: it changes no decoder state
         for i, frame in enumerate(frames):
             if idle and self.started and not self.done:
                 found = decoder.literal_text(frame)
