@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crosswire import ir
 from crosswire.convert import LITERAL_MISSES, Exchange, StreamConverter
@@ -281,3 +283,27 @@ def test_a_chat_delta_that_is_not_only_text_is_not_carried() -> None:
         text.replace(b'"usage":null', b'"usage":null,"choices":null'),
     ):
         assert decoder.literal_text(other) is None, other
+
+
+def _literal(text: str, ascii_only: bool) -> bytes:
+    """The text as an upstream might write it: UTF-8 as is, or every non-ASCII char escaped."""
+    return json.dumps(text, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=8),
+    ascii_only=st.booleans(),
+    cuts=st.lists(st.integers(min_value=1, max_value=4000), max_size=10),
+    backend=st.sampled_from(["anthropic", "openai-chat"]),
+)
+def test_any_text_under_any_split_gives_the_full_paths_bytes(
+    texts: list[str], ascii_only: bool, cuts: list[int], backend: str
+) -> None:
+    literals = [_literal(t, ascii_only) for t in texts]
+    data = anthropic_stream(literals) if backend == "anthropic" else chat_stream(literals)
+    points = sorted({c % len(data) for c in cuts} - {0})
+    chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    expected = run(converter(literal=False, backend=backend), [data])
+    assert run(converter(backend=backend), chunks) == expected
+    assert run(converter(backend=backend), by_event(data)) == expected
