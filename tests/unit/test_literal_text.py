@@ -45,11 +45,15 @@ def recorded(path: Path) -> bytes:
 
 
 def converter(
-    dialect: str = "openai", *, literal: bool = True, backend: str = "anthropic"
+    dialect: str = "openai",
+    *,
+    literal: bool = True,
+    backend: str = "anthropic",
+    client: str | None = None,
 ) -> StreamConverter:
     """Anthropic → a chat app of ``dialect``; or, with ``backend="openai-chat"``, a chat
-    upstream of ``dialect`` → an Anthropic app."""
-    client = "anthropic" if backend == "openai-chat" else "openai-chat"
+    upstream of ``dialect`` → an Anthropic app; ``client`` names another app protocol."""
+    client = client or ("anthropic" if backend == "openai-chat" else "openai-chat")
     ex = Exchange(
         call=ClientCall(protocol=client, endpoint="generate", dialect=dialect),  # type: ignore[arg-type]
         client=codec(client),
@@ -91,22 +95,27 @@ def random_splits(data: bytes, seed: int) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
-@pytest.mark.parametrize("dialect", ["openai", "mistral"])
+@pytest.mark.parametrize(
+    ("client", "dialect"),
+    [("openai-chat", "openai"), ("openai-chat", "mistral"), ("openai-responses", "openai")],
+)
 @pytest.mark.parametrize("path", STREAMS, ids=lambda p: p.stem)
-def test_recorded_streams_convert_to_the_same_bytes(path: Path, dialect: str) -> None:
+def test_recorded_streams_convert_to_the_same_bytes(path: Path, client: str, dialect: str) -> None:
     data = recorded(path)
-    expected = run(converter(dialect, literal=False), [data])
+    expected = run(converter(dialect, literal=False, client=client), [data])
     for chunks in splits(data):
-        assert run(converter(dialect), chunks) == expected
+        assert run(converter(dialect, client=client), chunks) == expected
 
 
+@pytest.mark.parametrize("client", ["anthropic", "openai-responses"])
 @pytest.mark.parametrize("path", CHAT_STREAMS, ids=lambda p: p.stem)
-def test_recorded_chat_streams_convert_to_the_same_anthropic_bytes(path: Path) -> None:
+def test_recorded_chat_streams_convert_to_the_same_bytes(path: Path, client: str) -> None:
     data = recorded(path)
     dialect = "mistral" if path.parent.name == "mistral" else "openai"
-    expected = run(converter(dialect, literal=False, backend="openai-chat"), [data])
+    kw: dict[str, Any] = {"backend": "openai-chat", "client": client}
+    expected = run(converter(dialect, literal=False, **kw), [data])
     for chunks in splits(data):
-        assert run(converter(dialect, backend="openai-chat"), chunks) == expected
+        assert run(converter(dialect, **kw), chunks) == expected
 
 
 def anthropic_stream(texts: list[bytes], *, crlf: bool = False) -> bytes:
@@ -296,14 +305,16 @@ def _literal(text: str, ascii_only: bool) -> bytes:
     ascii_only=st.booleans(),
     cuts=st.lists(st.integers(min_value=1, max_value=4000), max_size=10),
     backend=st.sampled_from(["anthropic", "openai-chat"]),
+    responses=st.booleans(),
 )
 def test_any_text_under_any_split_gives_the_full_paths_bytes(
-    texts: list[str], ascii_only: bool, cuts: list[int], backend: str
+    texts: list[str], ascii_only: bool, cuts: list[int], backend: str, responses: bool
 ) -> None:
     literals = [_literal(t, ascii_only) for t in texts]
     data = anthropic_stream(literals) if backend == "anthropic" else chat_stream(literals)
     points = sorted({c % len(data) for c in cuts} - {0})
     chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
-    expected = run(converter(literal=False, backend=backend), [data])
-    assert run(converter(backend=backend), chunks) == expected
-    assert run(converter(backend=backend), by_event(data)) == expected
+    kw: dict[str, Any] = {"backend": backend, "client": "openai-responses" if responses else None}
+    expected = run(converter(literal=False, **kw), [data])
+    assert run(converter(**kw), chunks) == expected
+    assert run(converter(**kw), by_event(data)) == expected

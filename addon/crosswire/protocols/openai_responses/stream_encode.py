@@ -23,6 +23,7 @@ once.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -87,6 +88,8 @@ class _Open:
 
 
 class ResponsesStreamEncoder(EventEncoder):
+    takes_literal_text = True
+
     def __init__(self, request: ir.Request, report: ir.Report) -> None:
         super().__init__()
         self._report = report
@@ -388,6 +391,15 @@ class ResponsesStreamEncoder(EventEncoder):
         ) + self._event("response.output_item.done", {"output_index": cur.index, "item": item})
 
     # deltas and ends -------------------------------------------------------------------------
+
+    def text_literal(self, index: int, literal: bytes) -> bytes | None:
+        cur = self._parts.get(index)
+        if self._done or cur is None or cur.kind != "message":
+            return None
+        cur.chunks.append(json.loads(literal))  # the text itself, for the done events
+        seq = self._seq
+        self._seq += 1
+        return cur.prefix + str(seq).encode() + b',"delta":' + literal + b"}\n\n"
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
         cur = self._parts.get(event.index)
