@@ -318,3 +318,25 @@ def test_any_text_under_any_split_gives_the_full_paths_bytes(
     expected = run(converter(literal=False, **kw), [data])
     assert run(converter(**kw), chunks) == expected
     assert run(converter(**kw), by_event(data)) == expected
+
+
+def test_a_chat_head_that_changes_mid_stream_is_matched_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The decoder checks a chunk from ``choices`` on when its head is the last one's; a chunk
+    with another head (a new field, another fingerprint) is matched whole, and still carried."""
+    frames = chat_stream([b'"a"', b'"b"', b'"c"', b'"d"', b'"e"']).split(b"\n\n")
+    frames[3] = frames[3].replace(b'"fp_1"', b'"fp_2","extra":7')
+    frames[4] = frames[4].replace(b'"created":1782955818', b'"created":1782955819')
+    data = b"\n\n".join(frames)
+    expected = run(converter(literal=False, backend="openai-chat"), [data])
+    carried: list[bytes] = []
+    text_literal = MessagesStreamEncoder.text_literal
+
+    def counted(self: MessagesStreamEncoder, index: int, literal: bytes) -> Any:
+        carried.append(literal)
+        return text_literal(self, index, literal)
+
+    monkeypatch.setattr(MessagesStreamEncoder, "text_literal", counted)
+    assert run(converter(backend="openai-chat"), by_event(data)) == expected
+    assert carried == [b'"b"', b'"c"', b'"d"', b'"e"']

@@ -45,13 +45,17 @@ _REFUSAL_NATIVE = {NAME: {"refusal": True}}
 #: A top-level field with a plain value (id, object, created, model, service_tier,
 #: system_fingerprint, ``"usage":null``, ``obfuscation``, Mistral's ``p``…); never ``choices``.
 _PLAIN_FIELD = rb'"(?!choices")[a-z_]++":(?:"[^"\\]*+"|-?\d++|null)'
-#: A chunk whose only content is a text delta for choice 0, in OpenAI's (and Mistral's) field
-#: order; any other spelling is decoded the slow way.
-_TEXT_CHUNK = re.compile(
-    rb"data: ?\{(?:" + _PLAIN_FIELD + rb",)*+"
+_CHOICE = (
     rb'"choices":\[\{"index":0,"delta":\{"content":(' + TEXT_LITERAL + rb")\}"
     rb'(?:,"logprobs":null)?,"finish_reason":null\}\](?:,' + _PLAIN_FIELD + rb")*+\}"
 )
+#: A chunk whose only content is a text delta for choice 0, in OpenAI's (and Mistral's) field
+#: order; any other spelling is decoded the slow way. Groups: the head (every field before
+#: ``choices``), the literal.
+_TEXT_CHUNK = re.compile(rb"(data: ?\{(?:" + _PLAIN_FIELD + rb",)*+)" + _CHOICE)
+#: The same chunk from ``choices`` on: a stream repeats its head (id, created, model…) in every
+#: chunk, so once one head has matched, a chunk that starts with it is checked from there.
+_TEXT_CHOICE = re.compile(_CHOICE)
 
 
 @dataclass(slots=True)
@@ -80,15 +84,22 @@ class ChatStreamDecoder(SSEEventDecoder):
         self._finish_raw: Any = None
         self._finish_choice: dict[str, Any] | None = None
         self._usage = ir.Usage()
+        #: The head of the last chunk carried as a literal (``literal_text``).
+        self._literal_head = b"\x00"
 
     # ---- frames -----------------------------------------------------------------------------
 
     def literal_text(self, frame: bytes) -> tuple[int, bytes] | None:
-        found = self._literal_match(_TEXT_CHUNK, frame, b'"content":"')
-        if found is None:
-            return None
+        head = self._literal_head
+        found = _TEXT_CHOICE.fullmatch(frame, len(head)) if frame.startswith(head) else None
+        if found is not None:
+            literal = found[1]
+        else:
+            found = self._literal_match(_TEXT_CHUNK, frame, b'"content":"')
+            if found is None:
+                return None
+            self._literal_head, literal = found[1], found[2]
         stream = self._stream
-        literal = found[1]
         # Only where the slow path forwards the text into the open text part at once.
         if not stream.started or stream.done or self._queue or stream.tag != "text":
             return None
