@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping
-from typing import cast
 
 from crosswire import ir
 from crosswire.ir.accumulate import Accumulator, replay
@@ -196,10 +195,10 @@ class StreamConverter:
         self._encoder = encoder
         self._transforms = transforms
         self._estimate = estimate
-        #: The decoder when text deltas may skip decoding and encoding (``protocols/literal``):
-        #: both ends can, and no pipeline filter needs to see the events.
-        self._literal: SSEEventDecoder | None = (
-            decoder
+        #: Both ends when text deltas may skip decoding and encoding (``protocols/literal``):
+        #: both can, and no pipeline filter needs to see the events.
+        self._literal: tuple[SSEEventDecoder, EventEncoder] | None = (
+            (decoder, encoder)
             if isinstance(decoder, SSEEventDecoder)
             and decoder.gives_literal_text
             and isinstance(encoder, EventEncoder)
@@ -225,20 +224,20 @@ class StreamConverter:
         literal = self._literal
         if literal is None:
             return self._feed(data)
+        decoder, encoder = literal
         head = b""
-        if not literal.idle():  # the end of an event that began in an earlier chunk
+        if not decoder.idle():  # the end of an event that began in an earlier chunk
             end = data.find(b"\n\n") + 2
             if end < 2:
                 return self._feed(data)
             head, data = self._feed(data[:end]), data[end:]
-        return head + self._feed_frames(literal, data) if data else head
+        return head + self._feed_frames(decoder, encoder, data) if data else head
 
-    def _feed_frames(self, decoder: SSEEventDecoder, data: bytes) -> bytes:
+    def _feed_frames(self, decoder: SSEEventDecoder, encoder: EventEncoder, data: bytes) -> bytes:
         """``data`` event by event: a plain text delta straight from its literal, anything else
         (and a partial event at the end) through ``_feed`` — the same bytes either way."""
         frames = data.split(b"\n\n")
         rest = frames.pop()
-        encoder = cast(EventEncoder, self._encoder)
         out = []
         idle = decoder.idle()  # and after a carried frame still: it changes no decoder state
         for i, frame in enumerate(frames):

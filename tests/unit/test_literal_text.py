@@ -22,6 +22,7 @@ from crosswire.protocols import codec
 from crosswire.protocols.anthropic.stream_decode import MessagesStreamDecoder
 from crosswire.protocols.anthropic.stream_encode import MessagesStreamEncoder
 from crosswire.protocols.base import ClientCall, Target
+from crosswire.protocols.event_encoder import EventEncoder
 from crosswire.protocols.literal import TEXT_LITERAL, carries
 from crosswire.protocols.openai_chat import stream_encode
 from crosswire.protocols.openai_chat.stream_decode import ChatStreamDecoder
@@ -74,6 +75,19 @@ def splits(data: bytes) -> list[list[bytes]]:
         [data[i : i + 1] for i in range(len(data))],
         *(random_splits(data, seed) for seed in range(5)),
     ]
+
+
+def record_carried(monkeypatch: pytest.MonkeyPatch, encoder: type[EventEncoder]) -> list[bytes]:
+    """The literals ``encoder`` is asked to write from now on (the literal path taken)."""
+    carried: list[bytes] = []
+    text_literal = encoder.text_literal
+
+    def counted(self: EventEncoder, index: int, literal: bytes) -> bytes | None:
+        carried.append(literal)
+        return text_literal(self, index, literal)
+
+    monkeypatch.setattr(encoder, "text_literal", counted)
+    return carried
 
 
 def run(conv: StreamConverter, chunks: list[bytes]) -> bytes:
@@ -174,14 +188,7 @@ def test_every_literal_gives_what_the_full_path_gives(
     data = anthropic_stream(CARRIED + NOT_CARRIED + CARRIED, crlf=crlf)
     expected = run(converter(literal=False), [data])
     assert b'"content":"caf\xc3\xa9' in expected
-    carried: list[bytes] = []
-    text_literal = stream_encode.ChatStreamEncoder.text_literal
-
-    def counted(self: stream_encode.ChatStreamEncoder, index: int, literal: bytes) -> Any:
-        carried.append(literal)
-        return text_literal(self, index, literal)
-
-    monkeypatch.setattr(stream_encode.ChatStreamEncoder, "text_literal", counted)
+    carried = record_carried(monkeypatch, stream_encode.ChatStreamEncoder)
     assert run(converter(), by_event(data)) == expected
     assert carried == ([] if crlf else CARRIED * 2)  # CRLF framing: the full path throughout
     for chunks in ([data], *(random_splits(data, s) for s in range(20))):
@@ -262,14 +269,7 @@ def chat_stream(texts: list[bytes]) -> bytes:
 def test_chat_literals_give_what_the_full_path_gives(monkeypatch: pytest.MonkeyPatch) -> None:
     data = chat_stream(CARRIED + NOT_CARRIED + CARRIED)
     expected = run(converter(literal=False, backend="openai-chat"), [data])
-    carried: list[bytes] = []
-    text_literal = MessagesStreamEncoder.text_literal
-
-    def counted(self: MessagesStreamEncoder, index: int, literal: bytes) -> Any:
-        carried.append(literal)
-        return text_literal(self, index, literal)
-
-    monkeypatch.setattr(MessagesStreamEncoder, "text_literal", counted)
+    carried = record_carried(monkeypatch, MessagesStreamEncoder)
     assert run(converter(backend="openai-chat"), by_event(data)) == expected
     # The first text delta opens the text part (the full path); the rest are carried.
     assert carried == CARRIED[1:] + CARRIED
@@ -330,13 +330,6 @@ def test_a_chat_head_that_changes_mid_stream_is_matched_afresh(
     frames[4] = frames[4].replace(b'"created":1782955818', b'"created":1782955819')
     data = b"\n\n".join(frames)
     expected = run(converter(literal=False, backend="openai-chat"), [data])
-    carried: list[bytes] = []
-    text_literal = MessagesStreamEncoder.text_literal
-
-    def counted(self: MessagesStreamEncoder, index: int, literal: bytes) -> Any:
-        carried.append(literal)
-        return text_literal(self, index, literal)
-
-    monkeypatch.setattr(MessagesStreamEncoder, "text_literal", counted)
+    carried = record_carried(monkeypatch, MessagesStreamEncoder)
     assert run(converter(backend="openai-chat"), by_event(data)) == expected
     assert carried == [b'"b"', b'"c"', b'"d"', b'"e"']

@@ -201,13 +201,17 @@ class MessagesStreamEncoder(EventEncoder):
     def _delta(self, opened: _Open, text: str) -> bytes:
         if not text or opened.closed:
             return b""
-        return opened.prefix + _str(text) + _TAIL
+        return self._literal_delta(opened, _str(text))
+
+    @staticmethod
+    def _literal_delta(opened: _Open, literal: bytes) -> bytes:
+        return opened.prefix + literal + _TAIL
 
     def text_literal(self, index: int, literal: bytes) -> bytes | None:
         opened = self._parts.get(index)
         if self._done or opened is None or opened.kind != "text" or opened.closed:
             return None
-        return opened.prefix + literal + _TAIL
+        return self._literal_delta(opened, literal)
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
         opened = self._parts.get(event.index)

@@ -160,12 +160,15 @@ class ChatStreamEncoder(EventEncoder):
     def text_literal(self, index: int, literal: bytes) -> bytes | None:
         if self._done or not self._started:
             return None
+        return self._text(index, literal)
+
+    def _text(self, index: int, literal: bytes) -> bytes:
+        """A text part's delta: ``content``, or ``refusal`` for a refusal part."""
         return self._literal_field(self._kinds.get(index, "content").encode(), literal)
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
         if event.kind == "text":
-            kind = self._kinds.get(event.index, "content")
-            return self._field(kind.encode(), event.text)
+            return self._text(event.index, _str(event.text))
         if event.kind == "reasoning":
             self._reasoning_text.setdefault(event.index, []).append(event.text)
             return self._reasoning_delta(event.text)

@@ -119,9 +119,12 @@ class ResponsesStreamEncoder(EventEncoder):
         return b"event: " + kind.encode() + b"\ndata: " + head + b',"sequence_number":'
 
     def _delta(self, prefix: bytes, text: str) -> bytes:
+        return self._literal_delta(prefix, _json(text))
+
+    def _literal_delta(self, prefix: bytes, literal: bytes) -> bytes:
         seq = self._seq
         self._seq += 1
-        return prefix + str(seq).encode() + b',"delta":' + _json(text) + b"}\n\n"
+        return prefix + str(seq).encode() + b',"delta":' + literal + b"}\n\n"
 
     def _response(
         self,
@@ -397,9 +400,7 @@ class ResponsesStreamEncoder(EventEncoder):
         if self._done or cur is None or cur.kind != "message":
             return None
         cur.chunks.append(json.loads(literal))  # the text itself, for the done events
-        seq = self._seq
-        self._seq += 1
-        return cur.prefix + str(seq).encode() + b',"delta":' + literal + b"}\n\n"
+        return self._literal_delta(cur.prefix, literal)
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
         cur = self._parts.get(event.index)
