@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import random
+import re
 import ssl
 import statistics
 import subprocess
@@ -62,7 +63,7 @@ MITM_SCRIPT = ROOT / "addon" / "crosswire" / "mitm.py"
 
 OPENAI_WHOLE = json.dumps(
     {
-        "id": "chatcmpl-b",
+        "id": "STAMP",
         "object": "chat.completion",
         "created": 1,
         "model": "m",
@@ -74,7 +75,7 @@ OPENAI_WHOLE = json.dumps(
 ).encode()
 ANTHROPIC_WHOLE = json.dumps(
     {
-        "id": "msg_b",
+        "id": "STAMP",
         "type": "message",
         "role": "assistant",
         "model": "c",
@@ -84,6 +85,11 @@ ANTHROPIC_WHOLE = json.dumps(
         "usage": {"input_tokens": 9, "output_tokens": 1},
     }
 ).encode()
+
+#: Replaced in each whole answer by when the request arrived and when the answer left
+#: (``t<arrived>_<sent>``, wall clock): the app then tells its request leg from its answer leg.
+STAMP = b"STAMP"
+_STAMPED = re.compile(r"t(\d+\.\d+)_(\d+\.\d+)")
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -95,6 +101,7 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 head = await reader.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                 return
+            arrived = time.time()
             lines = head.decode("latin-1").split("\r\n")
             path = lines[0].split(" ")[1]
             length = 0
@@ -105,7 +112,9 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             req = json.loads(await reader.readexactly(length) or b"{}")
             anthropic = path.endswith("/messages")
             if not req.get("stream"):
-                body = ANTHROPIC_WHOLE if anthropic else OPENAI_WHOLE
+                body = (ANTHROPIC_WHOLE if anthropic else OPENAI_WHOLE).replace(
+                    STAMP, b"t%.6f_%.6f" % (arrived, time.time())
+                )
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                     b"content-length: %d\r\n\r\n%s" % (len(body), body)
@@ -164,6 +173,10 @@ class Path_:
     client: openai.OpenAI | anthropic.Anthropic
     small: list[float] = field(default_factory=list)
     small_cpu: list[float] = field(default_factory=list)
+    #: Per round, the median request leg (app sends → upstream has the request head) and
+    #: answer leg (upstream sends → the app has the parsed answer) of a small request.
+    request_leg: list[float] = field(default_factory=list)
+    answer_leg: list[float] = field(default_factory=list)
     burst: list[float] = field(default_factory=list)
     burst_cpu: list[float] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
@@ -244,16 +257,25 @@ def small_round(paths: list[Path_], small_n: int, rng: random.Random) -> None:
     the others serve): reading ``/proc`` for every thread of a proxy around each request would
     put that work between the requests being compared."""
     times: dict[str, list[float]] = {p.label: [] for p in paths}
+    legs: dict[str, tuple[list[float], list[float]]] = {p.label: ([], []) for p in paths}
     cpu_before = {p.label: p.proxy.cpu_ns() for p in paths}
     order = list(paths)
     for _ in range(small_n):
         rng.shuffle(order)
         for p in order:
-            t = time.perf_counter()
-            ask(p.client)
+            t, sent = time.perf_counter(), time.time()
+            answer = ask(p.client)
             times[p.label].append(time.perf_counter() - t)
+            stamped = _STAMPED.search(answer.id)
+            if stamped:
+                legs[p.label][0].append(float(stamped[1]) - sent)
+                legs[p.label][1].append(time.time() - float(stamped[2]))
     for p in paths:
         p.small.append(statistics.median(times[p.label]))
+        out, back = legs[p.label]
+        if out:
+            p.request_leg.append(statistics.median(out))
+            p.answer_leg.append(statistics.median(back))
         p.small_cpu.append((p.proxy.cpu_ns() - cpu_before[p.label]) / 1e9 / small_n)
 
 
@@ -367,6 +389,21 @@ def report(paths: list[Path_], events: int) -> None:
             f"{p.label:<36} {row['small_ms']:8.2f}ms {row['small_ratio']:5.2f}× "
             f"{row['small_cpu_us']:7.0f}µs │ {row['burst_ms']:11.1f}ms {row['burst_ratio']:5.2f}× "
             f"{row['event_cpu_us']:7.1f}µs │ {row['latency_ms']:11.2f}ms {row['latency_ratio']:5.2f}×"
+        )
+    print(
+        "\nwhere a small request's extra time goes, against the same app's bare mitmdump "
+        "(medians;\nrequest leg: the app sends → the upstream has the request; answer leg: "
+        "the upstream sends → the app has the answer)"
+    )
+    for p, row in zip(paths, rows, strict=True):
+        bare = bare_for(p)
+        if not p.request_leg or not bare.request_leg or p is bare:
+            continue
+        row["request_leg_us"] = (med(p.request_leg) - med(bare.request_leg)) * 1e6
+        row["answer_leg_us"] = (med(p.answer_leg) - med(bare.answer_leg)) * 1e6
+        print(
+            f"{p.label:<36} request leg {row['request_leg_us']:+6.0f}µs   "
+            f"answer leg {row['answer_leg_us']:+6.0f}µs"
         )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
