@@ -17,7 +17,9 @@ median request), streams round by round; figures are medians over rounds, and ea
 taken within a round before the median. Besides wall time, the proxy process's own CPU time per
 request / per event is reported: it is what crosswire adds, and is far less noisy.
 Workloads: a small whole answer; a 1,000-event stream as fast as it comes; per-event latency of
-a stream whose events are 20 ms apart (each event carries its send time). Never run in CI.
+a stream whose events are 20 ms apart (each event carries its send time). A small answer's id
+carries when the upstream had the request and when it sent the answer, so each path's extra
+time is also split into its request leg and its answer leg. Never run in CI.
 """
 
 from __future__ import annotations
