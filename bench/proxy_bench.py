@@ -173,6 +173,8 @@ class Path_:
     label: str
     proxy: Running
     client: openai.OpenAI | anthropic.Anthropic
+    #: Whose app this path serves: the anthropic SDK's (its ratios are against its own bare row).
+    anthropic_app: bool
     small: list[float] = field(default_factory=list)
     small_cpu: list[float] = field(default_factory=list)
     #: Per round, the median request leg (app sends → upstream has the request head) and
@@ -187,6 +189,7 @@ class Path_:
 def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
     work = tmp / label.replace(" ", "_")
     work.mkdir()
+    anthropic_app = "anthropic app" in label
     if label.startswith("bare mitmdump"):
         # "buffered": streams only event streams, and reads a whole answer before passing it on
         # — as crosswire must (it checks a whole answer and reads its usage before the app
@@ -197,9 +200,9 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
             else "True"
         )
         script = retarget_script(work, upstream, stream)
-        host = ANTHROPIC_HOST if "anthropic app" in label else HOST
+        host = ANTHROPIC_HOST if anthropic_app else HOST
         running = start_mitmdump(["-s", str(script), "--allow-hosts", host], work, confdir)
-    elif "anthropic app" in label:  # Claude Code's case: an Anthropic app on a chat backend
+    elif anthropic_app:  # Claude Code's case: an Anthropic app on a chat backend
         config = crosswire_config(work, upstream, "openai-chat", 1, ANTHROPIC_HOST)
         running = start_mitmdump(
             ["-s", str(MITM_SCRIPT), "--set", f"crosswire_config={config}"], work, confdir
@@ -213,7 +216,7 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
         )
     ctx = ssl.create_default_context(cafile=str(running.ca))
     client: openai.OpenAI | anthropic.Anthropic
-    if "anthropic app" in label:
+    if anthropic_app:
         client = anthropic.Anthropic(
             api_key="sk-ant-app",
             max_retries=0,
@@ -225,7 +228,7 @@ def start(label: str, upstream: str, tmp: Path, confdir: Path) -> Path_:
             max_retries=0,
             http_client=openai.DefaultHttpxClient(proxy=running.url, verify=ctx, timeout=60),
         )
-    return Path_(label, running, client)
+    return Path_(label, running, client, anthropic_app)
 
 
 def ask(client: openai.OpenAI | anthropic.Anthropic, text: str = "hi", stream: bool = False) -> Any:
@@ -360,9 +363,8 @@ def report(paths: list[Path_], events: int) -> None:
     med = statistics.median
 
     def bare_for(p: Path_) -> Path_:
-        app = "anthropic app" in p.label
         return next(
-            b for b in paths if b.label.startswith("bare") and ("anthropic app" in b.label) == app
+            b for b in paths if b.label.startswith("bare") and b.anthropic_app == p.anthropic_app
         )
 
     def ratio(p: Path_, attr: str) -> float:

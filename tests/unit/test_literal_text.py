@@ -77,6 +77,13 @@ def splits(data: bytes) -> list[list[bytes]]:
     ]
 
 
+def assert_every_split_gives(expected: bytes, data: bytes, *args: Any, **kw: Any) -> None:
+    """The literal path's converter (``converter(*args, **kw)``) writes ``expected`` under every
+    split of ``data`` in ``splits``."""
+    for chunks in splits(data):
+        assert run(converter(*args, **kw), chunks) == expected
+
+
 def record_carried(monkeypatch: pytest.MonkeyPatch, encoder: type[EventEncoder]) -> list[bytes]:
     """The literals ``encoder`` is asked to write from now on (the literal path taken)."""
     carried: list[bytes] = []
@@ -117,8 +124,7 @@ def random_splits(data: bytes, seed: int) -> list[bytes]:
 def test_recorded_streams_convert_to_the_same_bytes(path: Path, client: str, dialect: str) -> None:
     data = recorded(path)
     expected = run(converter(dialect, literal=False, client=client), [data])
-    for chunks in splits(data):
-        assert run(converter(dialect, client=client), chunks) == expected
+    assert_every_split_gives(expected, data, dialect, client=client)
 
 
 @pytest.mark.parametrize("client", ["anthropic", "openai-responses"])
@@ -128,8 +134,7 @@ def test_recorded_chat_streams_convert_to_the_same_bytes(path: Path, client: str
     dialect = "mistral" if path.parent.name == "mistral" else "openai"
     kw: dict[str, Any] = {"backend": "openai-chat", "client": client}
     expected = run(converter(dialect, literal=False, **kw), [data])
-    for chunks in splits(data):
-        assert run(converter(dialect, **kw), chunks) == expected
+    assert_every_split_gives(expected, data, dialect, **kw)
 
 
 def anthropic_stream(texts: list[bytes], *, crlf: bool = False) -> bytes:
@@ -273,8 +278,7 @@ def test_chat_literals_give_what_the_full_path_gives(monkeypatch: pytest.MonkeyP
     assert run(converter(backend="openai-chat"), by_event(data)) == expected
     # The first text delta opens the text part (the full path); the rest are carried.
     assert carried == CARRIED[1:] + CARRIED
-    for chunks in splits(data):
-        assert run(converter(backend="openai-chat"), chunks) == expected
+    assert_every_split_gives(expected, data, backend="openai-chat")
 
 
 def test_a_chat_delta_that_is_not_only_text_is_not_carried() -> None:

@@ -59,6 +59,7 @@ class _Open:
         "item",
         "kind",
         "last",
+        "literals",
         "origin",
         "prefix",
         "redacted",
@@ -76,6 +77,9 @@ class _Open:
         self.item: dict[str, Any] = {}
         self.announced = False
         self.chunks: list[str] = []
+        #: Text deltas carried as JSON literals (``text_literal``) after the last chunk, not
+        #: decoded yet: a run of them is decoded at once when the text is next needed.
+        self.literals: list[bytes] = []
         self.content: list[dict[str, Any]] = []
         self.prefix = b""
         self.refusal = False
@@ -85,6 +89,21 @@ class _Open:
         self.summary_open = False
         self.summary_closed = False
         self.origin: str | None = None
+
+    def add_text(self, text: str) -> None:
+        self._decode_literals()
+        self.chunks.append(text)
+
+    def text(self) -> str:
+        self._decode_literals()
+        return "".join(self.chunks)
+
+    def _decode_literals(self) -> None:
+        """One ``json.loads`` for every literal since the last chunk (per literal it would
+        cost a third of a carried delta)."""
+        if self.literals:
+            self.chunks += json.loads(b"[" + b",".join(self.literals) + b"]")
+            self.literals.clear()
 
 
 class ResponsesStreamEncoder(EventEncoder):
@@ -222,6 +241,7 @@ class ResponsesStreamEncoder(EventEncoder):
         assert isinstance(part, ir.Text)
         cur.refusal = bool(native.get("refusal"))
         cur.chunks = []
+        cur.literals = []
         cur.last = part
         if cur.refusal:
             empty: dict[str, Any] = {"type": "refusal", "refusal": ""}
@@ -238,7 +258,7 @@ class ResponsesStreamEncoder(EventEncoder):
     def _text_end(self, cur: _Open) -> bytes:
         if isinstance(cur.last, ir.Opaque):
             return b""
-        text = "".join(cur.chunks)
+        text = cur.text()
         k = len(cur.content)
         where = {"item_id": cur.id, "output_index": cur.index, "content_index": k}
         content: dict[str, Any]
@@ -304,7 +324,7 @@ class ResponsesStreamEncoder(EventEncoder):
         if not cur.summary_open or cur.summary_closed:
             return b""
         cur.summary_closed = True
-        text = "".join(cur.chunks)
+        text = cur.text()
         where = {"item_id": cur.id, "output_index": cur.index, "summary_index": 0}
         return self._event(
             "response.reasoning_summary_text.done", {**where, "text": text}
@@ -314,7 +334,7 @@ class ResponsesStreamEncoder(EventEncoder):
         )
 
     def _reasoning_item(self, cur: _Open) -> dict[str, Any] | None:
-        text = "".join(cur.chunks)
+        text = cur.text()
         state = items.ReasoningState(
             text=text,
             summary=[text] if text else [],
@@ -365,7 +385,7 @@ class ResponsesStreamEncoder(EventEncoder):
         return out
 
     def _call_end(self, cur: _Open) -> bytes:
-        arguments = "".join(cur.chunks)
+        arguments = cur.text()
         where = {"item_id": cur.id, "output_index": cur.index}
         self._cur = None
         if cur.kind == "custom_tool_call":
@@ -399,7 +419,7 @@ class ResponsesStreamEncoder(EventEncoder):
         cur = self._parts.get(index)
         if self._done or cur is None or cur.kind != "message":
             return None
-        cur.chunks.append(json.loads(literal))  # the text itself, for the done events
+        cur.literals.append(literal)  # the text itself, for the done events
         return self._literal_delta(cur.prefix, literal)
 
     def _part_delta(self, event: ir.PartDelta) -> bytes:
@@ -407,7 +427,7 @@ class ResponsesStreamEncoder(EventEncoder):
         if cur is None or not event.text:
             return b""
         if event.kind == "text" and cur.kind == "message":
-            cur.chunks.append(event.text)
+            cur.add_text(event.text)
             return self._delta(cur.prefix, event.text)
         if event.kind == "arguments" and cur.kind == "function_call":
             cur.chunks.append(event.text)
