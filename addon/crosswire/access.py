@@ -66,6 +66,10 @@ class ClientAccess:
     def client_disconnected(self, client: Any) -> None:
         self._proxy_tokens.pop(client.id, None)
 
+    def quiet_request(self) -> bool:
+        """Without clients configured, ``request`` does nothing (``quiet_hooks``)."""
+        return not self.clients
+
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Not async itself: without clients configured (the common case) there is nothing to
         await; mitmproxy awaits what a hook returns only when it is awaitable."""

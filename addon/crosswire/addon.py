@@ -14,14 +14,16 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.addonmanager import traverse
 
 from crosswire import config as configmod
-from crosswire import heap, ir, lifecycle
-from crosswire.engine import answer, layer_early, layer_patch, layer_retry
+from crosswire import heap, ir, lifecycle, quiet_hooks
+from crosswire.engine import answer, layer_early, layer_patch, layer_request, layer_retry
 from crosswire.engine.dispatch import Engine
 from crosswire.engine.runtime import Runtime
 
@@ -37,6 +39,10 @@ class Crosswire:
         self._config_path: Path | None = None
         self._mtime: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: The other addons whose ``request`` hook would act on a routed request (by name).
+        self._loud: tuple[str, ...] | None = None
+        #: The other ``request`` hooks a flow routed in the layer is shown to (``quiet_hooks``).
+        self._followers: tuple[Callable[[http.HTTPFlow], object], ...] = ()
         #: Flows between the ``request`` hook and their ``response``/``error``: what a drain
         #: waits for (also requests still queued for a key, not yet flights).
         self._live: set[str] = set()
@@ -61,6 +67,7 @@ class Crosswire:
         layer_patch.install()
         layer_retry.install()  # wraps layer_patch's error path: retry first, then answer
         layer_early.install()
+        layer_request.install()
 
     def configure(self, updated: set[str]) -> None:
         if "crosswire_config" in updated or self.runtime is None:
@@ -86,6 +93,8 @@ class Crosswire:
                 "crosswire: connection_strategy must be lazy (routed hosts need not resolve)"
             )
             ctx.options.update(connection_strategy="lazy")
+        if self._tasks:  # running: options may have turned another addon's hook on or off
+            self._check_hooks()
         if self.runtime is not None:
             # Copies of streamed bodies serve the content view: mitmweb, or saved flows.
             self.runtime.keep_copies = bool(
@@ -113,11 +122,29 @@ class Crosswire:
         if updates:
             ctx.options.update(**updates)
 
+    def _check_hooks(self) -> None:
+        """Route in mitmproxy's HTTP layer while no other addon's ``request`` hook would act
+        on a routed request (``quiet_hooks``); checked again whenever options change, and each
+        second (a script may be reloaded with new hooks)."""
+        found = quiet_hooks.survey(traverse(ctx.master.addons.chain), ctx.options, self)
+        self._followers = found.followers
+        if found.loud != self._loud:
+            self._loud = found.loud
+            if found.loud:
+                log.info(
+                    "crosswire: routed requests take mitmproxy's request hook (%s act on requests)",
+                    ", ".join(found.loud),
+                )
+            else:
+                log.info("crosswire: routed requests are routed in mitmproxy's HTTP layer")
+        on = not found.loud and self.engine is not None
+        layer_request.enable(self._request_now if on else None)
+
     def running(self) -> None:
         rt = self.runtime
         assert rt is not None
-        if ctx.options.crosswire_reload:
-            self._tasks.append(asyncio.create_task(self._watch_config()))
+        self._check_hooks()
+        self._tasks.append(asyncio.create_task(self._watch()))
         self._tasks.append(asyncio.create_task(self._background(rt)))
         log.info("crosswire: %s", rt.summary())
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -148,31 +175,56 @@ class Crosswire:
         self._tasks.clear()
         self.drain.cancel()
 
-    async def _watch_config(self) -> None:
+    async def _watch(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            path = self._config_path
-            if path is None:
-                continue
-            mtime = _mtime(path)
-            if mtime == self._mtime:
-                continue
-            self._mtime = mtime
-            try:
-                cfg = configmod.load(path)
-            except configmod.ConfigError as exc:
-                log.error(
-                    "crosswire: config change rejected, keeping the previous config:\n%s", exc
-                )
-                continue
-            self._apply(cfg)
-            heap.release()  # the replaced config must be freeable
-            log.info("crosswire: config reloaded from %s", path)
+            self._check_hooks()
+            if ctx.options.crosswire_reload:
+                self._reload_if_changed()
+
+    def _reload_if_changed(self) -> None:
+        path = self._config_path
+        if path is None:
+            return
+        mtime = _mtime(path)
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        try:
+            cfg = configmod.load(path)
+        except configmod.ConfigError as exc:
+            log.error("crosswire: config change rejected, keeping the previous config:\n%s", exc)
+            return
+        self._apply(cfg)
+        heap.release()  # the replaced config must be freeable
+        log.info("crosswire: config reloaded from %s", path)
 
     # ---- hooks --------------------------------------------------------------------------
 
+    def _request_now(self, flow: http.HTTPFlow) -> bool:
+        """The ``request`` hook's work inside the HTTP layer (``layer_request``): True when the
+        flow is routed or answered, False to leave it to the hook."""
+        engine = self.engine
+        if engine is None or self.drain.draining or not quiet_hooks.quiet_for(flow):
+            return False
+        self._live.add(flow.id)
+        try:
+            done = engine.request_now(flow)
+        except Exception:
+            log.exception("crosswire: routing %s failed", flow.request.pretty_url)
+            engine.fail_closed(flow)
+            done = True
+        if not done:
+            self._live.discard(flow.id)
+            return False
+        for hook in self._followers:
+            hook(flow)
+        return True
+
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or self.engine is None:
+            if self.engine is not None:
+                self.engine.runtime.take_intake(flow.id)  # kept for this hook, not used now
             return
         if self.drain.draining:
             self.engine.runtime.take_intake(flow.id)  # client access's, never used now

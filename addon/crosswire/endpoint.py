@@ -21,6 +21,10 @@ class MetricsEndpoint:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
+    def quiet_request(self) -> bool:
+        """Its ``request`` answers its own host only, which is never a routed one."""
+        return True
+
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Not async itself: every request passes here and almost none is for this endpoint;
         mitmproxy awaits what a hook returns only when it is awaitable."""

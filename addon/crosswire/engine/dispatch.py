@@ -18,7 +18,7 @@ from crosswire import ir
 from crosswire.engine import answer, headers, local, redact, websocket
 from crosswire.engine.flight import Flight, send
 from crosswire.engine.generic import GenericFlight
-from crosswire.engine.intake import Generic, Incoming, Refused, Routed, Upgrade
+from crosswire.engine.intake import Generic, Incoming, NotOurs, Refused, Routed, Upgrade
 from crosswire.engine.planner import Candidate, Planner
 from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, Record
 from crosswire.engine.runtime import Runtime
@@ -105,43 +105,52 @@ class Engine:
             case Routed():
                 await self._routed(flow, intake)
 
-    async def _routed(self, flow: http.HTTPFlow, routed: Routed) -> None:
+    def request_now(self, flow: http.HTTPFlow) -> bool:
+        """``request``'s work without awaiting anything, from inside mitmproxy's HTTP layer
+        (``layer_request``): True when the flow is routed or answered. False — nothing done —
+        when something must be awaited (a lease from the shared store or after a wait, a
+        generic endpoint, an upgrade): the ``request`` hook then goes on from the
+        classification kept here."""
         rt = self.runtime
-        call = routed.call
-        route = routed.route
-        planner = Planner(rt.pool, routed)
+        intake = rt.take_intake(flow.id)
+        if intake is None:
+            intake = rt.classify(incoming(flow))
+        if isinstance(intake, Refused):
+            answer.refuse(flow, intake.protocol, intake.call, intake.error, intake.label)
+            return True
+        if isinstance(intake, Routed):
+            planner = Planner(rt.pool, intake)
+            try:
+                first = planner.first_now()
+            except ir.ClientRequestError as exc:
+                _refuse_bad(flow, intake, exc)
+                return True
+            if first is not None:
+                self._take_off(flow, intake, planner, first)
+                return True
+        if not isinstance(intake, NotOurs):
+            rt.keep_intake(flow.id, intake)
+        return False
+
+    async def _routed(self, flow: http.HTTPFlow, routed: Routed) -> None:
+        planner = Planner(self.runtime.pool, routed)
         try:
             first = await planner.next()
         except ir.ClientRequestError as exc:
-            err = exc.to_error()
-            answer.refuse(
-                flow, call.protocol, call, err, f"{call.protocol} (refused) · {route.label} · {exc}"
-            )
+            _refuse_bad(flow, routed, exc)
             return
         if first is None:
-            reason = (
-                "; ".join([r.reason for r in planner.refusals] + planner.skipped)
-                or "no usable backend"
-            )
-            err = ir.Error(
-                kind="rate_limit",
-                message=f"crosswire: no key available right now ({reason})",
-                status=429,
-                # Busy keys (max_concurrency) free a slot when any request in flight ends:
-                # no time is known, so "soon" (1 s) rather than nothing or a made-up wait.
-                retry_after=min(
-                    (r.retry_after for r in planner.refusals if r.retry_after is not None),
-                    default=1.0,
-                ),
-            )
-            answer.refuse(
-                flow,
-                call.protocol,
-                call,
-                err,
-                f"{call.protocol} (refused) · {route.label} · {reason}",
-            )
+            _refuse_no_key(flow, routed, planner)
             return
+        self._take_off(flow, routed, planner, first)
+
+    def _take_off(
+        self, flow: http.HTTPFlow, routed: Routed, planner: Planner, first: Candidate
+    ) -> None:
+        """Point the flow at its first candidate (or answer a side endpoint locally)."""
+        rt = self.runtime
+        call = routed.call
+        route = routed.route
         target = headers.app_target(flow.request, routed.host)
         if first.mode == "convert":
             flow.metadata[ORIGINAL_REQUEST] = routed.body[: rt.cfg.file.limits.store_stream_bytes]
@@ -230,3 +239,30 @@ class Engine:
         """A lease that served nothing goes back to the pool (nothing learnt), once."""
         lease, holder.lease = holder.lease, None
         self.runtime.keeper.release(lease, 0, route)
+
+
+def _refuse_bad(flow: http.HTTPFlow, routed: Routed, exc: ir.ClientRequestError) -> None:
+    """The app's request cannot be expressed for the route's first backend."""
+    call = routed.call
+    label = f"{call.protocol} (refused) · {routed.route.label} · {exc}"
+    answer.refuse(flow, call.protocol, call, exc.to_error(), label)
+
+
+def _refuse_no_key(flow: http.HTTPFlow, routed: Routed, planner: Planner) -> None:
+    call = routed.call
+    reason = (
+        "; ".join([r.reason for r in planner.refusals] + planner.skipped) or "no usable backend"
+    )
+    err = ir.Error(
+        kind="rate_limit",
+        message=f"crosswire: no key available right now ({reason})",
+        status=429,
+        # Busy keys (max_concurrency) free a slot when any request in flight ends:
+        # no time is known, so "soon" (1 s) rather than nothing or a made-up wait.
+        retry_after=min(
+            (r.retry_after for r in planner.refusals if r.retry_after is not None),
+            default=1.0,
+        ),
+    )
+    label = f"{call.protocol} (refused) · {routed.route.label} · {reason}"
+    answer.refuse(flow, call.protocol, call, err, label)

@@ -124,7 +124,7 @@ class Planner:
                 tried = self._tried.setdefault(backend.name, set())
                 got = await self.pool.acquire(
                     backend.name,
-                    session=self.session if self.pool.sticky(backend.name) else None,
+                    session=self._session_for(backend),
                     est_tokens=len(self.body) // 4,
                     exclude=tried,
                 )
@@ -133,25 +133,50 @@ class Planner:
                     self._index += 1
                     continue
                 lease = got
-                tried.add(lease.key_name)
-            else:
-                if backend.name in self._keyless_done:
-                    self._index += 1
-                    continue
-                self._keyless_done.add(backend.name)
-            try:
-                candidate = self._build(backend, lease)
-            except ir.ClientRequestError as exc:
-                if lease is not None:
-                    await self.pool.release(lease, _outcome_unused())
-                if self._index == 0 and not self._built_any:
-                    raise
-                self.skipped.append(f"{backend.name}: {exc}")
+            elif backend.name in self._keyless_done:
                 self._index += 1
                 continue
-            self._built_any = True
-            return candidate
+            candidate = self._take(backend, lease)
+            if candidate is not None:
+                return candidate
         return None
+
+    def first_now(self) -> Candidate | None:
+        """The first candidate without awaiting anything — or None when that is not possible
+        (its lease needs the shared store, a wait, or a refusal): then ``next`` makes it.
+        Raises ``ClientRequestError`` as ``next`` does."""
+        backend = self.route.backends[0]
+        lease: Lease | None = None
+        if backend.keys:
+            lease = self.pool.acquire_now(
+                backend.name, session=self._session_for(backend), est_tokens=len(self.body) // 4
+            )
+            if lease is None:
+                return None
+        return self._take(backend, lease)
+
+    def _session_for(self, backend: Backend) -> str | None:
+        return self.session if self.pool.sticky(backend.name) else None
+
+    def _take(self, backend: Backend, lease: Lease | None) -> Candidate | None:
+        """The candidate of ``backend`` with ``lease`` (None: the backend has no keys), now
+        counted as tried; None when a later backend cannot express the request (skipped)."""
+        if lease is not None:
+            self._tried.setdefault(backend.name, set()).add(lease.key_name)
+        else:
+            self._keyless_done.add(backend.name)
+        try:
+            candidate = self._build(backend, lease)
+        except ir.ClientRequestError as exc:
+            if lease is not None:
+                self.pool.release_soon(lease, _outcome_unused())
+            if self._index == 0 and not self._built_any:
+                raise
+            self.skipped.append(f"{backend.name}: {exc}")
+            self._index += 1
+            return None
+        self._built_any = True
+        return candidate
 
     def skip_backend(self, name: str) -> None:
         """No more keys of ``name``: its host could not be reached, and another key would go to

@@ -56,6 +56,11 @@ class MemoryStore:
     async def acquire(
         self, backend: str, keys: Sequence[Candidate], ask: Ask
     ) -> str | list[Refusal]:
+        return self.take(backend, keys, ask)
+
+    def take(self, backend: str, keys: Sequence[Candidate], ask: Ask) -> str | list[Refusal]:
+        """``acquire`` without a coroutine: this store never waits inside one, so the pool can
+        lease at once where no ``await`` is possible (``Pool.acquire_now``)."""
         now = ask.now
         order = keys
         stuck: str | None = None

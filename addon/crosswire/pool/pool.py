@@ -145,16 +145,8 @@ class Pool:
             session = None
         deadline: float | None = None
         while True:
-            now = self.clock()
-            ask = Ask(
-                now,
-                lease_id,
-                est_tokens,
-                self.lease_ttl,
-                spec.strategy == "least-busy",
-                session,
-                self.sticky_ttl,
-            )
+            ask = self._ask(spec, lease_id, session, est_tokens)
+            now = ask.now
             store = self._current_store()
             order = self.rotation.order(spec, cands, bool(exclude))
             try:
@@ -162,19 +154,10 @@ class Pool:
             except Exception as exc:
                 store = self._degrade(exc)
                 got = await store.acquire(backend, order, ask)
-            local = store is not self.store
-            if self._missed and not local:
+            if self._missed and store is self.store:
                 await self._replay_missed()
             if isinstance(got, str):
-                self.rotation.chose(spec, got, cands)
-                if store.shared:
-                    self._held[lease_id] = (backend, got, now)
-                    if self._beat is None:
-                        self._start_heartbeats()
-                if self._probe_at:  # enabled again (maybe by another instance)
-                    self._probe_at.pop((backend, got), None)
-                secret = self._keys[backend][got].secret
-                return Lease(backend, got, secret, lease_id, now, est_tokens, local)
+                return self._leased(spec, cands, got, ask, store)
             self._note_disabled(backend, got, now)
             mono = time.monotonic()
             if deadline is None:
@@ -193,6 +176,51 @@ class Pool:
                 await store.wait_freed(backend, timeout)
             except Exception as exc:
                 self._degrade(exc)
+
+    def acquire_now(
+        self, backend: str, *, session: str | None = None, est_tokens: int = 0
+    ) -> Lease | None:
+        """A lease without awaiting anything, when the store is this process's memory and a key
+        is free: what the request path uses inside mitmproxy's HTTP layer, where nothing can be
+        awaited. None when a lease would take a round trip (a shared store), a wait, or a
+        refusal's accounting — ``acquire`` then does all of that."""
+        spec = self.backends.get(backend)
+        store = self._current_store()
+        if spec is None or not spec.keys or not isinstance(store, MemoryStore):
+            return None
+        if not self.sticky(backend):
+            session = None
+        ask = self._ask(spec, f"{self._instance}-{next(self._ids)}", session, est_tokens)
+        cands = self._candidates[backend]
+        got = store.take(backend, self.rotation.order(spec, cands, False), ask)
+        return self._leased(spec, cands, got, ask, store) if isinstance(got, str) else None
+
+    def _ask(self, spec: BackendSpec, lease_id: str, session: str | None, est_tokens: int) -> Ask:
+        return Ask(
+            self.clock(),
+            lease_id,
+            est_tokens,
+            self.lease_ttl,
+            spec.strategy == "least-busy",
+            session,
+            self.sticky_ttl,
+        )
+
+    def _leased(
+        self, spec: BackendSpec, cands: Sequence[Candidate], key: str, ask: Ask, store: Store
+    ) -> Lease:
+        """The store leased ``key``: the pool's own bookkeeping, and the lease."""
+        backend = spec.name
+        self.rotation.chose(spec, key, cands)
+        if store.shared:
+            self._held[ask.lease_id] = (backend, key, ask.now)
+            if self._beat is None:
+                self._start_heartbeats()
+        if self._probe_at:  # enabled again (maybe by another instance)
+            self._probe_at.pop((backend, key), None)
+        secret = self._keys[backend][key].secret
+        local = store is not self.store
+        return Lease(backend, key, secret, ask.lease_id, ask.now, ask.est_tokens, local)
 
     def _current_store(self) -> Store:
         if self._local is not None and time.monotonic() < self._degraded_until:

@@ -12,7 +12,7 @@ from mitmproxy import http
 
 from crosswire.engine import layer_patch
 from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL
-from tests.unit.engine.conftest import EngineFactory
+from tests.unit.engine.conftest import EngineFactory, Route
 from tests.unit.engine.helpers import (
     APP_KEY,
     SECRETS,
@@ -59,11 +59,13 @@ def error_of(flow: http.HTTPFlow) -> Any:
 # ---- refused: the app's error shape, nothing upstream -------------------------------------------
 
 
-async def assert_refused(engines: EngineFactory, flow: http.HTTPFlow, status: int) -> Any:
+async def assert_refused(
+    engines: EngineFactory, route: Route, flow: http.HTTPFlow, status: int
+) -> Any:
     upstream = Upstream()
     engine = engines(CONVERT, upstream)
     original = flow.request.url
-    await engine.request(flow)
+    await route(engine, flow)
     assert flow.response is not None and flow.response.status_code == status
     assert flow.marked == ":no_entry:"
     assert flow.request.url == original  # not retargeted; mitmproxy sends nothing
@@ -75,46 +77,54 @@ async def assert_refused(engines: EngineFactory, flow: http.HTTPFlow, status: in
     return error_of(flow)
 
 
-async def test_a_body_too_large_is_refused_in_anthropics_shape(engines: EngineFactory) -> None:
+async def test_a_body_too_large_is_refused_in_anthropics_shape(
+    engines: EngineFactory, route: Route
+) -> None:
     body = anthropic_body(system="x" * 3000)
     flow = make_flow("POST", "api.anthropic.com", "/v1/messages", body, [("x-api-key", APP_KEY)])
-    got = await assert_refused(engines, flow, 413)
+    got = await assert_refused(engines, route, flow, 413)
     assert got["type"] == "error"
     assert got["error"]["type"] == "request_too_large"
     assert "accepts at most 2048" in got["error"]["message"]
     assert flow.comment.startswith("anthropic (refused) · request body is ")
 
 
-async def test_an_unknown_endpoint_on_a_converting_route_is_a_404(engines: EngineFactory) -> None:
+async def test_an_unknown_endpoint_on_a_converting_route_is_a_404(
+    engines: EngineFactory, route: Route
+) -> None:
     flow = make_flow("POST", "api.anthropic.com", "/v1/files", b"{}")
-    got = await assert_refused(engines, flow, 404)
+    got = await assert_refused(engines, route, flow, 404)
     assert got["error"]["type"] == "not_found_error"
     assert flow.comment == "anthropic (refused) · unknown endpoint POST /v1/files"
 
 
-async def test_a_request_the_first_backend_cannot_express_is_a_400(engines: EngineFactory) -> None:
+async def test_a_request_the_first_backend_cannot_express_is_a_400(
+    engines: EngineFactory, route: Route
+) -> None:
     flow = make_flow("POST", "api.openai.com", "/v1/chat/completions", chat_body(n=2))
-    got = await assert_refused(engines, flow, 400)
+    got = await assert_refused(engines, route, flow, 400)
     assert got["error"]["message"] == "'n' > 1: Anthropic returns one answer per request"
     assert got["error"]["param"] == "n"
     assert flow.comment.startswith("openai-chat (refused) · route 1 · ")
 
 
-async def test_a_bad_json_body_is_a_400_in_the_apps_shape(engines: EngineFactory) -> None:
+async def test_a_bad_json_body_is_a_400_in_the_apps_shape(
+    engines: EngineFactory, route: Route
+) -> None:
     flow = make_flow("POST", "api.openai.com", "/v1/chat/completions", b'{"model": "m", ')
-    got = await assert_refused(engines, flow, 400)
+    got = await assert_refused(engines, route, flow, 400)
     assert got["error"]["type"] == "invalid_request_error"
     assert "not valid JSON" in got["error"]["message"]
 
 
-async def test_no_free_key_is_a_429_naming_the_reason(engines: EngineFactory) -> None:
+async def test_no_free_key_is_a_429_naming_the_reason(engines: EngineFactory, route: Route) -> None:
     capped = backend("openai-chat", max_wait=0)
     capped["keys"] = [{"name": "only", "secret": "${K1}", "max_concurrency": 1}]
     cfg = make_config({"b": capped}, [{"match": {}, "backend": "b"}])
     engine = engines(cfg)
     held = await engine.runtime.pool.acquire("b")
     flow = make_flow("POST", "api.openai.com", "/v1/chat/completions", chat_body())
-    await engine.request(flow)
+    await route(engine, flow, now=False)
     assert flow.response is not None and flow.response.status_code == 429
     message = error_of(flow)["error"]["message"]
     assert message.startswith("crosswire: no key available right now (")
@@ -129,6 +139,7 @@ async def test_no_free_key_is_a_429_naming_the_reason(engines: EngineFactory) ->
 
 async def test_a_converted_request_is_retargeted_with_its_headers_and_body(
     engines: EngineFactory,
+    route: Route,
 ) -> None:
     engine = engines(CONVERT)
     flow = make_flow(
@@ -138,7 +149,7 @@ async def test_a_converted_request_is_retargeted_with_its_headers_and_body(
         chat_body(),
         [("Authorization", f"Bearer {APP_KEY}"), ("OpenAI-Beta", "x"), ("User-Agent", "sdk")],
     )
-    await engine.request(flow)
+    await route(engine, flow)
     req = flow.request
     assert flow.response is None
     assert (req.method, req.url) == ("POST", f"{UP}/v1/messages")
@@ -183,7 +194,9 @@ async def test_a_converted_request_is_retargeted_with_its_headers_and_body(
     assert await in_flight(engine.runtime) == {"claude/k1": 1, "inspect/k2": 0}
 
 
-async def test_a_passthrough_request_keeps_its_body_bytes(engines: EngineFactory) -> None:
+async def test_a_passthrough_request_keeps_its_body_bytes(
+    engines: EngineFactory, route: Route
+) -> None:
     engine = engines(CONVERT)
     raw = b'{"model":"claude-sonnet-4-5", "max_tokens": 10, "messages": []}'
     flow = make_flow(
@@ -193,7 +206,7 @@ async def test_a_passthrough_request_keeps_its_body_bytes(engines: EngineFactory
         raw,
         [("x-api-key", APP_KEY), ("anthropic-beta", "b1")],
     )
-    await engine.request(flow)
+    await route(engine, flow)
     assert flow.request.url == f"{UP}/v1/messages"
     assert flow.request.content == raw
     headers = lowered(flow.request.headers)
@@ -211,12 +224,14 @@ LOCAL = make_config(
 )
 
 
-async def test_a_model_list_of_another_protocol_is_answered_locally(engines: EngineFactory) -> None:
+async def test_a_model_list_of_another_protocol_is_answered_locally(
+    engines: EngineFactory, route: Route
+) -> None:
     engine = engines(LOCAL)
     flow = make_flow(
         "GET", "api.anthropic.com", "/v1/models", None, [("anthropic-version", "2023-06-01")]
     )
-    await engine.request(flow)
+    await route(engine, flow)
     assert flow.response is not None and flow.response.status_code == 200
     got = json.loads(flow.response.content or b"")
     assert [m["id"] for m in got["data"]] == ["gemini-2.5-flash"]
@@ -226,10 +241,12 @@ async def test_a_model_list_of_another_protocol_is_answered_locally(engines: Eng
     assert await in_flight(engine.runtime) == {"g/k1": 0}
 
 
-async def test_a_token_count_of_another_protocol_is_an_estimate(engines: EngineFactory) -> None:
+async def test_a_token_count_of_another_protocol_is_an_estimate(
+    engines: EngineFactory, route: Route
+) -> None:
     engine = engines(LOCAL)
     flow = make_flow("POST", "api.anthropic.com", "/v1/messages/count_tokens", anthropic_body())
-    await engine.request(flow)
+    await route(engine, flow)
     assert flow.response is not None and flow.response.status_code == 200
     assert flow.response.headers["x-crosswire-estimate"] == "true"
     assert json.loads(flow.response.content or b"") == {"input_tokens": 5}
@@ -241,6 +258,7 @@ async def test_a_token_count_of_another_protocol_is_an_estimate(engines: EngineF
 
 async def test_an_unmodelled_endpoint_is_forwarded_with_a_pooled_key(
     engines: EngineFactory,
+    route: Route,
 ) -> None:
     engine = engines(CONVERT)
     flow = make_flow(
@@ -250,7 +268,7 @@ async def test_an_unmodelled_endpoint_is_forwarded_with_a_pooled_key(
         None,
         [("Authorization", f"Bearer {APP_KEY}")],
     )
-    await engine.request(flow)
+    await route(engine, flow, now=False)
     assert flow.request.url == f"{UP}/v1/files?purpose=batch"
     assert flow.request.headers["authorization"] == f"Bearer {SECRETS['K2']}"
     assert flow.comment == "GET /v1/files (passthrough) · route 2 · backend inspect"
@@ -264,10 +282,12 @@ async def test_an_unmodelled_endpoint_is_forwarded_with_a_pooled_key(
     assert await in_flight(engine.runtime) == {"claude/k1": 0, "inspect/k2": 0}
 
 
-async def test_a_generic_flow_that_fails_keeps_mitmproxys_answer(engines: EngineFactory) -> None:
+async def test_a_generic_flow_that_fails_keeps_mitmproxys_answer(
+    engines: EngineFactory, route: Route
+) -> None:
     engine = engines(CONVERT)
     flow = make_flow("GET", "api.openai.com", "/v1/files", None)
-    await engine.request(flow)
+    await route(engine, flow, now=False)
     flow.error = mflow.Error("connection refused")
     await engine.error(flow)
     assert layer_patch._EXPECTING[flow] == layer_patch.Answer()  # nothing of crosswire's to say
@@ -277,13 +297,14 @@ async def test_a_generic_flow_that_fails_keeps_mitmproxys_answer(engines: Engine
 
 async def test_a_websocket_upgrade_to_a_keyless_responses_backend_is_retargeted(
     engines: EngineFactory,
+    route: Route,
 ) -> None:
     cfg = make_config(
         {"r": backend("openai-responses", base=f"{UP}/v1")}, [{"match": {}, "backend": "r"}]
     )
     engine = engines(cfg)
     flow = make_flow("GET", "api.openai.com", "/v1/responses", None, [("Upgrade", "websocket")])
-    await engine.request(flow)
+    await route(engine, flow, now=False)
     assert flow.request.url == f"{UP}/v1/responses"
     assert flow.response is None
     assert flow.comment == "openai-responses websocket (passthrough) · route 1 · backend r"
@@ -292,10 +313,12 @@ async def test_a_websocket_upgrade_to_a_keyless_responses_backend_is_retargeted(
 # ---- the flight, made once the request is on its way ----------------------------------------------
 
 
-async def test_an_answer_before_the_flight_is_made_makes_it_first(engines: EngineFactory) -> None:
+async def test_an_answer_before_the_flight_is_made_makes_it_first(
+    engines: EngineFactory, route: Route
+) -> None:
     engine = engines(CONVERT)
     flow = make_flow("POST", "api.anthropic.com", "/v1/messages", anthropic_body())
-    await engine.request(flow)  # no turn of the event loop before the answer's hooks
+    await route(engine, flow)  # no turn of the event loop before the answer's hooks
     respond(flow, 200, {"error": {"message": "in a 200"}})
     engine.responseheaders(flow)
     assert flow.id in engine.flights
@@ -311,7 +334,7 @@ async def test_an_answer_before_the_flight_is_made_makes_it_first(engines: Engin
 
 
 async def test_a_flight_that_cannot_be_made_frees_its_key_and_hides_it(
-    engines: EngineFactory, monkeypatch: Any
+    engines: EngineFactory, route: Route, monkeypatch: Any
 ) -> None:
     engine = engines(CONVERT)
 
@@ -320,7 +343,7 @@ async def test_a_flight_that_cannot_be_made_frees_its_key_and_hides_it(
 
     monkeypatch.setattr("crosswire.engine.flight.Flight.took_off", broken)
     flow = make_flow("POST", "api.anthropic.com", "/v1/messages", anthropic_body())
-    await engine.request(flow)
+    await route(engine, flow)
     assert lowered(flow.request.headers)["x-api-key"] == SECRETS["K1"]  # as it goes out
     await asyncio.sleep(0)
     assert engine.flights == {}
@@ -334,10 +357,11 @@ async def test_a_flight_that_cannot_be_made_frees_its_key_and_hides_it(
 
 async def test_fail_closed_answers_in_the_apps_protocol_and_frees_the_key(
     engines: EngineFactory,
+    route: Route,
 ) -> None:
     engine = engines(CONVERT)
     flow = make_flow("POST", "api.anthropic.com", "/v1/messages", anthropic_body())
-    await engine.request(flow)
+    await route(engine, flow)
     engine.fail_closed(flow)
     assert flow.response is not None and flow.response.status_code == 500
     assert error_of(flow)["error"]["type"] == "api_error"
@@ -347,7 +371,7 @@ async def test_fail_closed_answers_in_the_apps_protocol_and_frees_the_key(
 
 
 async def test_a_generic_flow_that_breaks_after_its_lease_gives_the_key_back(
-    engines: EngineFactory, monkeypatch: Any
+    engines: EngineFactory, route: Route, monkeypatch: Any
 ) -> None:
     engine = engines(CONVERT)
 
@@ -357,7 +381,7 @@ async def test_a_generic_flow_that_breaks_after_its_lease_gives_the_key_back(
     monkeypatch.setattr("crosswire.engine.generic.upstream.join", broken)
     flow = make_flow("GET", "api.openai.com", "/v1/files", None)
     try:
-        await engine.request(flow)
+        await route(engine, flow, now=False)
     except RuntimeError:
         engine.fail_closed(flow)  # what the addon does with an internal error
     assert flow.response is not None and flow.response.status_code == 500

@@ -1,0 +1,110 @@
+"""Which other ``request`` hooks would act on a routed request — on mitmdump's real addon chain
+with its real options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mitmproxy import http, options
+from mitmproxy.addonmanager import traverse
+from mitmproxy.addons.save import Save
+from mitmproxy.test import tflow
+from mitmproxy.tools.dump import DumpMaster
+
+from crosswire import quiet_hooks
+
+
+class Router:
+    def request(self, flow: http.HTTPFlow) -> None: ...
+
+
+class Script:
+    """A user's addon: crosswire cannot know what its hook does."""
+
+    def request(self, flow: http.HTTPFlow) -> None: ...
+
+
+class Own:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def quiet_request(self) -> bool:
+        return self.quiet
+
+    def request(self, flow: http.HTTPFlow) -> None: ...
+
+
+@pytest.fixture
+async def master() -> Any:
+    m = DumpMaster(options.Options(), with_termlog=False, with_dumper=True)
+    yield m
+
+
+def survey(master: Any, *extra: object) -> quiet_hooks.Survey:
+    router = Router()
+    chain = [*master.addons.chain, router, *extra]
+    return quiet_hooks.survey(traverse(chain), master.options, router)
+
+
+async def test_mitmdump_with_its_default_options_is_quiet(master: Any) -> None:
+    assert survey(master) == quiet_hooks.Survey(loud=(), followers=())
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "addon"),
+    [
+        ("map_remote", ["|example.com|example.org"], "MapRemote"),
+        ("map_local", ["|example.com|/tmp"], "MapLocal"),
+        ("modify_body", ["/~q/a/b"], "ModifyBody"),
+        ("block_list", [":~d example.com:404"], "BlockList"),
+        ("anticache", True, "AntiCache"),
+        ("anticomp", True, "AntiComp"),
+        ("stickycookie", "~d example.com", "StickyCookie"),
+        ("stickyauth", "~d example.com", "StickyAuth"),
+    ],
+)
+async def test_an_option_that_acts_on_requests_makes_its_addon_loud(
+    master: Any, option: str, value: object, addon: str
+) -> None:
+    master.options.update(**{option: value})
+    assert survey(master).loud == (addon,)
+
+
+async def test_saved_flows_are_followed_not_loud(master: Any, tmp_path: Path) -> None:
+    master.options.update(save_stream_file=str(tmp_path / "flows.mitm"))
+    found = survey(master)
+    assert found.loud == ()
+    [follow] = found.followers
+    assert isinstance(getattr(follow, "__self__", None), Save)
+    master.addons.get("save").done()
+
+
+async def test_an_unknown_addon_is_loud_and_crosswires_own_say_for_themselves(
+    master: Any,
+) -> None:
+    assert survey(master, Script(), Own(quiet=True), Own(quiet=False)).loud == ("Script", "Own")
+
+
+@pytest.mark.parametrize(
+    ("change", "quiet"),
+    [
+        ({}, True),
+        ({"headers": [("Upgrade", "websocket")]}, False),
+        ({"headers": [("upgrade", "h2c")]}, False),
+        ({"method": "PRI", "path": "*"}, False),
+        ({"path": "/mitmproxy-0123abcd.crl"}, False),
+    ],
+)
+def test_requests_of_mitmproxys_own_kinds_are_left_to_the_hook(
+    change: dict[str, Any], quiet: bool
+) -> None:
+    flow = tflow.tflow()
+    for name, value in change.get("headers", []):
+        flow.request.headers[name] = value
+    if "method" in change:
+        flow.request.method = change["method"]
+    if "path" in change:
+        flow.request.path = change["path"]
+    assert quiet_hooks.quiet_for(flow) is quiet
