@@ -23,7 +23,7 @@ from mitmproxy.addonmanager import traverse
 
 from crosswire import config as configmod
 from crosswire import heap, ir, lifecycle, quiet_hooks
-from crosswire.engine import answer, layer_early, layer_patch, layer_request, layer_retry
+from crosswire.engine import answer, layer_early, layer_hooks, layer_patch, layer_retry
 from crosswire.engine.dispatch import Engine
 from crosswire.engine.runtime import Runtime
 
@@ -39,8 +39,9 @@ class Crosswire:
         self._config_path: Path | None = None
         self._mtime: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        #: The other addons whose ``request`` hook would act on a routed request (by name).
-        self._loud: tuple[str, ...] | None = None
+        #: The other addons whose ``request`` / ``responseheaders`` hook would act on a routed
+        #: flow (by name).
+        self._loud: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         #: The other ``request`` hooks a flow routed in the layer is shown to (``quiet_hooks``).
         self._followers: tuple[Callable[[http.HTTPFlow], object], ...] = ()
         #: Flows between the ``request`` hook and their ``response``/``error``: what a drain
@@ -67,7 +68,7 @@ class Crosswire:
         layer_patch.install()
         layer_retry.install()  # wraps layer_patch's error path: retry first, then answer
         layer_early.install()
-        layer_request.install()
+        layer_hooks.install()
 
     def configure(self, updated: set[str]) -> None:
         if "crosswire_config" in updated or self.runtime is None:
@@ -123,22 +124,32 @@ class Crosswire:
             ctx.options.update(**updates)
 
     def _check_hooks(self) -> None:
-        """Route in mitmproxy's HTTP layer while no other addon's ``request`` hook would act
-        on a routed request (``quiet_hooks``); checked again whenever options change, and each
-        second (a script may be reloaded with new hooks)."""
-        found = quiet_hooks.survey(traverse(ctx.master.addons.chain), ctx.options, self)
-        self._followers = found.followers
-        if found.loud != self._loud:
-            self._loud = found.loud
-            if found.loud:
+        """Answer the ``request`` and ``responseheaders`` hooks in mitmproxy's HTTP layer while
+        no other addon's would act on a routed flow (``quiet_hooks``); checked again whenever
+        options change, and each second (a script may be reloaded with new hooks)."""
+        chain = list(traverse(ctx.master.addons.chain))
+        request = quiet_hooks.survey(chain, ctx.options, self, "request")
+        headers = quiet_hooks.survey(chain, ctx.options, self, "responseheaders")
+        self._followers = request.followers
+        if (request.loud, headers.loud) != self._loud:
+            self._loud = (request.loud, headers.loud)
+            if request.loud:
                 log.info(
                     "crosswire: routed requests take mitmproxy's request hook (%s act on requests)",
-                    ", ".join(found.loud),
+                    ", ".join(request.loud),
                 )
             else:
                 log.info("crosswire: routed requests are routed in mitmproxy's HTTP layer")
-        on = not found.loud and self.engine is not None
-        layer_request.enable(self._request_now if on else None)
+            if headers.loud:
+                log.info(
+                    "crosswire: answers take mitmproxy's responseheaders hook (%s act on them)",
+                    ", ".join(headers.loud),
+                )
+        running = self.engine is not None
+        layer_hooks.enable(
+            self._request_now if running and not request.loud else None,
+            self._headers_now if running and not headers.loud else None,
+        )
 
     def running(self) -> None:
         rt = self.runtime
@@ -202,7 +213,7 @@ class Crosswire:
     # ---- hooks --------------------------------------------------------------------------
 
     def _request_now(self, flow: http.HTTPFlow) -> bool:
-        """The ``request`` hook's work inside the HTTP layer (``layer_request``): True when the
+        """The ``request`` hook's work inside the HTTP layer (``layer_hooks``): True when the
         flow is routed or answered, False to leave it to the hook."""
         engine = self.engine
         if engine is None or self.drain.draining or not quiet_hooks.quiet_for(flow):
@@ -237,6 +248,11 @@ class Crosswire:
             # Fail closed: a routed request must never fall through to its original host.
             log.exception("crosswire: routing %s failed", flow.request.pretty_url)
             self.engine.fail_closed(flow)
+
+    def _headers_now(self, flow: http.HTTPFlow) -> bool:
+        """The ``responseheaders`` hook, called from inside the HTTP layer (``layer_hooks``)."""
+        self.responseheaders(flow)
+        return True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if self.engine is not None:

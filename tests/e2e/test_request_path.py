@@ -95,3 +95,19 @@ def test_an_option_set_while_running_sends_requests_through_the_hook(
     assert log.index(IN_LAYER) < log.index(BY_HOOK)
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
     assert ask(proxy)
+
+
+def test_an_option_that_changes_answers_heads_still_applies(
+    start_proxy, upstream: Upstream
+) -> None:
+    proxy = start_proxy(config(upstream), extra=["--set", "modify_headers=/~s/x-added/yes"])
+    upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
+    with openai_client(proxy) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert raw.headers["x-added"] == "yes"
+    assert "answers take mitmproxy's responseheaders hook (ModifyHeaders act on them)" in (
+        proxy.log()
+    )
+    assert IN_LAYER in proxy.log()  # requests still skip their round

@@ -42,10 +42,10 @@ async def master() -> Any:
     yield m
 
 
-def survey(master: Any, *extra: object) -> quiet_hooks.Survey:
+def survey(master: Any, *extra: object, hook: quiet_hooks.Hook = "request") -> quiet_hooks.Survey:
     router = Router()
     chain = [*master.addons.chain, router, *extra]
-    return quiet_hooks.survey(traverse(chain), master.options, router)
+    return quiet_hooks.survey(traverse(chain), master.options, router, hook)
 
 
 async def test_mitmdump_with_its_default_options_is_quiet(master: Any) -> None:
@@ -108,3 +108,27 @@ def test_requests_of_mitmproxys_own_kinds_are_left_to_the_hook(
     if "path" in change:
         flow.request.path = change["path"]
     assert quiet_hooks.quiet_for(flow) is quiet
+
+
+class Watcher:
+    """An addon with an ``update`` hook (mitmweb's flow list): the hook round runs it."""
+
+    def update(self, flows: object) -> None: ...
+
+
+async def test_response_headers_are_quiet_unless_an_option_rewrites_them(master: Any) -> None:
+    assert survey(master, hook="responseheaders").loud == ()
+    master.options.update(modify_headers=["/~s/x-a/b"])
+    assert survey(master, hook="responseheaders").loud == ("ModifyHeaders",)
+
+
+async def test_alt_svc_is_rewritten_for_a_reverse_proxy_only(master: Any) -> None:
+    master.options.update(mode=["reverse:https://example.com"])
+    assert survey(master, hook="responseheaders").loud == ("UpdateAltSvc",)
+    master.options.update(keep_alt_svc_header=True)
+    assert survey(master, hook="responseheaders").loud == ()
+
+
+async def test_an_update_hook_makes_both_rounds_loud(master: Any) -> None:
+    for hook in ("request", "responseheaders"):
+        assert survey(master, Watcher(), hook=hook).loud == ("Watcher",)  # type: ignore[arg-type]

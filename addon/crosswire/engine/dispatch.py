@@ -107,7 +107,7 @@ class Engine:
 
     def request_now(self, flow: http.HTTPFlow) -> bool:
         """``request``'s work without awaiting anything, from inside mitmproxy's HTTP layer
-        (``layer_request``): True when the flow is routed or answered. False — nothing done —
+        (``layer_hooks``): True when the flow is routed or answered. False — nothing done —
         when something must be awaited (a lease from the shared store or after a wait, a
         generic endpoint, an upgrade): the ``request`` hook then goes on from the
         classification kept here."""

@@ -13,15 +13,15 @@ from mitmproxy.proxy.context import Context
 from mitmproxy.proxy.layers.http import GetHttpConnection, HttpStream, SendHttp, _events, _hooks
 from mitmproxy.test import tflow
 
-from crosswire.engine import layer_request
-from tests.unit.engine.test_layer_retry import drive, options
+from crosswire.engine import layer_hooks, layer_retry
+from tests.unit.engine.test_layer_retry import answer, drive, options, stream_for
 
 
 @pytest.fixture(autouse=True)
 def installed() -> Iterator[None]:
-    assert layer_request.install() is True
+    assert layer_hooks.install() is True
     yield
-    layer_request.enable(None)
+    layer_hooks.enable(None, None)
 
 
 def request_ending(flow: http.HTTPFlow, replies: dict[type, Any]) -> list[Any]:
@@ -55,7 +55,7 @@ def test_a_flow_routed_at_once_skips_the_hook_and_goes_to_its_upstream() -> None
         flow.request.url = "http://up.test:8080/v1/chat/completions"
         return True
 
-    layer_request.enable(route_now)
+    layer_hooks.enable(route_now, None)
     flow = live_flow()
     out = request_ending(flow, {})
     assert not any(isinstance(c, _hooks.HttpRequestHook) for c in out)
@@ -73,7 +73,7 @@ def test_a_flow_the_engine_leaves_takes_the_hook() -> None:
         calls.append(flow)
         return False
 
-    layer_request.enable(leave)
+    layer_hooks.enable(leave, None)
     flow = live_flow()
 
     def hook(command: Any) -> None:
@@ -89,7 +89,7 @@ def test_an_answer_made_at_once_is_sent_to_the_app_with_its_hooks() -> None:
         flow.response = http.Response.make(429, b'{"error":{}}', {"content-type": "x"})
         return True
 
-    layer_request.enable(refuse)
+    layer_hooks.enable(refuse, None)
     out = request_ending(live_flow(), {})
     assert not any(isinstance(c, _hooks.HttpRequestHook | GetHttpConnection) for c in out)
     assert isinstance(out[0], _hooks.HttpResponseHeadersHook)
@@ -108,7 +108,7 @@ def test_the_engine_is_not_asked_when_off_or_for_a_flow_not_to_route(state: str)
         return True
 
     if state != "off":
-        layer_request.enable(route_now)
+        layer_hooks.enable(route_now, None)
     flow = live_flow()
     flow.live = state != "not live"
     replies: dict[type, Any] = {}
@@ -118,3 +118,33 @@ def test_the_engine_is_not_asked_when_off_or_for_a_flow_not_to_route(state: str)
     out = request_ending(flow, replies)
     assert isinstance(out[0], _hooks.HttpRequestHook)
     assert calls == []
+
+
+def test_response_headers_are_answered_at_once_and_the_answer_goes_on() -> None:
+    seen: list[http.HTTPFlow] = []
+
+    def headers_now(flow: http.HTTPFlow) -> bool:
+        seen.append(flow)
+        return True
+
+    layer_hooks.enable(None, headers_now)
+    flow = live_flow()
+    stream = stream_for(flow)
+    out = drive(stream._handle_event(_events.ResponseHeaders(1, answer(200), False)))
+    assert out == [] and seen == [flow]
+    assert stream.server_state == stream.state_consume_response_body
+    layer_hooks.enable(None, None)
+    flow = live_flow()
+    stream = stream_for(flow)
+    out = drive(stream._handle_event(_events.ResponseHeaders(1, answer(200), False)))
+    assert isinstance(out[0], _hooks.HttpResponseHeadersHook)
+
+
+def test_a_retryable_answer_is_still_held_for_failover() -> None:
+    calls: list[http.HTTPFlow] = []
+    layer_hooks.enable(None, lambda flow: bool(calls.append(flow)) or True)
+    flow = live_flow()
+    layer_retry.may_retry(flow)
+    stream = stream_for(flow)
+    out = drive(stream._handle_event(_events.ResponseHeaders(1, answer(429), False)))
+    assert out == [] and calls == []  # nothing shown to the app, nor to the engine yet
