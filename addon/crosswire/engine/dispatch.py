@@ -2,8 +2,10 @@
 
 ``request``: intake decides (not ours / refused / generic / upgrade / routed); a routed request
 gets a planner and its first candidate — or a local answer, for a side endpoint of another
-protocol — and becomes a ``Flight``. The later hooks find the flight by flow id. Nothing here
-converts, leases or retries itself: those jobs live in the modules the flights call.
+protocol — and becomes a ``Flight``. ``request_now`` is the same work from inside mitmproxy's
+HTTP layer (``layer_hooks``), for requests that need nothing awaited; both share every step
+after the first lease. The later hooks find the flight by flow id. Nothing here converts,
+leases or retries itself: those jobs live in the modules the flights call.
 """
 
 from __future__ import annotations
