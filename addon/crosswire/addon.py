@@ -41,9 +41,8 @@ class Crosswire:
         self._config_path: Path | None = None
         self._mtime: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        #: The other addons whose ``request`` / ``responseheaders`` hook would act on a routed
-        #: flow (by name).
-        self._loud: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        #: Why the ``request`` / ``responseheaders`` round runs for routed flows ("": it does not).
+        self._loud: tuple[str, str] | None = None
         #: The other ``request`` hooks a flow routed in the layer is shown to (``quiet_hooks``).
         self._followers: tuple[Callable[[http.HTTPFlow], object], ...] = ()
         #: Flows between the ``request`` hook and their ``response``/``error``: what a drain
@@ -66,6 +65,13 @@ class Crosswire:
         )
         loader.add_option(
             "crosswire_reload", bool, True, "Reload the crosswire config file when it changes"
+        )
+        loader.add_option(
+            "crosswire_in_layer",
+            bool,
+            True,
+            "Route requests and follow answers' heads inside mitmproxy's HTTP layer, without the "
+            "request/responseheaders hook rounds, while no other addon would act on them",
         )
         layer_patch.install()
         layer_retry.install()  # wraps layer_patch's error path: retry first, then answer
@@ -133,24 +139,22 @@ class Crosswire:
         request = quiet_hooks.survey(chain, ctx.options, self, "request")
         headers = quiet_hooks.survey(chain, ctx.options, self, "responseheaders")
         self._followers = request.followers
-        if (request.loud, headers.loud) != self._loud:
-            self._loud = (request.loud, headers.loud)
-            if request.loud:
-                log.info(
-                    "crosswire: routed requests take mitmproxy's request hook (%s act on requests)",
-                    ", ".join(request.loud),
-                )
+        if ctx.options.crosswire_in_layer:
+            loud = (_acting(request.loud), _acting(headers.loud))
+        else:
+            loud = ("crosswire_in_layer is off",) * 2
+        if loud != self._loud:
+            self._loud = loud
+            if loud[0]:
+                log.info("crosswire: routed requests take mitmproxy's request hook (%s)", loud[0])
             else:
                 log.info("crosswire: routed requests are routed in mitmproxy's HTTP layer")
-            if headers.loud:
-                log.info(
-                    "crosswire: answers take mitmproxy's responseheaders hook (%s act on them)",
-                    ", ".join(headers.loud),
-                )
+            if loud[1]:
+                log.info("crosswire: answers take mitmproxy's responseheaders hook (%s)", loud[1])
         running = self.engine is not None
         layer_hooks.enable(
-            self._request_now if running and not request.loud else None,
-            self._headers_now if running and not headers.loud else None,
+            self._request_now if running and not loud[0] else None,
+            self._headers_now if running and not loud[1] else None,
         )
 
     def running(self) -> None:
@@ -286,6 +290,13 @@ class Crosswire:
                 await self.engine.error(flow)
             except Exception:
                 _log_failure("error hook", flow)
+
+
+def _acting(names: tuple[str, ...]) -> str:
+    """Why a hook round runs: the addons that would act in it ("" when none)."""
+    if not names:
+        return ""
+    return f"{', '.join(names)} {'acts' if len(names) == 1 else 'act'} on them"
 
 
 def _log_failure(step: str, flow: http.HTTPFlow) -> None:

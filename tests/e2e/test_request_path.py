@@ -73,7 +73,7 @@ def test_a_users_script_sees_every_routed_request(
     assert ask(proxy)
     # The script's hook ran (after crosswire's: it saw the upstream), before the request left.
     assert upstream.requests[-1].headers["x-seen-by-script"] == "127.0.0.1"
-    assert f"{BY_HOOK} (Stamp act on requests)" in proxy.log()
+    assert f"{BY_HOOK} (Stamp acts on them)" in proxy.log()
     assert IN_LAYER not in proxy.log()
 
 
@@ -90,7 +90,7 @@ def test_an_option_set_while_running_sends_requests_through_the_hook(
         "addons = [Later()]\n"
     )
     proxy = start_proxy(config(upstream), extra=["-s", str(script)])
-    wait_for(proxy, f"{BY_HOOK} (AntiCache act on requests)")
+    wait_for(proxy, f"{BY_HOOK} (AntiCache acts on them)")
     log = proxy.log()
     assert log.index(IN_LAYER) < log.index(BY_HOOK)
     upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
@@ -107,7 +107,18 @@ def test_an_option_that_changes_answers_heads_still_applies(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
         )
     assert raw.headers["x-added"] == "yes"
-    assert "answers take mitmproxy's responseheaders hook (ModifyHeaders act on them)" in (
+    assert "answers take mitmproxy's responseheaders hook (ModifyHeaders acts on them)" in (
         proxy.log()
     )
     assert IN_LAYER in proxy.log()  # requests still skip their round
+
+
+def test_the_layer_path_can_be_turned_off(start_proxy, upstream: Upstream) -> None:
+    proxy = start_proxy(config(upstream), extra=["--set", "crosswire_in_layer=false"])
+    upstream.queue(reply_from_fixture("openai_chat/nonstream_tool_call.json"))
+    assert ask(proxy)
+    assert upstream.requests[-1].headers["authorization"] == "Bearer sk-pool-secret-one-1111"
+    log = proxy.log()
+    assert f"{BY_HOOK} (crosswire_in_layer is off)" in log
+    assert "answers take mitmproxy's responseheaders hook (crosswire_in_layer is off)" in log
+    assert IN_LAYER not in log
