@@ -19,8 +19,8 @@ import base64
 import binascii
 import hmac
 import logging
-from collections.abc import Awaitable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mitmproxy import http
@@ -38,6 +38,7 @@ from crosswire.engine.intake import (
 from crosswire.engine.record import META
 from crosswire.engine.runtime import Hub, Runtime
 from crosswire.ir import Error
+from crosswire.protocols.base import ClientCall, ProtocolName
 from crosswire.routing import host_protocol
 
 log = logging.getLogger("crosswire")
@@ -70,20 +71,43 @@ class ClientAccess:
         """Without clients configured, ``request`` does nothing (``quiet_hooks``)."""
         return not self.clients
 
+    def request_in_layer(self) -> Callable[[http.HTTPFlow], None] | None:
+        """``request``'s work without awaiting, for a request routed inside mitmproxy's HTTP
+        layer (``quiet_hooks``): possible while quotas count in this process's memory."""
+        rt = self.hub.runtime
+        return None if rt is None or rt.quotas.shared else self._admit_now
+
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Not async itself: without clients configured (the common case) there is nothing to
         await; mitmproxy awaits what a hook returns only when it is awaitable."""
         rt = self.hub.runtime
         if rt is None or not self.clients or flow.response or flow.error or not flow.live:
             return None
+        if rt.has_intake(flow.id):  # admitted in the layer already (``_admit_now``)
+            return None
         return self._admit_request(flow, rt)
 
     async def _admit_request(self, flow: http.HTTPFlow, rt: Runtime) -> None:
+        asked = self._asked(flow, rt)
+        if asked is not None:
+            denied = _who(asked) or await _quota(rt, asked.client)
+            self._decide(flow, rt, asked, denied)
+
+    def _admit_now(self, flow: http.HTTPFlow) -> None:
+        rt = self.hub.runtime
+        asked = self._asked(flow, rt) if rt is not None and self.clients else None
+        if rt is not None and asked is not None:
+            denied = _who(asked) or _quota_now(rt, asked.client)
+            self._decide(flow, rt, asked, denied)
+
+    def _asked(self, flow: http.HTTPFlow, rt: Runtime) -> _Asked | None:
+        """Who asks, for what (the request classified and kept for the engine); None when the
+        request is not one crosswire routes."""
         request = incoming(flow)
         intake = rt.classify(request)
         rt.keep_intake(flow.id, intake)  # the engine goes on from it
         if not isinstance(intake, Routed | Generic | Upgrade):
-            return
+            return None
         by_proxy = self._proxy_tokens.get(flow.client_conn.id) or _proxy_token(
             flow.request.headers.get("proxy-authorization", "")
         )
@@ -94,10 +118,14 @@ class ClientAccess:
             as_key = client_credential(request.headers, request.query)
             protocol, call = host_protocol(request.host), None
         given = by_proxy or as_key
-        client = self._find(given)
+        return _Asked(intake, self._find(given), given, by_proxy, protocol, call)
+
+    def _decide(
+        self, flow: http.HTTPFlow, rt: Runtime, asked: _Asked, denied: Error | None
+    ) -> None:
+        client, intake = asked.client, asked.intake
         route = intake.route
-        denied = await self._admit(rt, client, given, route.index + 1)
-        if denied is None and client is not None and not by_proxy:
+        if denied is None and client is not None and not asked.by_proxy:
             _strip_credentials(flow)
             backend = route.backends[0]
             if backend.config.client_auth and not backend.keys:
@@ -112,10 +140,11 @@ class ClientAccess:
                 )
         if denied is not None:
             rt.take_intake(flow.id)
+            protocol = asked.protocol
             answer.refuse(
                 flow,
                 protocol,
-                call,
+                asked.call,
                 denied,
                 f"{protocol} (refused) · {route.label} · {denied.message}",
             )
@@ -127,45 +156,9 @@ class ClientAccess:
                 replace(
                     intake,
                     client=client.name,
-                    credential=None if not by_proxy else intake.credential,
+                    credential=None if not asked.by_proxy else intake.credential,
                 ),
             )
-
-    async def _admit(
-        self, rt: Runtime, client: ClientConfig | None, given: str | None, route_number: int
-    ) -> Error | None:
-        if client is None:
-            return Error(
-                kind="authentication",
-                status=401,
-                message=(
-                    "crosswire: this proxy requires a client token; present it as your API key"
-                    if not given
-                    else "crosswire: unknown client token"
-                ),
-            )
-        if client.routes is not None and route_number not in client.routes:
-            return Error(
-                kind="permission",
-                status=403,
-                message=f"crosswire: client '{client.name}' may not use route {route_number}",
-            )
-        if (
-            client.max_tokens is not None
-            and await rt.quotas.tokens(client.name) >= client.max_tokens
-        ):
-            return Error(
-                kind="quota_exhausted",
-                status=429,
-                message=f"crosswire: client '{client.name}' used its {client.max_tokens} tokens",
-            )
-        if not await rt.quotas.take_request(client.name, client.max_requests):
-            return Error(
-                kind="quota_exhausted",
-                status=429,
-                message=f"crosswire: client '{client.name}' used its {client.max_requests} requests",
-            )
-        return None
 
     def _find(self, credential: str | None) -> ClientConfig | None:
         if not credential:
@@ -199,6 +192,74 @@ class ClientQuota:
         usage = record.get("usage") or {}
         tokens = (usage.get("input") or 0) + (usage.get("output") or 0)
         return rt.quotas.add_tokens(str(record["client"]), tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """An admission in progress: the request, its client (None: no valid token), how asked."""
+
+    intake: Routed | Generic | Upgrade
+    client: ClientConfig | None
+    given: str | None
+    #: The token when it came as proxy credentials (it then stays out of the request).
+    by_proxy: str | None
+    protocol: ProtocolName
+    call: ClientCall | None
+
+
+def _who(asked: _Asked) -> Error | None:
+    """A missing or unknown token, or a route the client may not use."""
+    client = asked.client
+    if client is None:
+        return Error(
+            kind="authentication",
+            status=401,
+            message=(
+                "crosswire: this proxy requires a client token; present it as your API key"
+                if not asked.given
+                else "crosswire: unknown client token"
+            ),
+        )
+    route_number = asked.intake.route.index + 1
+    if client.routes is not None and route_number not in client.routes:
+        return Error(
+            kind="permission",
+            status=403,
+            message=f"crosswire: client '{client.name}' may not use route {route_number}",
+        )
+    return None
+
+
+async def _quota(rt: Runtime, client: ClientConfig | None) -> Error | None:
+    """A used-up quota; else one request counted."""
+    assert client is not None  # `_who` refused the request otherwise
+    quotas = rt.quotas
+    if client.max_tokens is not None and await quotas.tokens(client.name) >= client.max_tokens:
+        return _tokens_used(client)
+    if not await quotas.take_request(client.name, client.max_requests):
+        return _requests_used(client)
+    return None
+
+
+def _quota_now(rt: Runtime, client: ClientConfig | None) -> Error | None:
+    """``_quota`` with the counters in this process's memory."""
+    assert client is not None  # `_who` refused the request otherwise
+    quotas = rt.quotas
+    if client.max_tokens is not None and quotas.tokens_now(client.name) >= client.max_tokens:
+        return _tokens_used(client)
+    if not quotas.take_request_now(client.name, client.max_requests):
+        return _requests_used(client)
+    return None
+
+
+def _tokens_used(client: ClientConfig) -> Error:
+    message = f"crosswire: client '{client.name}' used its {client.max_tokens} tokens"
+    return Error(kind="quota_exhausted", status=429, message=message)
+
+
+def _requests_used(client: ClientConfig) -> Error:
+    message = f"crosswire: client '{client.name}' used its {client.max_requests} requests"
+    return Error(kind="quota_exhausted", status=429, message=message)
 
 
 def _proxy_token(value: str) -> str | None:

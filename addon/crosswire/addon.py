@@ -43,7 +43,9 @@ class Crosswire:
         self._tasks: list[asyncio.Task[None]] = []
         #: Why the ``request`` / ``responseheaders`` round runs for routed flows ("": it does not).
         self._loud: tuple[str, str] | None = None
-        #: The other ``request`` hooks a flow routed in the layer is shown to (``quiet_hooks``).
+        #: The other addons' ``request`` work for a flow routed in the layer: before crosswire's
+        #: (client admission) and after it (``quiet_hooks``).
+        self._leaders: tuple[Callable[[http.HTTPFlow], object], ...] = ()
         self._followers: tuple[Callable[[http.HTTPFlow], object], ...] = ()
         #: Flows between the ``request`` hook and their ``response``/``error``: what a drain
         #: waits for (also requests still queued for a key, not yet flights).
@@ -138,7 +140,7 @@ class Crosswire:
         chain = list(traverse(ctx.master.addons.chain))
         request = quiet_hooks.survey(chain, ctx.options, self, "request")
         headers = quiet_hooks.survey(chain, ctx.options, self, "responseheaders")
-        self._followers = request.followers
+        self._leaders, self._followers = request.leaders, request.followers
         if ctx.options.crosswire_in_layer:
             loud = (_acting(request.loud), _acting(headers.loud))
         else:
@@ -226,7 +228,9 @@ class Crosswire:
             return False
         self._live.add(flow.id)
         try:
-            done = engine.request_now(flow)
+            for lead in self._leaders:
+                lead(flow)
+            done = flow.response is not None or engine.request_now(flow)
         except Exception:
             log.exception("crosswire: routing %s failed", flow.request.pretty_url)
             engine.fail_closed(flow)

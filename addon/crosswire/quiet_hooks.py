@@ -8,9 +8,10 @@ when an option asks (``map_remote``, ``block_list``, ``modify_headers``…) or o
 always leaves to the hook (an h2c upgrade, the CRL or ``mitm.it`` address); an addon this module
 does not know — a user's script, mitmweb's interception — is assumed to act. So is any addon
 with an ``update`` hook (mitmweb's flow list), which the round also runs. crosswire's own
-addons say for themselves (``quiet_request``). One ``request`` hook only takes note of the
-flow and is called directly instead (``Survey.followers``): ``save_stream_file``'s, so that a
-flow in flight is still saved at exit.
+addons say for themselves (``quiet_request``), and may do their part from the layer too
+(``request_in_layer``: client admission, while quotas count in memory; ``Survey.leaders``).
+One ``request`` hook only takes note of the flow and is called directly instead
+(``Survey.followers``): ``save_stream_file``'s, so that a flow in flight is still saved at exit.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ class Survey:
     #: Addons (class names) whose hook might act on a routed flow: while there are any, every
     #: flow takes the hook.
     loud: tuple[str, ...]
-    #: The hooks to call for a flow whose hook is answered in the layer, in the chain's order.
+    #: crosswire's own addons' work to do first for a flow whose hook is answered in the layer
+    #: (client admission), in the chain's order.
+    leaders: tuple[Callable[[http.HTTPFlow], object], ...]
+    #: The hooks to call after it, in the chain's order.
     followers: tuple[Callable[[http.HTTPFlow], object], ...]
 
 
@@ -71,6 +75,7 @@ def survey(addons: Iterable[object], options: Options, router: object, hook: Hoo
     left out), sorted into those that might act on a routed flow and those to follow."""
     known = _QUIET[hook]
     loud = []
+    leaders = []
     followers = []
     for addon in addons:
         if addon is router:
@@ -86,6 +91,11 @@ def survey(addons: Iterable[object], options: Options, router: object, hook: Hoo
         name = f"{cls.__module__}.{cls.__qualname__}"
         if callable(own):
             quiet = bool(own())
+            in_layer = getattr(addon, f"{hook}_in_layer", None)
+            lead = in_layer() if not quiet and callable(in_layer) else None
+            if lead is not None:
+                leaders.append(lead)
+                continue
         else:
             check = known.get(name)
             quiet = check is not None and check(addon, options)
@@ -95,7 +105,7 @@ def survey(addons: Iterable[object], options: Options, router: object, hook: Hoo
             followers.append(method)
         else:
             loud.append(cls.__name__)
-    return Survey(tuple(loud), tuple(followers))
+    return Survey(tuple(loud), tuple(leaders), tuple(followers))
 
 
 def quiet_for(flow: http.HTTPFlow) -> bool:

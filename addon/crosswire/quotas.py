@@ -28,6 +28,11 @@ class Quotas:
             self._redis = aioredis.from_url(state, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._warned = False
 
+    @property
+    def shared(self) -> bool:
+        """Counted in Redis: every check is a round trip (so never from inside the HTTP layer)."""
+        return self._redis is not None
+
     async def take_request(self, name: str, limit: int | None) -> bool:
         """Count one request; False (and nothing counted) when ``limit`` is already used."""
         if self._redis is not None:
@@ -40,6 +45,10 @@ class Quotas:
                 return True
             except Exception as exc:
                 self._degraded(exc)
+        return self.take_request_now(name, limit)
+
+    def take_request_now(self, name: str, limit: int | None) -> bool:
+        """``take_request`` in this process's memory."""
         counts = self._local.setdefault(name, [0, 0])
         if limit is not None and counts[0] >= limit:
             return False
@@ -52,6 +61,10 @@ class Quotas:
                 return int(await self._redis.get(f"{self._prefix}{name}:tokens") or 0)
             except Exception as exc:
                 self._degraded(exc)
+        return self.tokens_now(name)
+
+    def tokens_now(self, name: str) -> int:
+        """``tokens`` in this process's memory."""
         return self._local.get(name, [0, 0])[1]
 
     async def add_tokens(self, name: str, tokens: int) -> None:

@@ -121,6 +121,8 @@ def test_a_client_token_never_reaches_any_upstream_in_any_mode(
     scan(upstream, upstream2)
     # Nor is it kept with the flows.
     assert TOKEN not in proxy.log()
+    # Quotas in memory: admission is done with the routing, inside mitmproxy's HTTP layer.
+    assert "routed requests are routed in mitmproxy's HTTP layer" in proxy.log()
 
 
 def test_quotas_count_requests_and_tokens_across_two_instances(
@@ -153,3 +155,5 @@ state: {redis_url}
         openai_client(two, api_key="thrifty-token").chat.completions.create(
             model="m", messages=[{"role": "user", "content": "hi"}]
         )
+    # Quotas in Redis are a round trip: admission takes the request hook.
+    assert "request hook (ClientAccess acts on them)" in one.log()

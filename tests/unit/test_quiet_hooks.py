@@ -49,7 +49,7 @@ def survey(master: Any, *extra: object, hook: quiet_hooks.Hook = "request") -> q
 
 
 async def test_mitmdump_with_its_default_options_is_quiet(master: Any) -> None:
-    assert survey(master) == quiet_hooks.Survey(loud=(), followers=())
+    assert survey(master) == quiet_hooks.Survey(loud=(), leaders=(), followers=())
 
 
 @pytest.mark.parametrize(
@@ -132,3 +132,23 @@ async def test_alt_svc_is_rewritten_for_a_reverse_proxy_only(master: Any) -> Non
 async def test_an_update_hook_makes_both_rounds_loud(master: Any) -> None:
     for hook in ("request", "responseheaders"):
         assert survey(master, Watcher(), hook=hook).loud == ("Watcher",)  # type: ignore[arg-type]
+
+
+class Admits(Own):
+    """crosswire's client access: with clients, its work can be done from the layer or not."""
+
+    def __init__(self, possible: bool) -> None:
+        super().__init__(quiet=False)
+        self.possible = possible
+
+    def request_in_layer(self) -> Any:
+        return self.admit if self.possible else None
+
+    def admit(self, flow: http.HTTPFlow) -> None: ...
+
+
+async def test_crosswires_own_work_that_need_not_wait_leads(master: Any) -> None:
+    leading, waiting = Admits(possible=True), Admits(possible=False)
+    found = survey(master, leading, waiting)
+    assert found.leaders == (leading.admit,)
+    assert found.loud == ("Admits",)  # quotas in Redis: a round trip, so the hook

@@ -70,6 +70,10 @@ class Runtime:
         request is read and classified once."""
         self._intakes[flow_id] = intake
 
+    def has_intake(self, flow_id: str) -> bool:
+        """Whether this flow was classified already (and kept for the engine)."""
+        return flow_id in self._intakes
+
     def take_intake(self, flow_id: str) -> Intake | None:
         """The intake kept for this flow, if any — forgotten here (the engine takes it once)."""
         return self._intakes.pop(flow_id, None)

@@ -48,13 +48,23 @@ CFG = make_config(
 class Chain:
     """The addons in mitmproxy's order (mitm.py): access, the engine, quotas."""
 
+    #: Whether requests are routed from inside the HTTP layer (the ``way`` fixture).
+    layer = False
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.access = ClientAccess(engine)
         self.quota = ClientQuota(engine)
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        await run_hook(self.access.request(flow))
+        if self.layer:  # what the addon's `_request_now` does, then the hooks if it must
+            admit = self.access.request_in_layer()
+            assert admit is not None  # memory quotas
+            admit(flow)
+            if flow.response is not None or self.engine.request_now(flow):
+                await asyncio.sleep(0)
+                return
+        await run_hook(self.access.request(flow))  # admits once: not again after the layer
         if flow.response is None:
             await self.engine.request(flow)
             await asyncio.sleep(0)  # mitmproxy sends it; the engine makes the flight
@@ -64,6 +74,11 @@ class Chain:
         self.engine.responseheaders(flow)
         await self.engine.response(flow)
         await run_hook(self.quota.response(flow))
+
+
+@pytest.fixture(autouse=True, params=["hook", "layer"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Chain, "layer", request.param == "layer")
 
 
 def messages(*headers: tuple[str, str], **kw: Any) -> http.HTTPFlow:
