@@ -5,8 +5,9 @@ hand each flow to the ``Engine``, which gives it to the right kind of flight. Ho
 (the pool, failover) are async so they delay only their own flow; stream callables are sync
 and cheap (docs/mitmproxy.md §10). While no other addon would act on a routed flow, its
 ``request`` and ``responseheaders`` work is done from inside mitmproxy's HTTP layer instead,
-without the hook rounds (``engine/layer_hooks``, docs/mitmproxy.md §18). The addons around it — the metrics endpoint, client access,
-client quotas — share the same runtime through this object (see ``mitm.py`` for their order).
+without the hook rounds (``engine/layer_hooks``, docs/mitmproxy.md §18). The addons around it
+— the metrics endpoint, client access, client quotas — share the same runtime through this
+object (see ``mitm.py`` for their order).
 """
 
 from __future__ import annotations

@@ -20,7 +20,15 @@ from crosswire import ir
 from crosswire.engine import answer, headers, local, redact, websocket
 from crosswire.engine.flight import Flight, send
 from crosswire.engine.generic import GenericFlight
-from crosswire.engine.intake import Generic, Incoming, NotOurs, Refused, Routed, Upgrade
+from crosswire.engine.intake import (
+    Generic,
+    Incoming,
+    Intake,
+    NotOurs,
+    Refused,
+    Routed,
+    Upgrade,
+)
 from crosswire.engine.planner import Candidate, Planner
 from crosswire.engine.record import META, ORIGINAL_REQUEST, ORIGINAL_URL, Record
 from crosswire.engine.runtime import Runtime
@@ -86,9 +94,7 @@ class Engine:
 
     async def request(self, flow: http.HTTPFlow) -> None:
         rt = self.runtime
-        intake = rt.take_intake(flow.id)  # client access may have classified it already
-        if intake is None:
-            intake = rt.classify(incoming(flow))
+        intake = self._intake(flow)
         match intake:
             case Refused():
                 answer.refuse(flow, intake.protocol, intake.call, intake.error, intake.label)
@@ -114,9 +120,7 @@ class Engine:
         generic endpoint, an upgrade): the ``request`` hook then goes on from the
         classification kept here."""
         rt = self.runtime
-        intake = rt.take_intake(flow.id)
-        if intake is None:
-            intake = rt.classify(incoming(flow))
+        intake = self._intake(flow)
         if isinstance(intake, Refused):
             answer.refuse(flow, intake.protocol, intake.call, intake.error, intake.label)
             return True
@@ -133,6 +137,13 @@ class Engine:
         if not isinstance(intake, NotOurs):
             rt.keep_intake(flow.id, intake)
         return False
+
+    def _intake(self, flow: http.HTTPFlow) -> Intake:
+        """The flow's classification: kept by client access or by ``request_now`` (so a request
+        is read and classified once), else made now."""
+        rt = self.runtime
+        intake = rt.take_intake(flow.id)
+        return rt.classify(incoming(flow)) if intake is None else intake
 
     async def _routed(self, flow: http.HTTPFlow, routed: Routed) -> None:
         planner = Planner(self.runtime.pool, routed)

@@ -47,6 +47,18 @@ def sent_requests(out: list[Any]) -> list[http.Request]:
     return [c.event.request for c in out if isinstance(c, SendHttp) and hasattr(c.event, "request")]
 
 
+class Recorder:
+    """crosswire's part of a hook as a test stands it in: notes each flow, answers ``done``."""
+
+    def __init__(self, done: bool) -> None:
+        self.done = done
+        self.flows: list[http.HTTPFlow] = []
+
+    def __call__(self, flow: http.HTTPFlow) -> bool:
+        self.flows.append(flow)
+        return self.done
+
+
 def test_a_flow_routed_at_once_skips_the_hook_and_goes_to_its_upstream() -> None:
     seen = []
 
@@ -67,12 +79,7 @@ def test_a_flow_routed_at_once_skips_the_hook_and_goes_to_its_upstream() -> None
 
 
 def test_a_flow_the_engine_leaves_takes_the_hook() -> None:
-    calls: list[http.HTTPFlow] = []
-
-    def leave(flow: http.HTTPFlow) -> bool:
-        calls.append(flow)
-        return False
-
+    leave = Recorder(done=False)
     layer_hooks.enable(leave, None)
     flow = live_flow()
 
@@ -80,7 +87,7 @@ def test_a_flow_the_engine_leaves_takes_the_hook() -> None:
         command.flow.request.url = "http://hooked.test/v1/chat/completions"
 
     out = request_ending(flow, {_hooks.HttpRequestHook: hook})
-    assert isinstance(out[0], _hooks.HttpRequestHook) and calls == [flow]
+    assert isinstance(out[0], _hooks.HttpRequestHook) and leave.flows == [flow]
     assert sent_requests(out)[0].url == "http://hooked.test/v1/chat/completions"
 
 
@@ -101,12 +108,7 @@ def test_an_answer_made_at_once_is_sent_to_the_app_with_its_hooks() -> None:
 
 @pytest.mark.parametrize("state", ["off", "not live", "answered"])
 def test_the_engine_is_not_asked_when_off_or_for_a_flow_not_to_route(state: str) -> None:
-    calls: list[http.HTTPFlow] = []
-
-    def route_now(flow: http.HTTPFlow) -> bool:
-        calls.append(flow)
-        return True
-
+    route_now = Recorder(done=True)
     if state != "off":
         layer_hooks.enable(route_now, None)
     flow = live_flow()
@@ -117,21 +119,16 @@ def test_the_engine_is_not_asked_when_off_or_for_a_flow_not_to_route(state: str)
         flow.response = http.Response.make(200, b"")
     out = request_ending(flow, replies)
     assert isinstance(out[0], _hooks.HttpRequestHook)
-    assert calls == []
+    assert route_now.flows == []
 
 
 def test_response_headers_are_answered_at_once_and_the_answer_goes_on() -> None:
-    seen: list[http.HTTPFlow] = []
-
-    def headers_now(flow: http.HTTPFlow) -> bool:
-        seen.append(flow)
-        return True
-
+    headers_now = Recorder(done=True)
     layer_hooks.enable(None, headers_now)
     flow = live_flow()
     stream = stream_for(flow)
     out = drive(stream._handle_event(_events.ResponseHeaders(1, answer(200), False)))
-    assert out == [] and seen == [flow]
+    assert out == [] and headers_now.flows == [flow]
     assert stream.server_state == stream.state_consume_response_body
     layer_hooks.enable(None, None)
     flow = live_flow()
@@ -141,10 +138,10 @@ def test_response_headers_are_answered_at_once_and_the_answer_goes_on() -> None:
 
 
 def test_a_retryable_answer_is_still_held_for_failover() -> None:
-    calls: list[http.HTTPFlow] = []
-    layer_hooks.enable(None, lambda flow: bool(calls.append(flow)) or True)
+    headers_now = Recorder(done=True)
+    layer_hooks.enable(None, headers_now)
     flow = live_flow()
     layer_retry.may_retry(flow)
     stream = stream_for(flow)
     out = drive(stream._handle_event(_events.ResponseHeaders(1, answer(429), False)))
-    assert out == [] and calls == []  # nothing shown to the app, nor to the engine yet
+    assert out == [] and headers_now.flows == []  # nothing shown to the app, nor to the engine yet
